@@ -1,0 +1,86 @@
+import path from 'node:path';
+import { AppError } from './errors';
+
+/** Everything Broadsheet reads from the environment, parsed and checked once, then frozen. */
+export interface Config {
+  readonly env: 'production' | 'development' | 'test';
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  /** Unset: mail goes to the embedded capture SMTP server (outbox page at /dev/outbox). */
+  readonly smtpUrl: string | undefined;
+  /** The first key signs; all of them verify, so that SECRET_KEY can be rotated. */
+  readonly secretKeys: readonly string[];
+  readonly adminToken: string | undefined;
+  /** Messages a second across all workers; 0 means unlimited. */
+  readonly sendRate: number;
+  /** SMTP connections per worker. */
+  readonly sendConcurrency: number;
+  /** Subscribe requests one client IP may make a minute. */
+  readonly subscribeRatePerIp: number;
+  /** Where imported issue assets are stored and served from. */
+  readonly dataDir: string;
+  readonly dkim: { readonly domain: string; readonly selector: string; readonly privateKeyFile: string } | undefined;
+}
+
+const DEV_SECRET = 'broadsheet-development-key-do-not-use-in-production';
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) {
+    throw new AppError('invalid_input', `${name} must be a whole number of at least ${min}, got "${raw}"`);
+  }
+  return n;
+}
+
+function url(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined): string | undefined {
+  const raw = env[name] || fallback;
+  if (raw === undefined) return undefined;
+  try {
+    new URL(raw);
+  } catch {
+    throw new AppError('invalid_input', `${name} must be a URL, got "${raw}"`);
+  }
+  return raw;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const mode = env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development';
+  const port = int(env, 'PORT', 3000);
+  const secret = env.SECRET_KEY;
+  if (!secret && mode === 'production') {
+    throw new AppError('invalid_input', 'SECRET_KEY is required when NODE_ENV=production');
+  }
+  if (secret && secret.length < 16) {
+    throw new AppError('invalid_input', 'SECRET_KEY must be at least 16 characters');
+  }
+  // Old keys still verify links in mail already sent, so a rotation breaks nothing.
+  const oldKeys = (env.SECRET_KEY_OLD ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+
+  const dkimDomain = env.DKIM_DOMAIN;
+  const dkim =
+    dkimDomain && env.DKIM_SELECTOR && env.DKIM_PRIVATE_KEY_FILE
+      ? { domain: dkimDomain, selector: env.DKIM_SELECTOR, privateKeyFile: env.DKIM_PRIVATE_KEY_FILE }
+      : undefined;
+
+  const publicUrl = url(env, 'PUBLIC_URL', `http://localhost:${port}`)!.replace(/\/+$/, '');
+
+  return Object.freeze({
+    env: mode,
+    port,
+    publicUrl,
+    databaseUrl: url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/broadsheet')!,
+    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379')!,
+    smtpUrl: url(env, 'SMTP_URL', undefined),
+    secretKeys: Object.freeze([secret || DEV_SECRET, ...oldKeys]),
+    adminToken: env.ADMIN_TOKEN || undefined,
+    sendRate: int(env, 'SEND_RATE', 0),
+    sendConcurrency: int(env, 'SEND_CONCURRENCY', 5, 1),
+    subscribeRatePerIp: int(env, 'SUBSCRIBE_RATE_PER_IP', 10, 1),
+    dataDir: path.resolve(env.DATA_DIR || 'data'),
+    dkim,
+  });
+}
