@@ -21,7 +21,7 @@ export function richTextLinks(source: string): string[] {
   const out: string[] = [];
   for (const block of markdown.parse(source, {})) {
     for (const token of block.children ?? []) {
-      if (token.type === 'link_open') out.push(token.attrGet('href') ?? '');
+      if (token.type === 'link_open') out.push(String(token.attrGet('href') ?? ''));
     }
   }
   return out;

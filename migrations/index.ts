@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as listsAndSubscribers from './2026-11-28-01-lists-and-subscribers';
+
+/**
+ * Every migration, in order. A static list rather than a folder scan, so that the same code
+ * runs from TypeScript sources (tests) and from compiled JavaScript (production).
+ */
+export const migrations: Record<string, Migration> = {
+  '2026-11-28-01-lists-and-subscribers': listsAndSubscribers,
+};

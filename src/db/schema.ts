@@ -1,0 +1,93 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** The database as kysely sees it. Mirrors migrations/; keep the two in step. */
+export interface Database {
+  lists: ListsTable;
+  subscribers: SubscribersTable;
+  subscriptions: SubscriptionsTable;
+  subscription_events: SubscriptionEventsTable;
+  forgotten_emails: ForgottenEmailsTable;
+}
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export type SubscriptionStatus = 'pending' | 'active' | 'unsubscribed' | 'bounced' | 'complained';
+export type Cadence = 'weekly' | 'monthly';
+
+export interface ListSection {
+  id: string;
+  title: string;
+}
+
+export interface ListsTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  from_address: string;
+  reply_to: string | null;
+  language: Generated<string>;
+  timezone: Generated<string>;
+  weekly_slot: string | null;
+  monthly_slot: string | null;
+  sections: ColumnType<ListSection[], string | undefined, string>;
+  contact: Generated<string>;
+  created_at: Timestamp;
+}
+
+export interface SubscribersTable {
+  id: Generated<string>;
+  email: string;
+  name: Generated<string>;
+  created_at: Timestamp;
+}
+
+export interface SubscriptionsTable {
+  id: Generated<string>;
+  list_id: string;
+  subscriber_id: string;
+  status: SubscriptionStatus;
+  cadence: ColumnType<Cadence, Cadence | undefined, Cadence>;
+  excluded_sections: ColumnType<string[], string[] | undefined, string[]>;
+  paused: Generated<boolean>;
+  consent_at: Timestamp;
+  consent_ip: string | null;
+  consent_user_agent: string | null;
+  consent_source: string;
+  confirmed_at: Date | null;
+  unsubscribed_at: Date | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type SubscriptionEventType =
+  | 'subscribed'
+  | 'confirmation_sent'
+  | 'confirmed'
+  | 'preferences_changed'
+  | 'paused'
+  | 'resumed'
+  | 'unsubscribed'
+  | 'bounced'
+  | 'complained'
+  | 'imported'
+  | 'exported';
+
+export interface SubscriptionEventsTable {
+  id: Generated<string>;
+  subscription_id: string;
+  type: SubscriptionEventType;
+  data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: Timestamp;
+}
+
+export interface ForgottenEmailsTable {
+  email_hash: string;
+  forgotten_at: Timestamp;
+}
+
+export type List = Selectable<ListsTable>;
+export type NewList = Insertable<ListsTable>;
+export type Subscriber = Selectable<SubscribersTable>;
+export type Subscription = Selectable<SubscriptionsTable>;
+export type SubscriptionUpdate = Updateable<SubscriptionsTable>;
+export type SubscriptionEvent = Selectable<SubscriptionEventsTable>;

@@ -1,0 +1,106 @@
+import { SMTPServer } from 'smtp-server';
+import { simpleParser, type ParsedMail } from 'mailparser';
+
+/** A message as the capture server received it. */
+export interface CapturedMail {
+  id: number;
+  receivedAt: Date;
+  envelope: { from: string; to: string[] };
+  raw: Buffer;
+}
+
+/** An answer the server should give a recipient instead of accepting it (for failure tests). */
+export type RcptVerdict = { code: number; message: string } | undefined;
+
+export interface CaptureServer {
+  /** smtp://127.0.0.1:PORT?tls=off, ready for SMTP_URL. */
+  url: string;
+  port: number;
+  messages(): CapturedMail[];
+  /** Resolves with the first message (already received or arriving) that matches. */
+  waitFor(match: (mail: CapturedMail) => boolean, timeoutMs?: number): Promise<CapturedMail>;
+  clear(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A real SMTP server in this process that keeps what it receives in memory. It is where mail
+ * goes when SMTP_URL is unset (nothing leaves the machine; /dev/outbox shows it), and the
+ * SMTP server the integration tests talk to.
+ */
+export async function startCaptureServer(
+  options: { port?: number; host?: string; keep?: number; onRcpt?: (address: string) => RcptVerdict } = {},
+): Promise<CaptureServer> {
+  const keep = options.keep ?? 1000;
+  const received: CapturedMail[] = [];
+  const waiters = new Set<{ match: (m: CapturedMail) => boolean; resolve: (m: CapturedMail) => void }>();
+  let nextId = 1;
+
+  const server = new SMTPServer({
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    logger: false,
+    size: 25 * 1024 * 1024,
+    onRcptTo(address, _session, callback) {
+      const verdict = options.onRcpt?.(address.address);
+      if (!verdict) return callback();
+      const err = new Error(verdict.message) as Error & { responseCode: number };
+      err.responseCode = verdict.code;
+      callback(err);
+    },
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const mail: CapturedMail = {
+          id: nextId++,
+          receivedAt: new Date(),
+          envelope: {
+            from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+            to: session.envelope.rcptTo.map((r) => r.address),
+          },
+          raw: Buffer.concat(chunks),
+        };
+        received.push(mail);
+        if (received.length > keep) received.splice(0, received.length - keep);
+        for (const w of waiters) {
+          if (w.match(mail)) {
+            waiters.delete(w);
+            w.resolve(mail);
+          }
+        }
+        callback();
+      });
+    },
+  });
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  const port = (server.server.address() as { port: number }).port;
+
+  return {
+    url: `smtp://${host}:${port}?tls=off`,
+    port,
+    messages: () => [...received],
+    waitFor(match, timeoutMs = 10_000) {
+      const found = received.find(match);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const waiter = { match, resolve: (m: CapturedMail) => (clearTimeout(timer), resolve(m)) };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`no matching mail arrived within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.add(waiter);
+      });
+    },
+    clear: () => void received.splice(0),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export function parseMail(mail: CapturedMail): Promise<ParsedMail> {
+  return simpleParser(mail.raw);
+}
