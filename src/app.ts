@@ -1,0 +1,66 @@
+import express from 'express';
+import { Redis } from 'ioredis';
+import type { Config } from './config';
+import { createDb, ensureDatabase, migrateToLatest, type Db } from './db/database';
+import { errorHandler, notFound } from './http/errors';
+import { createQueues, type Queues } from './queues';
+import type { CaptureServer } from './sending/capture';
+import { outboxRoutes } from './sending/outbox';
+import { subscriberRoutes } from './subscribers/routes';
+import { adminApi } from './api/routes';
+
+/** What the HTTP side needs; built for real by `startServer`, by tests with their own parts. */
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  redis: Redis;
+  queues: Queues;
+  /** Present when mail goes to the embedded capture server (SMTP_URL unset). */
+  outbox?: CaptureServer;
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Behind a reverse proxy the client address (for rate limits and the consent record)
+  // is in X-Forwarded-For; trusting loopback proxies only keeps it unspoofable otherwise.
+  app.set('trust proxy', 'loopback');
+  // Bodies over 100 KB are refused with 413 before any handler runs.
+  app.use(express.json({ limit: '100kb' }));
+  app.use(express.urlencoded({ extended: false, limit: '100kb' }));
+
+  app.get('/healthz', async (_req, res) => {
+    await deps.db.selectNoFrom((eb) => eb.lit(1).as('ok')).execute();
+    await deps.redis.ping();
+    res.json({ ok: true });
+  });
+
+  app.use('/api/v1', adminApi(deps));
+  app.use(subscriberRoutes(deps));
+  if (deps.outbox) app.use('/dev/outbox', outboxRoutes(deps.outbox));
+
+  app.use(notFound);
+  app.use(errorHandler());
+  return app;
+}
+
+/** The real clients for one process. */
+export async function connect(config: Config): Promise<Omit<AppDeps, 'outbox'> & { close(): Promise<void> }> {
+  await ensureDatabase(config.databaseUrl);
+  const db = createDb(config.databaseUrl);
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const queues = createQueues(config.redisUrl);
+  return {
+    config,
+    db,
+    redis,
+    queues,
+    async close() {
+      await queues.close();
+      redis.disconnect();
+      await db.destroy();
+    },
+  };
+}
+
+export { migrateToLatest };

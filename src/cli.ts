@@ -1,0 +1,110 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { isAppError } from './errors';
+import { cliContext, type CliContext } from './cli/context';
+import { validateIssueFile, formatProblems } from './issues/validate';
+import { compileIssueFile } from './issues/compile-file';
+import { startPreviewServer } from './issues/preview';
+import { registerListCommands } from './cli/lists';
+import { registerSubscriberCommands } from './cli/subscribers';
+import { runProcess } from './main';
+
+/** A user error that has already been explained on stderr: exit with this code, print nothing more. */
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('broadsheet')
+    .description('Self-hosted email newsletters: issues as JSON, responsive email, queued delivery.')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('start')
+    .description('migrations, HTTP server and queue workers in one process')
+    .action(() => runProcess(ctx.config(), { http: true, workers: true }));
+  program
+    .command('serve')
+    .description('the HTTP server alone')
+    .action(() => runProcess(ctx.config(), { http: true, workers: false }));
+  program
+    .command('worker')
+    .description('the queue workers alone (run as many as the load needs)')
+    .action(() => runProcess(ctx.config(), { http: false, workers: true }));
+  program
+    .command('migrate')
+    .description('apply database migrations')
+    .action(async () => {
+      const deps = await ctx.connect();
+      await deps.close();
+      ctx.out('database is up to date');
+    });
+
+  program
+    .command('validate <file>')
+    .description('check an issue file; one line per problem, JSON pointer first')
+    .action(async (file: string) => {
+      const result = await validateIssueFile(file);
+      if (!result.ok) {
+        ctx.err(formatProblems(result.problems));
+        throw new ExitCode(1);
+      }
+      ctx.out(`${file}: valid`);
+    });
+
+  program
+    .command('render <file>')
+    .description('write DIR/index.mjml, DIR/index.html and DIR/index.txt')
+    .requiredOption('--out <dir>', 'output directory')
+    .action(async (file: string, opts: { out: string }) => {
+      const compiled = await compileIssueFile(file, { publicUrl: ctx.config().publicUrl });
+      if (!compiled.ok) {
+        ctx.err(formatProblems(compiled.problems));
+        throw new ExitCode(1);
+      }
+      await fs.mkdir(opts.out, { recursive: true });
+      await fs.writeFile(path.join(opts.out, 'index.mjml'), compiled.rendered.mjml);
+      await fs.writeFile(path.join(opts.out, 'index.html'), compiled.html);
+      await fs.writeFile(path.join(opts.out, 'index.txt'), compiled.text);
+      ctx.out(`wrote ${path.join(opts.out, 'index.{mjml,html,txt}')} (${(Buffer.byteLength(compiled.html) / 1024).toFixed(1)} KB HTML)`);
+    });
+
+  program
+    .command('preview <file>')
+    .description('a local page with the email at phone and desktop widths, reloading on change')
+    .option('--port <port>', 'port', '3001')
+    .action(async (file: string, opts: { port: string }) => {
+      const server = await startPreviewServer(file, Number(opts.port));
+      ctx.err(`previewing ${file} at ${server.url} (Ctrl-C to stop)`);
+      await new Promise(() => {}); // runs until interrupted
+    });
+
+  registerListCommands(program, ctx);
+  registerSubscriberCommands(program, ctx);
+  return program;
+}
+
+/** The entry point of the `broadsheet` binary. User errors: one line on stderr, exit 1. */
+export async function main(argv: string[]): Promise<void> {
+  const ctx = cliContext();
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+  } catch (err) {
+    if (err instanceof ExitCode) {
+      process.exitCode = err.code;
+    } else if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode; // commander has printed the usage error already
+    } else if (isAppError(err)) {
+      ctx.err(`error: ${err.message}`);
+      process.exitCode = 1;
+    } else {
+      ctx.err(`error: ${(err as Error)?.message ?? String(err)} (this is a bug in Broadsheet; please report it)`);
+      if (process.env.DEBUG) console.error(err);
+      process.exitCode = 2;
+    }
+  }
+}

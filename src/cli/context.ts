@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { connect } from '../app';
+import { loadConfig, type Config } from '../config';
+import { migrateToLatest } from '../db/database';
+
+export interface CliContext {
+  config(): Config;
+  /** Connects to PostgreSQL (migrated) and Redis; call `close()` when done. */
+  connect(): ReturnType<typeof connect>;
+  /** Normal output (stdout). */
+  out(line: string): void;
+  /** Progress and notices (stderr), so stdout stays clean for pipes (CSV, JSON). */
+  err(line: string): void;
+}
+
+export function cliContext(): CliContext {
+  let config: Config | undefined;
+  const ctx: CliContext = {
+    config: () => (config ??= loadConfig()),
+    async connect() {
+      const deps = await connect(ctx.config());
+      await migrateToLatest(deps.db);
+      return deps;
+    },
+    out: (line) => void process.stdout.write(line + '\n'),
+    err: (line) => void process.stderr.write(line + '\n'),
+  };
+  return ctx;
+}
+
+/** Every subcommand module registers itself on the program with this shape. */
+export type RegisterCommands = (program: Command, ctx: CliContext) => void;

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Db } from '../db/database';
+import type {
+  Subscriber,
+  Subscription,
+  SubscriptionEventType,
+  SubscriptionStatus,
+  SubscriptionUpdate,
+} from '../db/schema';
+
+/**
+ * Subscribers and their subscriptions, as plain functions with the database first so a
+ * transaction passes straight through. Callers own the transactions.
+ */
+
+export function findSubscriberByEmail(db: Db, email: string): Promise<Subscriber | undefined> {
+  return db
+    .selectFrom('subscribers')
+    .selectAll()
+    .where(sql<string>`lower(email)`, '=', email.toLowerCase())
+    .executeTakeFirst();
+}
+
+/** The subscriber with this address, created if new; an existing name is kept unless one is given. */
+export async function upsertSubscriber(db: Db, email: string, name?: string): Promise<Subscriber> {
+  const row = await db
+    .insertInto('subscribers')
+    .values({ email, name: name ?? '' })
+    .onConflict((oc) =>
+      oc
+        .expression(sql`lower(email)`)
+        .doUpdateSet(name ? { name } : { email: sql`subscribers.email` }),
+    )
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return row;
+}
+
+export function findSubscription(db: Db, listId: string, subscriberId: string): Promise<Subscription | undefined> {
+  return db
+    .selectFrom('subscriptions')
+    .selectAll()
+    .where('list_id', '=', listId)
+    .where('subscriber_id', '=', subscriberId)
+    .executeTakeFirst();
+}
+
+export function findSubscriptionById(db: Db, id: string): Promise<Subscription | undefined> {
+  // A token carries the id; a malformed one must be "not found", not a uuid syntax error.
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return Promise.resolve(undefined);
+  return db.selectFrom('subscriptions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function updateSubscription(db: Db, id: string, changes: SubscriptionUpdate): Promise<Subscription> {
+  return db
+    .updateTable('subscriptions')
+    .set({ ...changes, updated_at: sql`now()` })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function appendEvent(
+  db: Db,
+  subscriptionId: string,
+  type: SubscriptionEventType,
+  data: Record<string, unknown> = {},
+): Promise<void> {
+  await db
+    .insertInto('subscription_events')
+    .values({ subscription_id: subscriptionId, type, data: JSON.stringify(data) })
+    .execute();
+}
+
+export async function countByStatus(db: Db, listId: string): Promise<Record<SubscriptionStatus, number>> {
+  const rows = await db
+    .selectFrom('subscriptions')
+    .select(['status', db.fn.countAll<number>().as('n')])
+    .where('list_id', '=', listId)
+    .groupBy('status')
+    .execute();
+  const counts: Record<SubscriptionStatus, number> = { pending: 0, active: 0, unsubscribed: 0, bounced: 0, complained: 0 };
+  for (const r of rows) counts[r.status] = Number(r.n);
+  return counts;
+}
+
+/** The hash kept after "forget": enough to refuse a re-import, not enough to read the address back cheaply. */
+export function emailHash(email: string): string {
+  return createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
+}
+
+export async function isForgotten(db: Db, email: string): Promise<boolean> {
+  const row = await db.selectFrom('forgotten_emails').select('email_hash').where('email_hash', '=', emailHash(email)).executeTakeFirst();
+  return row !== undefined;
+}
