@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as listsAndSubscribers from './2026-11-28-01-lists-and-subscribers';
+import * as listWelcomeEmail from './2026-11-28-02-list-welcome-email';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so that the same code
@@ -7,4 +8,5 @@ import * as listsAndSubscribers from './2026-11-28-01-lists-and-subscribers';
  */
 export const migrations: Record<string, Migration> = {
   '2026-11-28-01-lists-and-subscribers': listsAndSubscribers,
+  '2026-11-28-02-list-welcome-email': listWelcomeEmail,
 };

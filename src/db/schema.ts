@@ -31,6 +31,8 @@ export interface ListsTable {
   monthly_slot: string | null;
   sections: ColumnType<ListSection[], string | undefined, string>;
   contact: Generated<string>;
+  /** Send a welcome email once a subscription is confirmed (migration 02). */
+  welcome_email: Generated<boolean>;
   created_at: Timestamp;
 }
 
