@@ -1,0 +1,245 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import mjml2html from 'mjml';
+import type { Config } from '../config';
+import type { Db } from '../db/database';
+import type { List, Subscriber, Subscription } from '../db/schema';
+import { escapeHtml } from '../http/escape';
+import { pickLanguage, t, type Lang, type MessageKey } from '../i18n';
+import { findListById } from '../lists/repository';
+import type { Queues, SystemMailJob } from '../queues';
+import { classifySmtpError, type Mailer, type OutgoingMail } from '../sending/mailer';
+import { appendEvent, findSubscriptionById, updateSubscription } from './repository';
+import { subscriberLink } from './tokens';
+
+/**
+ * The emails Broadsheet sends on its own: the confirmation link, the optional welcome, and
+ * a preferences link asked for from the web. The HTTP side only enqueues a job naming the
+ * subscription; the worker renders and sends it, reading the rows again, so a job for a
+ * subscription that changed meanwhile (confirmed, deleted) sends nothing wrong.
+ */
+export type SystemMailKind = 'confirm' | 'welcome' | 'preferences';
+
+/**
+ * The job as this module sends it. `preferences` is not (yet) in `SystemMailJob` of
+ * src/queues.ts; `enqueue` below is the one place that widens the type.
+ */
+export interface SystemMailJobData {
+  kind: SystemMailKind;
+  subscriptionId: string;
+}
+
+function enqueue(queues: Queues, job: SystemMailJobData): Promise<unknown> {
+  return queues.systemMail.add(job as SystemMailJob);
+}
+
+/** Queues a confirmation email for a pending subscription (the editor-side import uses it too). */
+export async function enqueueConfirmation(queues: Queues, subscriptionId: string): Promise<void> {
+  await enqueue(queues, { kind: 'confirm', subscriptionId });
+}
+
+export async function enqueueWelcome(queues: Queues, subscriptionId: string): Promise<void> {
+  await enqueue(queues, { kind: 'welcome', subscriptionId });
+}
+
+export async function enqueuePreferencesLink(queues: Queues, subscriptionId: string): Promise<void> {
+  await enqueue(queues, { kind: 'preferences', subscriptionId });
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering: each template is compiled by MJML once per language, with the catalogue's
+// words in place and `{{name}}` slots left for the per-message values (list name, links),
+// which are escaped and substituted for every email.
+
+const TEMPLATE_DIR = path.resolve(__dirname, '../../emails/system');
+const TEMPLATE_FILE: Record<SystemMailKind, string> = {
+  confirm: 'confirm.mjml',
+  welcome: 'welcome.mjml',
+  preferences: 'preferences-link.mjml',
+};
+
+const compiled = new Map<string, Promise<string>>();
+
+async function compileTemplate(kind: SystemMailKind, lang: Lang): Promise<string> {
+  const file = path.join(TEMPLATE_DIR, TEMPLATE_FILE[kind]);
+  const source = (await fs.readFile(file, 'utf8'))
+    .replace(/\{\{lang\}\}/g, lang)
+    // A catalogue message's own `{list}` becomes the slot `{{list}}`, filled per email.
+    .replace(/\{\{t:([a-z0-9_.]+)\}\}/g, (_m, key: string) => escapeHtml(t(lang, key as MessageKey, SLOT_VARS)));
+  // Includes are off by default in MJML 5; ours are our own files. No web fonts: nothing external.
+  const result = await mjml2html(source, { filePath: file, validationLevel: 'strict', ignoreIncludes: false, fonts: {}, keepComments: false });
+  return result.html;
+}
+
+const SLOT_VARS = { list: '{{list}}' };
+
+function template(kind: SystemMailKind, lang: Lang): Promise<string> {
+  const key = `${kind}:${lang}`;
+  let html = compiled.get(key);
+  if (!html) {
+    html = compileTemplate(kind, lang);
+    // A failed compile is not cached: the next email tries again (and fails loudly again).
+    html.catch(() => compiled.delete(key));
+    compiled.set(key, html);
+  }
+  return html;
+}
+
+function fill(htmlTemplate: string, values: Record<string, string>): string {
+  return htmlTemplate.replace(/\{\{([a-z_]+)\}\}/g, (whole, name: string) => (name in values ? escapeHtml(values[name]!) : whole));
+}
+
+export interface RenderedMail {
+  subject: string;
+  html: string;
+  text: string;
+  headers: Record<string, string>;
+}
+
+/** Renders one system email. Pure apart from reading (and caching) the template. */
+export async function renderSystemMail(
+  kind: SystemMailKind,
+  context: { list: List; subscription: Subscription; config: Pick<Config, 'publicUrl' | 'secretKeys'>; now?: Date },
+): Promise<RenderedMail> {
+  const { list, subscription, config } = context;
+  const now = context.now ?? new Date();
+  const lang = pickLanguage(list.language);
+  const vars = { list: list.name };
+  const preferencesUrl = subscriberLink(config, 'preferences', subscription.id, now);
+  const unsubscribeUrl = subscriberLink(config, 'unsubscribe', subscription.id, now);
+  const values: Record<string, string> = {
+    list: list.name,
+    contact: list.contact,
+    preferences_url: preferencesUrl,
+    unsubscribe_url: unsubscribeUrl,
+  };
+  const headers: Record<string, string> = {};
+  let subject: string;
+  let text: string[];
+  // The plain-text part is written from the catalogue, not scraped from the HTML.
+  const footer = ['', '-- '];
+  const contact = list.contact ? [list.contact] : [];
+
+  if (kind === 'confirm') {
+    const url = subscriberLink(config, 'confirm', subscription.id, now);
+    values.url = url;
+    subject = t(lang, 'email.confirm.subject', vars);
+    text = [
+      t(lang, 'email.confirm.heading'),
+      '',
+      t(lang, 'email.confirm.body', vars),
+      '',
+      url,
+      '',
+      t(lang, 'email.confirm.expiry'),
+      t(lang, 'email.confirm.ignore'),
+      ...footer,
+      t(lang, 'email.confirm.reason', vars),
+      ...contact,
+    ];
+  } else if (kind === 'welcome') {
+    const sentence = t(lang, subscription.cadence === 'monthly' ? 'email.welcome.monthly' : 'email.welcome.weekly', vars);
+    values.cadence_sentence = sentence;
+    subject = t(lang, 'email.welcome.subject', vars);
+    text = [
+      t(lang, 'email.welcome.heading'),
+      '',
+      sentence,
+      '',
+      `${t(lang, 'email.welcome.button')}: ${preferencesUrl}`,
+      ...footer,
+      t(lang, 'email.footer.subscribed', vars),
+      `${t(lang, 'email.footer.preferences')}: ${preferencesUrl}`,
+      `${t(lang, 'email.footer.unsubscribe')}: ${unsubscribeUrl}`,
+      ...contact,
+    ];
+    // The welcome goes to a subscriber: like every newsletter, it can be left in one click.
+    headers['List-Unsubscribe'] = `<${unsubscribeUrl}>`;
+    headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+  } else {
+    subject = t(lang, 'email.prefs.subject', vars);
+    text = [
+      t(lang, 'email.prefs.heading'),
+      '',
+      t(lang, 'email.prefs.body', vars),
+      '',
+      preferencesUrl,
+      '',
+      t(lang, 'email.prefs.ignore'),
+      ...footer,
+      `${t(lang, 'email.footer.unsubscribe')}: ${unsubscribeUrl}`,
+      ...contact,
+    ];
+  }
+
+  const html = fill(await template(kind, lang), values);
+  return { subject, html, text: text.join('\n') + '\n', headers };
+}
+
+// ---------------------------------------------------------------------------------------
+// The job
+
+export interface SystemMailDeps {
+  db: Db;
+  config: Pick<Config, 'publicUrl' | 'secretKeys'>;
+  mailer: Mailer;
+}
+
+export type SystemMailOutcome = 'sent' | 'skipped' | 'bounced';
+
+/** Which subscriptions each kind of email may still go to when the job runs. */
+const SENDABLE: Record<SystemMailKind, ReadonlyArray<Subscription['status']>> = {
+  // Confirmed (or unsubscribed) meanwhile: the link would be useless or unwanted.
+  confirm: ['pending'],
+  welcome: ['active'],
+  // Asked for by the reader; an unsubscribed reader may want to look at or delete their data.
+  preferences: ['pending', 'active', 'unsubscribed'],
+};
+
+/**
+ * Sends one system email. A temporary SMTP failure is thrown so that the queue retries it
+ * with backoff; a permanent one (5xx to the address) marks the subscription bounced and is
+ * not retried.
+ */
+export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMailJobData): Promise<SystemMailOutcome> {
+  const loaded = await loadForMail(deps.db, job.subscriptionId);
+  if (!loaded || !SENDABLE[job.kind].includes(loaded.subscription.status)) return 'skipped';
+  const { list, subscriber, subscription } = loaded;
+
+  const rendered = await renderSystemMail(job.kind, { list, subscription, config: deps.config });
+  const mail: OutgoingMail = {
+    from: list.from_address,
+    to: subscriber.name ? `"${subscriber.name.replace(/["\\\r\n]/g, '')}" <${subscriber.email}>` : subscriber.email,
+    subject: rendered.subject,
+    html: rendered.html,
+    text: rendered.text,
+    replyTo: list.reply_to ?? undefined,
+    headers: { 'List-Id': `<${list.slug}.${new URL(deps.config.publicUrl).hostname}>`, ...rendered.headers },
+  };
+  try {
+    await deps.mailer.send(mail);
+  } catch (err) {
+    if (classifySmtpError(err) !== 'permanent') throw err;
+    await deps.db.transaction().execute(async (trx) => {
+      await updateSubscription(trx, subscription.id, { status: 'bounced' });
+      await appendEvent(trx, subscription.id, 'bounced', { email: job.kind, smtp: String((err as Error).message).slice(0, 300) });
+    });
+    return 'bounced';
+  }
+  if (job.kind === 'confirm') await appendEvent(deps.db, subscription.id, 'confirmation_sent', {});
+  return 'sent';
+}
+
+async function loadForMail(
+  db: Db,
+  subscriptionId: string,
+): Promise<{ list: List; subscriber: Subscriber; subscription: Subscription } | undefined> {
+  const subscription = await findSubscriptionById(db, subscriptionId);
+  if (!subscription) return undefined;
+  const [list, subscriber] = await Promise.all([
+    findListById(db, subscription.list_id),
+    db.selectFrom('subscribers').selectAll().where('id', '=', subscription.subscriber_id).executeTakeFirst(),
+  ]);
+  if (!list || !subscriber) return undefined;
+  return { list, subscriber, subscription };
+}
