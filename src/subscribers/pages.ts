@@ -78,12 +78,12 @@ export function confirmAsk(lang: Lang, list: List, token: string): PageView {
   );
 }
 
-export function confirmDone(lang: Lang, list: List, subscription: Subscription, preferencesToken: string): PageView {
+export function confirmDone(lang: Lang, list: List, subscription: Subscription, preferencesToken: string | undefined): PageView {
   const vars = { list: list.name };
   return frame(
     list,
     t(lang, 'confirm.done.title'),
-    html`<p role="status">${t(lang, subscription.cadence === 'monthly' ? 'confirm.done.monthly' : 'confirm.done.weekly', vars)}</p><p><a href="/preferences/${preferencesToken}">${t(lang, 'confirm.done.preferences')}</a></p>`,
+    html`<p role="status">${t(lang, subscription.cadence === 'monthly' ? 'confirm.done.monthly' : 'confirm.done.weekly', vars)}</p>${preferencesToken ? html`<p><a href="/preferences/${preferencesToken}">${t(lang, 'confirm.done.preferences')}</a></p>` : ''}`,
   );
 }
 

@@ -134,7 +134,9 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
       const { list, subscription } = link;
       const lang = langOf(list);
       if (subscription.status === 'active') {
-        return sendPage(res, 200, lang, pages.confirmDone(lang, list, subscription, token('preferences', subscription.id)));
+        // Only a link still in date is worth a fresh preferences link.
+        const preferences = link.state === 'valid' ? token('preferences', subscription.id) : undefined;
+        return sendPage(res, 200, lang, pages.confirmDone(lang, list, subscription, preferences));
       }
       if (subscription.status !== 'pending') return sendPage(res, 410, lang, pages.confirmInactive(lang, list));
       const stale = link.state === 'valid' && link.issuedAt && subscription.unsubscribed_at && link.issuedAt < subscription.unsubscribed_at;
@@ -346,7 +348,8 @@ function renderError(req: Request, res: Response, err: unknown): void {
     else if (status >= 500) kind = 'internal';
     else kind = 'bad_request';
   }
-  if (status >= 500) console.error(`error on ${req.method} ${req.path.replace(/\/[A-Za-z0-9_-]{40,}(\.[A-Za-z0-9_.-]+)?/g, '/…')}`, err);
+  // Logged without the token: a log line must not be a working link.
+  if (status >= 500) console.error(`error on ${req.method} ${req.path.replace(/\/(confirm|preferences|unsubscribe)\.[^/]*/g, '/$1.…')}`, err);
   const view: PageView = pages.errorPage(lang, kind);
   sendPage(res, status, lang, view);
 }
