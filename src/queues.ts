@@ -5,11 +5,13 @@ import Queue from 'bull';
  * a flushed Redis is repaired by re-creating jobs from what the rows say is not done.
  */
 export interface SystemMailJob {
-  kind: 'confirm' | 'welcome';
+  kind: 'confirm' | 'welcome' | 'preferences';
   subscriptionId: string;
 }
 
 export interface Queues {
+  /** The Redis key prefix of this deployment (or test); rate-limit counters share it. */
+  prefix: string;
   systemMail: Queue.Queue<SystemMailJob>;
   close(): Promise<void>;
 }
@@ -27,6 +29,7 @@ export function createQueues(redisUrl: string, prefix = 'broadsheet'): Queues {
     },
   });
   return {
+    prefix,
     systemMail,
     async close() {
       await systemMail.close();

@@ -2,7 +2,7 @@ import type { Config } from './config';
 import type { Db } from './db/database';
 import type { Queues } from './queues';
 import type { Mailer } from './sending/mailer';
-import { processSystemMailJob, type SystemMailJobData } from './subscribers/system-mail';
+import { processSystemMailJob } from './subscribers/system-mail';
 
 /** What the queue workers need; `runProcess` (src/main.ts) and the tests build it for real. */
 export interface WorkerDeps {
@@ -25,7 +25,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   // Not awaited: bull's process() settles only when the queue closes. A failure to start is
   // also emitted as the queue's 'error' event; it must not become an unhandled rejection.
   systemMail
-    .process(SYSTEM_MAIL_CONCURRENCY, (job) => processSystemMailJob(deps, job.data as SystemMailJobData))
+    .process(SYSTEM_MAIL_CONCURRENCY, (job) => processSystemMailJob(deps, job.data))
     .catch((err: unknown) => console.error('system mail worker stopped', err));
   await systemMail.isReady();
   return {

@@ -48,7 +48,7 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
   const limits = createSubscribeLimits(deps.redis, {
     subscribeRatePerIp: deps.config.subscribeRatePerIp,
     // The queues' prefix keeps one deployment's (or one test's) counters apart from another's.
-    keyPrefix: (deps.queues.systemMail as unknown as { keyPrefix?: string }).keyPrefix,
+    keyPrefix: deps.queues.prefix,
   });
   const service: SubscriberDeps = { db: deps.db, config: deps.config, queues: deps.queues, limits };
   const router = express.Router();

@@ -18,19 +18,10 @@ import { subscriberLink } from './tokens';
  * subscription; the worker renders and sends it, reading the rows again, so a job for a
  * subscription that changed meanwhile (confirmed, deleted) sends nothing wrong.
  */
-export type SystemMailKind = 'confirm' | 'welcome' | 'preferences';
+export type SystemMailKind = SystemMailJob['kind'];
 
-/**
- * The job as this module sends it. `preferences` is not (yet) in `SystemMailJob` of
- * src/queues.ts; `enqueue` below is the one place that widens the type.
- */
-export interface SystemMailJobData {
-  kind: SystemMailKind;
-  subscriptionId: string;
-}
-
-function enqueue(queues: Queues, job: SystemMailJobData): Promise<unknown> {
-  return queues.systemMail.add(job as SystemMailJob);
+function enqueue(queues: Queues, job: SystemMailJob): Promise<unknown> {
+  return queues.systemMail.add(job);
 }
 
 /** Queues a confirmation email for a pending subscription (the editor-side import uses it too). */
@@ -201,7 +192,7 @@ const SENDABLE: Record<SystemMailKind, ReadonlyArray<Subscription['status']>> = 
  * with backoff; a permanent one (5xx to the address) marks the subscription bounced and is
  * not retried.
  */
-export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMailJobData): Promise<SystemMailOutcome> {
+export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMailJob): Promise<SystemMailOutcome> {
   const loaded = await loadForMail(deps.db, job.subscriptionId);
   if (!loaded || !SENDABLE[job.kind].includes(loaded.subscription.status)) return 'skipped';
   const { list, subscriber, subscription } = loaded;
