@@ -31,7 +31,7 @@ export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 export type Templates = Readonly<Record<TemplateName, string>>;
 
 /** `emails/` beside `src/` (run from source) or beside `dist/` (run compiled). */
-function defaultDir(): string {
+export function emailsDir(): string {
   const candidates = [path.resolve(__dirname, '../../emails'), path.resolve(__dirname, '../../../emails')];
   return candidates.find((dir) => fs.existsSync(path.join(dir, 'layout.mjml'))) ?? (candidates[0] as string);
 }
@@ -41,7 +41,7 @@ function defaultDir(): string {
 const COMMENT = /<!--(?!\[)[\s\S]*?-->\n?/g;
 
 /** Reads every template once. The IO edge of rendering: renderIssue itself reads nothing. */
-export function loadTemplates(dir: string = defaultDir()): Templates {
+export function loadTemplates(dir: string = emailsDir()): Templates {
   const out = {} as Record<TemplateName, string>;
   for (const name of TEMPLATE_NAMES) {
     const file = path.join(dir, `${name}.mjml`);

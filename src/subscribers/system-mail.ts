@@ -7,6 +7,7 @@ import type { List, Subscriber, Subscription } from '../db/schema';
 import { escapeHtml } from '../http/escape';
 import { pickLanguage, t, type Lang, type MessageKey } from '../i18n';
 import { findListById } from '../lists/repository';
+import { emailsDir } from '../issues/templates';
 import type { Queues, SystemMailJob } from '../queues';
 import { classifySmtpError, type Mailer, type OutgoingMail } from '../sending/mailer';
 import { appendEvent, findSubscriptionById, updateSubscription } from './repository';
@@ -42,7 +43,7 @@ export async function enqueuePreferencesLink(queues: Queues, subscriptionId: str
 // words in place and `{{name}}` slots left for the per-message values (list name, links),
 // which are escaped and substituted for every email.
 
-const TEMPLATE_DIR = path.resolve(__dirname, '../../emails/system');
+const TEMPLATE_DIR = path.join(emailsDir(), 'system');
 const TEMPLATE_FILE: Record<SystemMailKind, string> = {
   confirm: 'confirm.mjml',
   welcome: 'welcome.mjml',

@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createTestDb, type TestDb } from '../helpers/db';
+
+// Runs the compiled binary, as a user would after `npm ci` (`npm test` compiles first), so
+// that paths that differ between src/ and dist/ (templates, schema) are exercised too.
+const BIN = path.resolve(__dirname, '../../bin/broadsheet.js');
+const GOLDEN = path.resolve(__dirname, '../fixtures/golden/issue.json');
+const run = promisify(execFile);
+
+async function broadsheet(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await run('node', [BIN, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'broadsheet-cli-'));
+});
+afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
+
+test('validate: the golden issue is valid', async () => {
+  const r = await broadsheet(['validate', GOLDEN]);
+  expect(r).toMatchObject({ code: 0 });
+  expect(r.stdout).toMatch(/valid/);
+});
+
+test('validate: every problem on its own line with its JSON pointer, exit 1, no stack trace', async () => {
+  const file = path.join(tmp, 'bad.json');
+  const issue = {
+    format: 1, list: 'ml-news', slug: 'Bad Slug', title: 't', date: '2021-02-30',
+    sections: [{ id: 'a', title: 'A', items: [{ title: 'x', url: 'ftp://x', summary: '[a](javascript:alert(1))' }] }],
+  };
+  await fs.writeFile(file, JSON.stringify(issue));
+  const r = await broadsheet(['validate', file]);
+  expect(r.code).toBe(1);
+  const lines = r.stderr.trim().split('\n');
+  expect(lines).toEqual([
+    expect.stringMatching(/^\/slug: /),
+    expect.stringMatching(/^\/date: /),
+    expect.stringMatching(/^\/sections\/0\/items\/0\/url: /),
+    expect.stringMatching(/^\/sections\/0\/items\/0\/summary: .*javascript:/),
+  ]);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+});
+
+test('validate: malformed JSON names line and column', async () => {
+  const file = path.join(tmp, 'broken.json');
+  await fs.writeFile(file, '{\n  "format": 1,\n  "list": ]\n}');
+  const r = await broadsheet(['validate', file]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/line 3, column 11/);
+});
+
+test('render writes MJML, HTML and text with the Chinese text intact', async () => {
+  const out = path.join(tmp, 'out');
+  const r = await broadsheet(['render', GOLDEN, '--out', out]);
+  expect(r.code).toBe(0);
+  const html = await fs.readFile(path.join(out, 'index.html'), 'utf8');
+  const text = await fs.readFile(path.join(out, 'index.txt'), 'utf8');
+  const mjml = await fs.readFile(path.join(out, 'index.mjml'), 'utf8');
+  expect(mjml).toMatch(/^<mjml/);
+  expect(html).toContain('lang="zh-CN"');
+  expect(html).toContain('机器学习');
+  expect(text).toContain('机器学习');
+  expect(Buffer.byteLength(html)).toBeLessThan(102 * 1024);
+});
+
+describe('with a database', () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await createTestDb();
+  });
+  afterAll(() => t.drop());
+
+  test('a user error is one line on stderr and exit 1', async () => {
+    const r = await broadsheet(['subscribers', 'export', '--list', 'no-such-list'], { DATABASE_URL: t.url });
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^error: .*no-such-list/);
+  });
+});
