@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,3 +88,50 @@ describe('with a database', () => {
     expect(r.stderr).toMatch(/^error: .*no-such-list/);
   });
 });
+
+describe('broadsheet start', () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await createTestDb();
+  });
+  afterAll(() => t.drop());
+
+  test('serves, runs the workers and captures the confirmation email in /dev/outbox', async () => {
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    const base = `http://127.0.0.1:${port}`;
+    const env = {
+      ...process.env,
+      PORT: String(port),
+      PUBLIC_URL: base,
+      DATABASE_URL: t.url,
+      // A Redis database of its own, so no other process's jobs are picked up.
+      REDIS_URL: 'redis://127.0.0.1:6379/7',
+      SMTP_URL: '',
+    };
+    const list = await broadsheet(['lists', 'create', 'smoke', '--name', 'Smoke', '--from', 'Smoke <smoke@example.org>'], env);
+    expect(list.code).toBe(0);
+    const child = spawn('node', [BIN, 'start'], { env, stdio: 'pipe' });
+    try {
+      await waitFor(async () => (await fetch(`${base}/healthz`)).ok);
+      const res = await fetch(`${base}/lists/smoke/subscribe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'smoke@example.org' }),
+      });
+      expect(res.status).toBe(202);
+      await waitFor(async () => /smoke@example\.org/.test(await (await fetch(`${base}/dev/outbox`)).text()));
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
