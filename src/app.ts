@@ -1,9 +1,9 @@
 import express from 'express';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Config } from './config';
-import { createDb, ensureDatabase, migrateToLatest, type Db } from './db/database';
+import type { Db } from './db/database';
 import { errorHandler, notFound } from './http/errors';
-import { createQueues, type Queues } from './queues';
+import type { Queues } from './queues';
 import type { CaptureServer } from './sending/capture';
 import { outboxRoutes } from './sending/outbox';
 import { subscriberRoutes } from './subscribers/routes';
@@ -44,23 +44,3 @@ export function createApp(deps: AppDeps): express.Express {
   return app;
 }
 
-/** The real clients for one process. */
-export async function connect(config: Config): Promise<Omit<AppDeps, 'outbox'> & { close(): Promise<void> }> {
-  await ensureDatabase(config.databaseUrl);
-  const db = createDb(config.databaseUrl);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  const queues = createQueues(config.redisUrl);
-  return {
-    config,
-    db,
-    redis,
-    queues,
-    async close() {
-      await queues.close();
-      redis.disconnect();
-      await db.destroy();
-    },
-  };
-}
-
-export { migrateToLatest };

@@ -4,11 +4,12 @@ import { Command, CommanderError } from 'commander';
 import { isAppError } from './errors';
 import { cliContext, type CliContext } from './cli/context';
 import { validateIssueFile, formatProblems } from './issues/validate';
-import { compileIssueFile } from './issues/compile-file';
-import { startPreviewServer } from './issues/preview';
 import { registerListCommands } from './cli/lists';
 import { registerSubscriberCommands } from './cli/subscribers';
-import { runProcess } from './main';
+
+// The server and the compiler load mjml, express and the queue (about a second); commands that
+// need none of them (validate, lists, subscribers) stay quick by loading them only when used.
+const runProcess: typeof import('./main.js').runProcess = async (...args) => (await import('./main.js')).runProcess(...args);
 
 /** A user error that has already been explained on stderr: exit with this code, print nothing more. */
 class ExitCode extends Error {
@@ -61,6 +62,7 @@ export function buildProgram(ctx: CliContext): Command {
     .description('write DIR/index.mjml, DIR/index.html and DIR/index.txt')
     .requiredOption('--out <dir>', 'output directory')
     .action(async (file: string, opts: { out: string }) => {
+      const { compileIssueFile } = await import('./issues/compile-file.js');
       const compiled = await compileIssueFile(file, { publicUrl: ctx.config().publicUrl });
       if (!compiled.ok) {
         ctx.err(formatProblems(compiled.problems));
@@ -78,6 +80,7 @@ export function buildProgram(ctx: CliContext): Command {
     .description('a local page with the email at phone and desktop widths, reloading on change')
     .option('--port <port>', 'port', '3001')
     .action(async (file: string, opts: { port: string }) => {
+      const { startPreviewServer } = await import('./issues/preview.js');
       const server = await startPreviewServer(file, Number(opts.port));
       ctx.err(`previewing ${file} at ${server.url} (Ctrl-C to stop)`);
       await new Promise(() => {}); // runs until interrupted

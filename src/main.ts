@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
-import { connect, createApp } from './app';
+import { createApp } from './app';
+import { connect } from './connect';
 import type { Config } from './config';
 import { migrateToLatest } from './db/database';
 import { startCaptureServer, type CaptureServer } from './sending/capture';

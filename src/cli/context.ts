@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { connect } from '../app';
 import { loadConfig, type Config } from '../config';
-import { migrateToLatest } from '../db/database';
+import type { Connections } from '../connect';
 
 export interface CliContext {
   config(): Config;
   /** Connects to PostgreSQL (migrated) and Redis; call `close()` when done. */
-  connect(): ReturnType<typeof connect>;
+  connect(): Promise<Connections>;
   /** Normal output (stdout). */
   out(line: string): void;
   /** Progress and notices (stderr), so stdout stays clean for pipes (CSV, JSON). */
@@ -18,6 +17,9 @@ export function cliContext(): CliContext {
   const ctx: CliContext = {
     config: () => (config ??= loadConfig()),
     async connect() {
+      // Loaded on use: the database and queue clients cost a second that `validate` need not pay.
+      const { connect } = await import('../connect.js');
+      const { migrateToLatest } = await import('../db/database.js');
       const deps = await connect(ctx.config());
       await migrateToLatest(deps.db);
       return deps;

@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import mjml2html from 'mjml';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import type { List, Subscriber, Subscription } from '../db/schema';
@@ -59,6 +58,9 @@ async function compileTemplate(kind: SystemMailKind, lang: Lang): Promise<string
     // A catalogue message's own `{list}` becomes the slot `{{list}}`, filled per email.
     .replace(/\{\{t:([a-z0-9_.]+)\}\}/g, (_m, key: string) => escapeHtml(t(lang, key as MessageKey, SLOT_VARS)));
   // Includes are off by default in MJML 5; ours are our own files. No web fonts: nothing external.
+  // mjml takes most of a second to load; the web process and the CLI only enqueue, so only
+  // the worker that renders pays for it.
+  const { default: mjml2html } = await import('mjml');
   const result = await mjml2html(source, { filePath: file, validationLevel: 'strict', ignoreIncludes: false, fonts: {}, keepComments: false });
   return result.html;
 }
