@@ -135,6 +135,17 @@ export const en = {
   'email.footer.subscribed': 'You receive this email because you subscribed to {list}.',
   'email.footer.preferences': 'Preferences',
   'email.footer.unsubscribe': 'Unsubscribe',
+
+  // Newsletter issues (the words around the editor's content)
+  'issue.view_in_browser': 'View in browser',
+  'issue.highlights': 'Highlights',
+  'issue.contents': 'In this issue',
+  'issue.further_reading': 'Further reading',
+  // {open} and {close} delimit what is dropped when the reader has no name.
+  'issue.greeting': 'Hi{open} {name}{close},',
+  'issue.why.weekly': 'You receive the weekly edition of {list} because you subscribed to it.',
+  'issue.why.monthly': 'You receive the monthly digest of {list} because you subscribed to it.',
+  'issue.web_version': 'Web version',
 } as const;
 
 export type MessageKey = keyof typeof en;

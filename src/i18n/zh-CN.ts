@@ -128,4 +128,13 @@ export const zhCN: Record<MessageKey, string> = {
   'email.footer.subscribed': '你收到这封邮件，是因为你订阅了「{list}」。',
   'email.footer.preferences': '订阅设置',
   'email.footer.unsubscribe': '退订',
+
+  'issue.view_in_browser': '在浏览器中查看',
+  'issue.highlights': '本期要点',
+  'issue.contents': '本期目录',
+  'issue.further_reading': '延伸阅读',
+  'issue.greeting': '{open}{name}，{close}你好！',
+  'issue.why.weekly': '你订阅了「{list}」的每周版，因此收到这封邮件。',
+  'issue.why.monthly': '你订阅了「{list}」的月度精选，因此收到这封邮件。',
+  'issue.web_version': '网页版',
 };

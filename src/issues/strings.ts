@@ -1,3 +1,5 @@
+import { pickLanguage, t } from '../i18n';
+
 /**
  * The few words the email itself says (not the issue's content), per language.
  * Values are plain text; callers escape them. `zh*` gets Chinese, everything else English.
@@ -16,36 +18,20 @@ export interface Strings {
   webVersion: string;
 }
 
-const en: Strings = {
-  viewInBrowser: 'View in browser',
-  highlights: 'Highlights',
-  contents: 'In this issue',
-  furtherReading: 'Further reading',
-  greeting: (name, open, close) => `Hi${open} ${name}${close},`,
-  why: (cadence, listName) =>
-    cadence === 'weekly'
-      ? `You receive the weekly edition of ${listName} because you subscribed to it.`
-      : `You receive the monthly digest of ${listName} because you subscribed to it.`,
-  preferences: 'Preferences',
-  unsubscribe: 'Unsubscribe',
-  webVersion: 'Web version',
-};
-
-const zh: Strings = {
-  viewInBrowser: '在浏览器中查看',
-  highlights: '本期要点',
-  contents: '本期目录',
-  furtherReading: '延伸阅读',
-  greeting: (name, open, close) => `${open}${name}，${close}你好！`,
-  why: (cadence, listName) =>
-    cadence === 'weekly' ? `你订阅了「${listName}」的每周版，因此收到这封邮件。` : `你订阅了「${listName}」的月度精选，因此收到这封邮件。`,
-  preferences: '订阅设置',
-  unsubscribe: '退订',
-  webVersion: '网页版',
-};
-
+/** The issue's words come from the one message catalogue that pages and system emails use. */
 export function stringsFor(language: string): Strings {
-  return /^zh\b/i.test(language) ? zh : en;
+  const lang = pickLanguage(language);
+  return {
+    viewInBrowser: t(lang, 'issue.view_in_browser'),
+    highlights: t(lang, 'issue.highlights'),
+    contents: t(lang, 'issue.contents'),
+    furtherReading: t(lang, 'issue.further_reading'),
+    greeting: (name, open, close) => t(lang, 'issue.greeting', { name, open, close }),
+    why: (cadence, listName) => t(lang, cadence === 'weekly' ? 'issue.why.weekly' : 'issue.why.monthly', { list: listName }),
+    preferences: t(lang, 'email.footer.preferences'),
+    unsubscribe: t(lang, 'email.footer.unsubscribe'),
+    webVersion: t(lang, 'issue.web_version'),
+  };
 }
 
 // Languages written right to left (primary subtag), and scripts that are, for tags like `ku-Arab`.
