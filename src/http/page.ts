@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Response } from 'express';
-import { escapeHtml } from './escape';
+import { escapeHtml } from '../escape-html';
 
 /**
  * The layout of every public page, and the one way to write HTML in Broadsheet's pages:

@@ -1,4 +1,5 @@
 import { AppError } from '../errors';
+import { escapeHtml } from '../escape-html';
 
 /**
  * Per-subscriber values in a rendered issue. The issue is compiled once (per distinct section
@@ -136,11 +137,4 @@ function staticPersonalizer(rendered: string): Personalizer {
       return rendered;
     },
   };
-}
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Text → HTML text or attribute value. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Server } from 'node:http';
 import express from 'express';
-import { escapeHtml } from '../http/escape';
+import { escapeHtml } from '../escape-html';
 import { compileIssueFile, type CompiledFile } from './compile-file';
 import { formatProblems } from './validate';
 

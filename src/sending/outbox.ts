@@ -1,6 +1,6 @@
 import express from 'express';
 import { AppError } from '../errors';
-import { escapeHtml } from '../http/escape';
+import { escapeHtml } from '../escape-html';
 import { parseMail, type CaptureServer } from './capture';
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import type { List, Subscriber, Subscription } from '../db/schema';
-import { escapeHtml } from '../http/escape';
+import { escapeHtml } from '../escape-html';
 import { pickLanguage, t, type Lang, type MessageKey } from '../i18n';
 import { findListById } from '../lists/repository';
 import { emailsDir } from '../issues/templates';
