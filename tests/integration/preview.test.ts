@@ -1,0 +1,61 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startPreviewServer, type PreviewServer } from '../../src/issues/preview';
+
+const GOLDEN = path.resolve(__dirname, '../fixtures/golden');
+
+let dir: string;
+let server: PreviewServer;
+beforeAll(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'broadsheet-preview-'));
+  await fs.cp(GOLDEN, dir, { recursive: true });
+  server = await startPreviewServer(path.join(dir, 'issue.json'), 0);
+});
+afterAll(async () => {
+  await server.close();
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function get(p: string) {
+  const res = await fetch(server.url + p);
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+}
+
+async function waitForPage(match: RegExp): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const page = await get('/');
+    if (match.test(page.body)) return page.body;
+    if (Date.now() > deadline) throw new Error(`preview page never matched ${match}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('shows subject, both widths and the text part, and serves the email and its images', async () => {
+  const page = await get('/');
+  expect(page.status).toBe(200);
+  expect(page.body).toContain('机器学习总结');
+  expect(page.body).toMatch(/width:375px/);
+  expect(page.body).toMatch(/width:700px/);
+  const email = await get('/email.html');
+  expect(email.body).toMatch(/<html[^>]*lang="zh-CN"/);
+  const img = email.body.match(/src="(http:\/\/127\.0\.0\.1:\d+\/assets\/[^"]+)"/);
+  expect(img).not.toBeNull();
+  const asset = await fetch(img![1]!);
+  expect(asset.status).toBe(200);
+  expect(asset.headers.get('content-type')).toBe('image/png');
+});
+
+test('recompiles on save: problems show on the page, and go away when fixed', async () => {
+  const file = path.join(dir, 'issue.json');
+  const original = await fs.readFile(file, 'utf8');
+  const issue = JSON.parse(original);
+  issue.sections[0].items[0].url = 'not a url';
+  await fs.writeFile(file, JSON.stringify(issue));
+  const broken = await waitForPage(/role="alert"/);
+  expect(broken).toContain('/sections/0/items/0/url');
+
+  await fs.writeFile(file, original);
+  await waitForPage(/width:700px/);
+});
