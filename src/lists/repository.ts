@@ -5,11 +5,17 @@ import { AppError } from '../errors';
 export async function createList(db: Db, list: Omit<NewList, 'sections'> & { sections?: ListSection[] }): Promise<List> {
   const existing = await findListBySlug(db, list.slug);
   if (existing) throw new AppError('conflict', `a list with slug "${list.slug}" exists already`);
-  return db
-    .insertInto('lists')
-    .values({ ...list, sections: JSON.stringify(list.sections ?? []) })
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  try {
+    return await db
+      .insertInto('lists')
+      .values({ ...list, sections: JSON.stringify(list.sections ?? []) })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  } catch (err) {
+    // Two editors creating the same slug at once: the unique index decides, not the check above.
+    if ((err as { code?: string }).code === '23505') throw new AppError('conflict', `a list with slug "${list.slug}" exists already`);
+    throw err;
+  }
 }
 
 export function findListBySlug(db: Db, slug: string): Promise<List | undefined> {

@@ -1,0 +1,175 @@
+import { once } from 'node:events';
+import fs from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { Presets, SingleBar } from 'cli-progress';
+import { AppError } from '../errors';
+import { getListBySlug } from '../lists/repository';
+import { exportSubscribers } from '../subscribers/export';
+import { forgetSubscriber } from '../subscribers/forget';
+import { importSubscribers, SKIP_REASON_TEXT, type ImportReport, type SkipReason } from '../subscribers/import';
+import { countByStatus } from '../subscribers/repository';
+import type { RegisterCommands } from './context';
+
+/** Lines of each kind printed in the summary; the report holds more, the counts are exact. */
+const SHOWN_LINES = 50;
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** The summary an editor reads after an import: counts first, then the lines to look at. */
+export function formatImportReport(report: ImportReport, source: string): string[] {
+  const out = [
+    `${source} → list ${report.list}: ${plural(report.rows, 'row')}: imported ${report.imported}, updated ${report.updated}, ` +
+      `unchanged ${report.unchanged}, skipped ${report.skipped}, bad ${report.bad}`,
+  ];
+  if (report.confirmationsQueued > 0) out.push(`confirmation emails queued: ${report.confirmationsQueued} (new subscriptions stay pending until confirmed)`);
+  if (report.ignoredColumns.length > 0) out.push(`ignored columns: ${report.ignoredColumns.join(', ')}`);
+
+  const listLines = (lines: { line: number; reason: string }[], total: number, prefix: string) => {
+    for (const l of lines.slice(0, SHOWN_LINES)) out.push(`  line ${l.line}: ${prefix}${l.reason}`);
+    const shown = Math.min(lines.length, SHOWN_LINES);
+    if (total > shown) out.push(`  … and ${total - shown} more`);
+  };
+  if (report.skipped > 0) {
+    const reasons = Object.entries(report.skippedReasons).map(([k, n]) => `${n} ${SKIP_REASON_TEXT[k as SkipReason].split(';')[0]}`);
+    out.push(`skipped ${report.skipped}: ${reasons.join(', ')}`);
+    listLines(report.skippedLines, report.skipped, 'skipped, ');
+  }
+  if (report.bad > 0) {
+    out.push(`bad ${report.bad}:`);
+    listLines(report.badLines, report.bad, '');
+  }
+  if (report.stopped) {
+    out.push(`stopped at line ${report.stopped.line}: ${report.stopped.message}`);
+  } else if (report.bad > 0) {
+    out.push(
+      `The file was processed: the good rows are stored, the ${plural(report.bad, 'bad line')} above were left out. ` +
+        'Fix them and import the file again; rows already imported will count as unchanged.',
+    );
+  } else {
+    out.push('The file was processed.');
+  }
+  return out;
+}
+
+/** Writes a readable to stdout with backpressure; a closed pipe (`| head`) ends it quietly. */
+async function writeAll(source: Readable, target: Writable): Promise<void> {
+  let broken = false;
+  const onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') broken = true;
+  };
+  target.on('error', onError);
+  try {
+    for await (const chunk of source) {
+      if (broken) break;
+      if (!target.write(chunk)) await Promise.race([once(target, 'drain'), once(target, 'close')]);
+    }
+  } catch (err) {
+    if (!broken) throw err;
+  } finally {
+    target.off('error', onError);
+    source.destroy();
+  }
+}
+
+async function openCsv(file: string): Promise<{ handle: fs.FileHandle; size: number }> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, 'r');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    throw new AppError('invalid_input', `cannot read ${file}: ${why}`);
+  }
+  const stat = await handle.stat();
+  if (!stat.isFile()) {
+    await handle.close();
+    throw new AppError('invalid_input', `cannot read ${file}: not a file`);
+  }
+  return { handle, size: stat.size };
+}
+
+/** `broadsheet subscribers import | export | forget`. */
+export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
+  const subscribers = program.command('subscribers').description('import, export and erase subscribers');
+
+  subscribers
+    .command('import <file>')
+    .description('add subscribers from a CSV with the header email,name,cadence,status; bad rows are reported by line, good rows kept')
+    .requiredOption('--list <slug>', 'the list to import into')
+    .option('--confirmed', 'the addresses have consented already: active at once, no confirmation email')
+    .action(async (file: string, opts: { list: string; confirmed?: boolean }) => {
+      const { handle, size } = await openCsv(file);
+      let bar: SingleBar | undefined;
+      try {
+        const deps = await ctx.connect();
+        try {
+          await getListBySlug(deps.db, opts.list); // before the bar appears
+          if (process.stderr.isTTY) {
+            bar = new SingleBar(
+              {
+                stream: process.stderr,
+                format: 'importing {bar} {percentage}% | {rows} rows | {eta_formatted} left',
+                hideCursor: true,
+                etaBuffer: 50,
+              },
+              Presets.shades_classic,
+            );
+            bar.start(size, 0, { rows: 0 });
+          }
+          const report = await importSubscribers(deps.db, deps.queues, opts.list, handle.createReadStream({ autoClose: false }), {
+            confirmed: opts.confirmed ?? false,
+            onProgress: ({ bytes, rows }) => bar?.update(bytes, { rows }),
+          });
+          bar?.update(size, { rows: report.rows });
+          bar?.stop();
+          bar = undefined;
+          for (const line of formatImportReport(report, file)) ctx.out(line);
+          if (report.stopped) {
+            throw new AppError('invalid_input', `${file} line ${report.stopped.line}: the rest of the file could not be read; fix it and import again`);
+          }
+        } finally {
+          bar?.stop();
+          await deps.close();
+        }
+      } finally {
+        await handle.close();
+      }
+    });
+
+  subscribers
+    .command('export')
+    .description('CSV of every subscription of a list, all statuses, to stdout')
+    .requiredOption('--list <slug>', 'the list to export')
+    .action(async (opts: { list: string }) => {
+      const deps = await ctx.connect();
+      try {
+        const list = await getListBySlug(deps.db, opts.list);
+        const counts = await countByStatus(deps.db, list.id);
+        const total = Object.values(counts).reduce((a, b) => a + b, 0);
+        ctx.err(`exporting ${plural(total, 'subscription')} of list ${list.slug}`);
+        await writeAll(exportSubscribers(deps.db, list.id), process.stdout);
+      } finally {
+        await deps.close();
+      }
+    });
+
+  subscribers
+    .command('forget <email>')
+    .description('erase a person everywhere (GDPR): subscriber, subscriptions, events; keeps a hash so no import brings them back')
+    .action(async (email: string) => {
+      const deps = await ctx.connect();
+      try {
+        const result = await forgetSubscriber(deps.db, email);
+        ctx.out(
+          result.found
+            ? `forgot ${email}: the subscriber, ${plural(result.subscriptions, 'subscription')} and their events are erased; ` +
+                'only a hash of the address remains, so that no import adds it again'
+            : `no subscriber has the address ${email}; its hash is recorded all the same, so that no import adds it`,
+        );
+      } finally {
+        await deps.close();
+      }
+    });
+};

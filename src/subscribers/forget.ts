@@ -1,0 +1,50 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database';
+import { AppError } from '../errors';
+import { emailHash } from './repository';
+
+export interface ForgetResult {
+  /** Whether a subscriber with this address existed (and is now gone). */
+  found: boolean;
+  /** How many subscriptions (on all lists) went with it, their events too. */
+  subscriptions: number;
+}
+
+/**
+ * Erases a person everywhere (GDPR "right to erasure"): the subscriber row, and through the
+ * foreign keys' ON DELETE CASCADE their subscriptions on every list and every event of those.
+ * Only a hash of the address stays, in forgotten_emails, so that an import cannot bring them
+ * back. The hash is kept even when the address was unknown: the person asked not to be on file.
+ *
+ * Used by `broadsheet subscribers forget`, POST /api/v1/subscribers/forget and the reader's own
+ * "delete me" on the preference page. Jobs already queued for the erased subscriptions find no
+ * row and do nothing.
+ */
+export async function forgetSubscriber(db: Db, email: string): Promise<ForgetResult> {
+  const address = email.trim();
+  // Deliberately loose: erasure must never be refused because an address stored long ago
+  // does not pass today's validation.
+  if (address === '' || !address.includes('@')) throw new AppError('invalid_input', `"${address}" is not an email address`);
+
+  return db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('forgotten_emails')
+      .values({ email_hash: emailHash(address) })
+      .onConflict((oc) => oc.column('email_hash').doNothing())
+      .execute();
+    const subscriber = await trx
+      .selectFrom('subscribers')
+      .select('id')
+      .where(sql<string>`lower(email)`, '=', address.toLowerCase())
+      .forUpdate()
+      .executeTakeFirst();
+    if (!subscriber) return { found: false, subscriptions: 0 };
+    const { n } = await trx
+      .selectFrom('subscriptions')
+      .select(trx.fn.countAll<number>().as('n'))
+      .where('subscriber_id', '=', subscriber.id)
+      .executeTakeFirstOrThrow();
+    await trx.deleteFrom('subscribers').where('id', '=', subscriber.id).execute();
+    return { found: true, subscriptions: Number(n) };
+  });
+}
