@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import type {
+  List,
   Subscriber,
   Subscription,
   SubscriptionEventType,
@@ -50,6 +51,23 @@ export function findSubscriptionById(db: Db, id: string): Promise<Subscription |
   // A token carries the id; a malformed one must be "not found", not a uuid syntax error.
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return Promise.resolve(undefined);
   return db.selectFrom('subscriptions').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** A subscription with its list and subscriber: what a link or a job acting for it needs. */
+export interface SubscriberContext {
+  list: List;
+  subscriber: Subscriber;
+  subscription: Subscription;
+}
+
+export async function findSubscriptionContext(db: Db, subscriptionId: string): Promise<SubscriberContext | undefined> {
+  const subscription = await findSubscriptionById(db, subscriptionId);
+  if (!subscription) return undefined;
+  const [list, subscriber] = await Promise.all([
+    db.selectFrom('lists').selectAll().where('id', '=', subscription.list_id).executeTakeFirst(),
+    db.selectFrom('subscribers').selectAll().where('id', '=', subscription.subscriber_id).executeTakeFirst(),
+  ]);
+  return list && subscriber ? { list, subscriber, subscription } : undefined;
 }
 
 export async function updateSubscription(db: Db, id: string, changes: SubscriptionUpdate): Promise<Subscription> {

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import validator from 'validator';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
-import type { Cadence, List, Subscriber, Subscription } from '../db/schema';
+import type { Cadence, List, Subscription } from '../db/schema';
 import { AppError } from '../errors';
 import { findListById, getListBySlug } from '../lists/repository';
 import type { Queues } from '../queues';
@@ -12,6 +12,8 @@ import {
   emailHash,
   findSubscriberByEmail,
   findSubscription,
+  findSubscriptionContext,
+  type SubscriberContext,
   findSubscriptionById,
   updateSubscription,
   upsertSubscriber,
@@ -40,11 +42,7 @@ export interface RequestMeta {
 
 export type ConsentSource = 'form' | 'api';
 
-export interface SubscriberContext {
-  list: List;
-  subscriber: Subscriber;
-  subscription: Subscription;
-}
+export type { SubscriberContext };
 
 // ---------------------------------------------------------------------------------------
 // Input
@@ -102,19 +100,9 @@ export type TokenLookup =
 export async function openToken(deps: Pick<SubscriberDeps, 'db' | 'config'>, token: unknown, purpose: TokenPurpose): Promise<TokenLookup> {
   const check = verifyToken(deps.config.secretKeys, token, purpose);
   if (!check.ok && check.reason !== 'expired') throw new AppError('invalid_input', 'this link is not valid');
-  const context = await loadContext(deps.db, check.subscriptionId);
+  const context = await findSubscriptionContext(deps.db, check.subscriptionId);
   if (!context) throw new AppError('not_found', 'this link points to a subscription that no longer exists');
   return check.ok ? { state: 'valid', issuedAt: check.issuedAt, ...context } : { state: 'expired', ...context };
-}
-
-async function loadContext(db: Db, subscriptionId: string): Promise<SubscriberContext | undefined> {
-  const subscription = await findSubscriptionById(db, subscriptionId);
-  if (!subscription) return undefined;
-  const [list, subscriber] = await Promise.all([
-    findListById(db, subscription.list_id),
-    db.selectFrom('subscribers').selectAll().where('id', '=', subscription.subscriber_id).executeTakeFirst(),
-  ]);
-  return list && subscriber ? { list, subscriber, subscription } : undefined;
 }
 
 function lockSubscription(db: Db, id: string): Promise<Subscription | undefined> {
@@ -258,7 +246,7 @@ export async function confirm(
  * or stale link). Says nothing back: the page is the same whatever happened.
  */
 export async function resendConfirmation(deps: SubscriberDeps, subscriptionId: string): Promise<void> {
-  const context = await loadContext(deps.db, subscriptionId);
+  const context = await findSubscriptionContext(deps.db, subscriptionId);
   if (!context || context.subscription.status !== 'pending') return;
   if (await deps.limits.takeAddress(context.subscriber.email)) await enqueueConfirmation(deps.queues, subscriptionId);
 }

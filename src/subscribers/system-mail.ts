@@ -2,14 +2,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
-import type { List, Subscriber, Subscription } from '../db/schema';
+import type { List, Subscription } from '../db/schema';
 import { escapeHtml } from '../escape-html';
 import { pickLanguage, t, type Lang, type MessageKey } from '../i18n';
-import { findListById } from '../lists/repository';
 import { emailsDir } from '../issues/templates';
 import type { Queues, SystemMailJob } from '../queues';
 import { classifySmtpError, type Mailer, type OutgoingMail } from '../sending/mailer';
-import { appendEvent, findSubscriptionById, updateSubscription } from './repository';
+import { appendEvent, findSubscriptionContext, updateSubscription } from './repository';
 import { subscriberLink } from './tokens';
 
 /**
@@ -196,7 +195,7 @@ const SENDABLE: Record<SystemMailKind, ReadonlyArray<Subscription['status']>> = 
  * not retried.
  */
 export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMailJob): Promise<SystemMailOutcome> {
-  const loaded = await loadForMail(deps.db, job.subscriptionId);
+  const loaded = await findSubscriptionContext(deps.db, job.subscriptionId);
   if (!loaded || !SENDABLE[job.kind].includes(loaded.subscription.status)) return 'skipped';
   const { list, subscriber, subscription } = loaded;
 
@@ -222,18 +221,4 @@ export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMail
   }
   if (job.kind === 'confirm') await appendEvent(deps.db, subscription.id, 'confirmation_sent', {});
   return 'sent';
-}
-
-async function loadForMail(
-  db: Db,
-  subscriptionId: string,
-): Promise<{ list: List; subscriber: Subscriber; subscription: Subscription } | undefined> {
-  const subscription = await findSubscriptionById(db, subscriptionId);
-  if (!subscription) return undefined;
-  const [list, subscriber] = await Promise.all([
-    findListById(db, subscription.list_id),
-    db.selectFrom('subscribers').selectAll().where('id', '=', subscription.subscriber_id).executeTakeFirst(),
-  ]);
-  if (!list || !subscriber) return undefined;
-  return { list, subscriber, subscription };
 }
