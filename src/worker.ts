@@ -2,6 +2,7 @@ import type { Config } from './config';
 import type { Db } from './db/database';
 import type { Queues } from './queues';
 import type { Mailer } from './sending/mailer';
+import { requeueLostConfirmations } from './subscribers/repair';
 import { processSystemMailJob } from './subscribers/system-mail';
 
 /** What the queue workers need; `runProcess` (src/main.ts) and the tests build it for real. */
@@ -19,6 +20,8 @@ export interface Workers {
 
 /** System emails are few and small; a handful at once keeps a slow SMTP server from holding them up. */
 const SYSTEM_MAIL_CONCURRENCY = 4;
+/** How often the rows are compared with the queue, to re-create jobs that were lost. */
+const REPAIR_EVERY_MS = 5 * 60_000;
 
 export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const { systemMail } = deps.queues;
@@ -28,8 +31,18 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     .process(SYSTEM_MAIL_CONCURRENCY, (job) => processSystemMailJob(deps, job.data))
     .catch((err: unknown) => console.error('system mail worker stopped', err));
   await systemMail.isReady();
+
+  const repair = () =>
+    requeueLostConfirmations(deps.db, deps.queues)
+      .then((n) => n > 0 && console.log(`re-queued ${n} confirmation email(s) that were lost`))
+      .catch((err: unknown) => console.error('confirmation repair failed; will try again', err));
+  void repair();
+  const timer = setInterval(repair, REPAIR_EVERY_MS);
+  timer.unref();
+
   return {
     async close() {
+      clearInterval(timer);
       // Local pause: this process stops taking jobs; others on the same queue carry on.
       await systemMail.pause(true);
     },

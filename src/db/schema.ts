@@ -64,6 +64,7 @@ export interface SubscriptionsTable {
 export type SubscriptionEventType =
   | 'subscribed'
   | 'confirmation_sent'
+  | 'confirmation_requeued'
   | 'confirmed'
   | 'preferences_changed'
   | 'paused'
