@@ -1,5 +1,5 @@
 import { requeueLostConfirmations } from '../../src/subscribers/repair';
-import { address, postJson, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
+import { address, eventually, postJson, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
 
 const MINUTE = 60_000;
 const later = (minutes: number) => new Date(Date.now() + minutes * MINUTE);
@@ -43,6 +43,17 @@ test('a confirmation job lost with Redis is re-created from the rows, and sent o
 
   // Within the grace period nothing is touched: the normal path may still be retrying.
   expect(await requeueLostConfirmations(app.test.db, app.queues, later(5))).toBe(0);
+  // Nor while other confirmations wait their turn in the queue.
+  await app.queues.systemMail.pause(true);
+  const other = address('waiting');
+  await postJson(`${app.baseUrl}/lists/repair/subscribe`, { email: other });
+  expect(await requeueLostConfirmations(app.test.db, app.queues, later(20))).toBe(0);
+  await app.queues.systemMail.resume(true);
+  await waitForMail(app.smtp, other, /confirm/i);
+  await eventually(async () => {
+    const c = await app.queues.systemMail.getJobCounts();
+    return c.waiting + c.active === 0;
+  });
   // Past it, the job is queued again and the worker sends the email.
   expect(await requeueLostConfirmations(app.test.db, app.queues, later(20))).toBe(1);
   await waitForMail(app.smtp, email, /confirm/i);
