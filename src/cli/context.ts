@@ -6,6 +6,8 @@ export interface CliContext {
   config(): Config;
   /** Connects to PostgreSQL (migrated) and Redis; call `close()` when done. */
   connect(): Promise<Connections>;
+  /** Runs `work` with a connection that is closed afterwards, whatever happens. */
+  withConnection<T>(work: (deps: Connections) => Promise<T>): Promise<T>;
   /** Normal output (stdout). */
   out(line: string): void;
   /** Progress and notices (stderr), so stdout stays clean for pipes (CSV, JSON). */
@@ -23,6 +25,14 @@ export function cliContext(): CliContext {
       const deps = await connect(ctx.config());
       await migrateToLatest(deps.db);
       return deps;
+    },
+    async withConnection(work) {
+      const deps = await ctx.connect();
+      try {
+        return await work(deps);
+      } finally {
+        await deps.close();
+      }
     },
     out: (line) => void process.stdout.write(line + '\n'),
     err: (line) => void process.stderr.write(line + '\n'),

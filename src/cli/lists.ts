@@ -71,41 +71,32 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
       };
       // Checked before connecting: a typo should not wait for the database.
       validateListInput(input);
-      const deps = await ctx.connect();
-      try {
+      await ctx.withConnection(async (deps) => {
         const list = await createListFromInput(deps.db, input);
         ctx.out(`created list ${list.slug}`);
         for (const line of describe(list).slice(1)) ctx.out(line);
-      } finally {
-        await deps.close();
-      }
+      });
     });
 
   lists
     .command('list')
     .description('all lists')
     .action(async () => {
-      const deps = await ctx.connect();
-      try {
+      await ctx.withConnection(async (deps) => {
         const all = await allLists(deps.db);
         if (all.length === 0) ctx.out('no lists yet: create one with `broadsheet lists create`');
         for (const list of all) ctx.out(`${list.slug}\t${list.name}\t${list.from_address}`);
-      } finally {
-        await deps.close();
-      }
+      });
     });
 
   lists
     .command('show <slug>')
     .description('a list\'s settings and how many subscriptions it has in each status')
     .action(async (slug: string) => {
-      const deps = await ctx.connect();
-      try {
+      await ctx.withConnection(async (deps) => {
         const { list, counts } = await getListWithCounts(deps.db, slug);
         for (const line of describe(list)) ctx.out(line);
         ctx.out(describeCounts(counts));
-      } finally {
-        await deps.close();
-      }
+      });
     });
 };

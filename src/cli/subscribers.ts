@@ -143,24 +143,20 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
     .description('CSV of every subscription of a list, all statuses, to stdout')
     .requiredOption('--list <slug>', 'the list to export')
     .action(async (opts: { list: string }) => {
-      const deps = await ctx.connect();
-      try {
+      await ctx.withConnection(async (deps) => {
         const list = await getListBySlug(deps.db, opts.list);
         const counts = await countByStatus(deps.db, list.id);
         const total = Object.values(counts).reduce((a, b) => a + b, 0);
         ctx.err(`exporting ${plural(total, 'subscription')} of list ${list.slug}`);
         await writeAll(exportSubscribers(deps.db, list.id), process.stdout);
-      } finally {
-        await deps.close();
-      }
+      });
     });
 
   subscribers
     .command('forget <email>')
     .description('erase a person everywhere (GDPR): subscriber, subscriptions, events; keeps a hash so no import brings them back')
     .action(async (email: string) => {
-      const deps = await ctx.connect();
-      try {
+      await ctx.withConnection(async (deps) => {
         const result = await forgetSubscriber(deps.db, email);
         ctx.out(
           result.found
@@ -168,8 +164,6 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
                 'only a hash of the address remains, so that no import adds it again'
             : `no subscriber has the address ${email}; its hash is recorded all the same, so that no import adds it`,
         );
-      } finally {
-        await deps.close();
-      }
+      });
     });
 };
