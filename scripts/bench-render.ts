@@ -13,12 +13,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { compilePersonalization } from '../src/issues/personalize';
-import { renderIssue, type RenderContext } from '../src/issues/render';
+import { renderIssue } from '../src/issues/render';
 import { loadTemplates } from '../src/issues/templates';
-import type { Issue } from '../src/issues/types';
+import { GOLDEN_FILE, goldenContext, loadGolden } from '../tests/fixtures/golden';
 
-const GOLDEN = path.join(__dirname, '../tests/fixtures/golden/issue.json');
-const FALLBACK = path.join(__dirname, '../tests/unit/issues/fixtures/every-block.json');
 
 const TARGET_COMPILE_MS = 150;
 const TARGET_FILL_US = 20;
@@ -36,14 +34,9 @@ function median(values: number[]): number {
 }
 
 async function main(): Promise<void> {
-  const file = fs.existsSync(GOLDEN) ? GOLDEN : FALLBACK;
-  const issue = JSON.parse(fs.readFileSync(file, 'utf8')) as Issue;
-  const ctx: RenderContext = {
-    list: { slug: 'ml-news', name: '机器学习月报', language: 'zh-CN', contact: 'Broadsheet · 1 Example Street · Berlin' },
-    publicUrl: 'http://localhost:3000',
-    assetBaseUrl: `http://localhost:3000/assets/ml-news/${issue.slug}`,
-    cadence: 'weekly',
-  };
+  const file = GOLDEN_FILE;
+  const issue = loadGolden();
+  const ctx = goldenContext(issue);
   const templates = loadTemplates();
   const items = issue.sections.reduce((n, s) => n + s.items.length, 0);
   console.log(`issue: ${path.relative(process.cwd(), file)} (${issue.sections.length} sections, ${items} items, ${fs.statSync(file).size} bytes of JSON)`);

@@ -1,30 +1,17 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { compilePersonalization } from '../../src/issues/personalize';
-import { renderIssue, type RenderContext } from '../../src/issues/render';
+import { renderIssue } from '../../src/issues/render';
 import { loadTemplates } from '../../src/issues/templates';
-import type { Issue } from '../../src/issues/types';
+import { goldenContext, loadGolden } from '../fixtures/golden';
 import { blockRemoteRequests, hasChromium, launchBrowser } from '../helpers/browser';
-
-// The golden issue when it is there; the unit fixture (every block, fewer items) otherwise.
-const GOLDEN = path.join(__dirname, '../fixtures/golden/issue.json');
-const FALLBACK = path.join(__dirname, '../unit/issues/fixtures/every-block.json');
-const ISSUE_FILE = fs.existsSync(GOLDEN) ? GOLDEN : FALLBACK;
 
 let browser: Browser;
 let html: string;
 
 beforeAll(async () => {
   if (!hasChromium()) throw new Error('Chromium is missing at /usr/bin/chromium (apt-get install chromium)');
-  const issue = JSON.parse(fs.readFileSync(ISSUE_FILE, 'utf8')) as Issue;
-  const ctx: RenderContext = {
-    list: { slug: 'ml-news', name: '机器学习月报', language: 'zh-CN', contact: 'Broadsheet · 1 Example Street · Berlin' },
-    publicUrl: 'http://localhost:3000',
-    assetBaseUrl: `http://localhost:3000/assets/ml-news/${issue.slug}`,
-    cadence: 'weekly',
-  };
-  const rendered = await renderIssue(issue, ctx, loadTemplates());
+  const issue = loadGolden();
+  const rendered = await renderIssue(issue, goldenContext(issue), loadTemplates());
   html = compilePersonalization(rendered.html).fill(
     {
       name: 'Anna',
@@ -68,7 +55,7 @@ async function firstMediaItem(page: Page): Promise<{ image: Box; text: Box }> {
   return { image: boxes.image, text: boxes.text };
 }
 
-describe(`email layout in Chromium (${path.relative(process.cwd(), ISSUE_FILE)})`, () => {
+describe('the golden issue in Chromium', () => {
   it('fits a 375 px phone without horizontal scrolling, and every image has alt text', async () => {
     const page = await open(375);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);

@@ -3,12 +3,12 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { GOLDEN_FILE } from '../fixtures/golden';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 // Runs the compiled binary, as a user would after `npm ci` (`npm test` compiles first), so
 // that paths that differ between src/ and dist/ (templates, schema) are exercised too.
 const BIN = path.resolve(__dirname, '../../bin/broadsheet.js');
-const GOLDEN = path.resolve(__dirname, '../fixtures/golden/issue.json');
 const run = promisify(execFile);
 
 async function broadsheet(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -28,7 +28,7 @@ beforeAll(async () => {
 afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
 
 test('validate: the golden issue is valid', async () => {
-  const r = await broadsheet(['validate', GOLDEN]);
+  const r = await broadsheet(['validate', GOLDEN_FILE]);
   expect(r).toMatchObject({ code: 0 });
   expect(r.stdout).toMatch(/valid/);
 });
@@ -62,7 +62,7 @@ test('validate: malformed JSON names line and column', async () => {
 
 test('render writes MJML, HTML and text with the Chinese text intact', async () => {
   const out = path.join(tmp, 'out');
-  const r = await broadsheet(['render', GOLDEN, '--out', out]);
+  const r = await broadsheet(['render', GOLDEN_FILE, '--out', out]);
   expect(r.code).toBe(0);
   const html = await fs.readFile(path.join(out, 'index.html'), 'utf8');
   const text = await fs.readFile(path.join(out, 'index.txt'), 'utf8');

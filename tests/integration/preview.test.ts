@@ -1,15 +1,15 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { GOLDEN_DIR } from '../fixtures/golden';
 import { startPreviewServer, type PreviewServer } from '../../src/issues/preview';
 
-const GOLDEN = path.resolve(__dirname, '../fixtures/golden');
 
 let dir: string;
 let server: PreviewServer;
 beforeAll(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'broadsheet-preview-'));
-  await fs.cp(GOLDEN, dir, { recursive: true });
+  await fs.cp(GOLDEN_DIR, dir, { recursive: true });
   server = await startPreviewServer(path.join(dir, 'issue.json'), 0);
 });
 afterAll(async () => {

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { formatProblems, parseIssueText, validateIssue, validateIssueFile } from '../../../src/issues/validate';
 import type { IssueProblem } from '../../../src/issues/types';
+import { GOLDEN_FILE } from '../../fixtures/golden';
 
 const fixtures = path.join(__dirname, 'fixtures');
-const golden = path.join(__dirname, '../../fixtures/golden/issue.json');
 
 /** The smallest valid issue; each test gets its own copy to break. */
 function minimalIssue(): Record<string, any> {
@@ -434,9 +434,9 @@ describe('validateIssueFile', () => {
   });
 
   it('golden fixture validates', async () => {
-    const result = await validateIssueFile(golden);
+    const result = await validateIssueFile(GOLDEN_FILE);
     expect(result.ok ? [] : formatProblems(result.problems)).toEqual([]);
-    expect(result).toMatchObject({ ok: true, baseDir: path.dirname(golden), issue: { format: 1 } });
+    expect(result).toMatchObject({ ok: true, baseDir: path.dirname(GOLDEN_FILE), issue: { format: 1 } });
   });
 });
 
