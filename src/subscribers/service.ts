@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import validator from 'validator';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
@@ -18,6 +17,7 @@ import {
   updateSubscription,
   upsertSubscriber,
 } from './repository';
+import { forgetSubscriber } from './forget';
 import { enqueueConfirmation, enqueuePreferencesLink, enqueueWelcome } from './system-mail';
 import { verifyToken, type TokenPurpose } from './tokens';
 
@@ -414,20 +414,11 @@ export async function exportMyData(deps: Pick<SubscriberDeps, 'db'>, subscriptio
 /**
  * Erases the person behind this subscription: the subscriber row and, through the foreign
  * keys, all their subscriptions and events. Only a hash of the address is kept, so that an
- * import cannot bring them back (the same rule as `broadsheet subscribers forget`).
+ * import cannot bring them back: `broadsheet subscribers forget`, by the reader's own hand.
  */
 export async function deleteMe(deps: Pick<SubscriberDeps, 'db'>, subscriptionId: string): Promise<void> {
-  await deps.db.transaction().execute(async (trx) => {
-    const sub = await lockOrFail(trx, subscriptionId);
-    const subscriber = await trx.selectFrom('subscribers').selectAll().where('id', '=', sub.subscriber_id).forUpdate().executeTakeFirst();
-    if (!subscriber) return;
-    await trx.deleteFrom('subscribers').where('id', '=', subscriber.id).execute();
-    await trx
-      .insertInto('forgotten_emails')
-      .values({ email_hash: emailHash(subscriber.email) })
-      .onConflict((oc) => oc.column('email_hash').doUpdateSet({ forgotten_at: sql`now()` }))
-      .execute();
-  });
+  const context = await findSubscriptionContext(deps.db, subscriptionId);
+  if (context) await forgetSubscriber(deps.db, context.subscriber.email);
 }
 
 /**
