@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { CsvError, parse } from 'csv-parse';
 import { sql } from 'kysely';
-import isEmail from 'validator/lib/isEmail';
 import type { Db } from '../db/database';
 import type { Cadence, SubscriptionStatus } from '../db/schema';
 import { AppError } from '../errors';
@@ -10,6 +9,7 @@ import { getListBySlug } from '../lists/repository';
 import type { Queues } from '../queues';
 import { emailHash } from './repository';
 import { enqueueConfirmation } from './system-mail';
+import { isValidAddress, NAME_MAX } from './address';
 
 /**
  * `broadsheet subscribers import` and POST /api/v1/lists/:slug/subscribers/import.
@@ -92,7 +92,6 @@ type Column = (typeof COLUMNS)[number];
 const STATUSES: readonly SubscriptionStatus[] = ['pending', 'active', 'unsubscribed', 'bounced', 'complained'];
 const CADENCES: readonly Cadence[] = ['weekly', 'monthly'];
 const SUPPRESSED: ReadonlySet<SubscriptionStatus> = new Set(['unsubscribed', 'bounced', 'complained']);
-const MAX_NAME = 200;
 /** A subscriber row is well under 1 KB; a field without its closing quote would otherwise buffer the rest of the file. */
 const MAX_RECORD_BYTES = 64 * 1024;
 
@@ -130,7 +129,7 @@ export function readRow(fields: string[], columns: ColumnIndex, headerLength: nu
   };
   const email = field('email');
   if (email === '') return 'missing email';
-  if (email.length > 254 || !isEmail(email)) return `invalid email ${shown(email)}`;
+  if (!isValidAddress(email)) return `invalid email ${shown(email)}`;
 
   const cadenceText = field('cadence').toLowerCase();
   const cadence = cadenceText === '' ? undefined : CADENCES.find((c) => c === cadenceText);
@@ -145,7 +144,7 @@ export function readRow(fields: string[], columns: ColumnIndex, headerLength: nu
     .replace(/[\u0000-\u0008\u000e-\u001f\u007f]/g, '')
     .replace(/\s+/g, ' ')
     .trim();
-  if (name.length > MAX_NAME) return `name longer than ${MAX_NAME} characters`;
+  if (name.length > NAME_MAX) return `name longer than ${NAME_MAX} characters`;
 
   return { line, email, key: email.toLowerCase(), name, cadence, status };
 }

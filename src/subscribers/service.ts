@@ -1,4 +1,3 @@
-import validator from 'validator';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import type { Cadence, List, Subscription } from '../db/schema';
@@ -17,6 +16,7 @@ import {
   updateSubscription,
   upsertSubscriber,
 } from './repository';
+import { isValidAddress, NAME_MAX } from './address';
 import { forgetSubscriber } from './forget';
 import { enqueueConfirmation, enqueuePreferencesLink, enqueueWelcome } from './system-mail';
 import { verifyToken, type TokenPurpose } from './tokens';
@@ -55,13 +55,11 @@ function invalid(field: InputField, message: string): AppError {
 
 export function parseEmail(value: unknown): string {
   const email = typeof value === 'string' ? value.trim() : '';
-  if (!email || email.length > 254 || !validator.isEmail(email, { require_tld: true, allow_ip_domain: false })) {
+  if (!isValidAddress(email)) {
     throw invalid('email', 'email: enter a valid email address, like name@example.com');
   }
   return email;
 }
-
-export const NAME_MAX = 200;
 
 export function parseName(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
