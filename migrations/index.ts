@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as listsAndSubscribers from './2026-11-28-01-lists-and-subscribers';
 import * as listWelcomeEmail from './2026-11-28-02-list-welcome-email';
+import * as issuesSendsDeliveries from './2026-11-28-03-issues-sends-deliveries';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so that the same code
@@ -9,4 +10,5 @@ import * as listWelcomeEmail from './2026-11-28-02-list-welcome-email';
 export const migrations: Record<string, Migration> = {
   '2026-11-28-01-lists-and-subscribers': listsAndSubscribers,
   '2026-11-28-02-list-welcome-email': listWelcomeEmail,
+  '2026-11-28-03-issues-sends-deliveries': issuesSendsDeliveries,
 };

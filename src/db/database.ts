@@ -8,6 +8,8 @@ export type Db = Kysely<Database>;
 
 // bigint (count(*), bigserial) arrives as a string by default; our counts fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+// A `date` is a calendar day, not an instant: as a JS Date it would shift with the process's zone.
+pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10 });

@@ -7,6 +7,9 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   subscription_events: SubscriptionEventsTable;
   forgotten_emails: ForgottenEmailsTable;
+  issues: IssuesTable;
+  sends: SendsTable;
+  deliveries: DeliveriesTable;
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -94,3 +97,56 @@ export type Subscriber = Selectable<SubscribersTable>;
 export type Subscription = Selectable<SubscriptionsTable>;
 export type SubscriptionUpdate = Updateable<SubscriptionsTable>;
 export type SubscriptionEvent = Selectable<SubscriptionEventsTable>;
+
+export type IssueKind = 'weekly' | 'digest';
+
+/** An imported issue (migration 03); `content` is the validated issue JSON. */
+export interface IssuesTable {
+  id: Generated<string>;
+  list_id: string;
+  slug: string;
+  kind: IssueKind;
+  /** YYYY-MM-DD; pg returns a `date` as a string with our type parser (see database.ts). */
+  date: string;
+  title: string;
+  content: ColumnType<Record<string, unknown>, string, string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type SendStatus = 'scheduled' | 'planning' | 'sending' | 'paused' | 'done' | 'cancelled';
+
+export interface SendsTable {
+  id: Generated<string>;
+  issue_id: string;
+  list_id: string;
+  cadence: Cadence;
+  status: SendStatus;
+  scheduled_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  batch_size: number;
+  planned: Generated<number>;
+  planned_through: string | null;
+  pause_reason: string | null;
+  failure_streak: Generated<number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type DeliveryStatus = 'pending' | 'sent' | 'failed' | 'bounced' | 'suppressed' | 'cancelled';
+
+export interface DeliveriesTable {
+  id: Generated<number>;
+  send_id: string;
+  subscription_id: string;
+  status: Generated<DeliveryStatus>;
+  leased_until: Date | null;
+  attempts: Generated<number>;
+  smtp_response: string | null;
+  finished_at: Date | null;
+}
+
+export type IssueRow = Selectable<IssuesTable>;
+export type Send = Selectable<SendsTable>;
+export type Delivery = Selectable<DeliveriesTable>;
