@@ -3,6 +3,15 @@ import { Kysely, sql } from 'kysely';
 // Frozen in time: never imports application code.
 
 export async function up(db: Kysely<any>): Promise<void> {
+  // Who owns this database, named in every queued job: two deployments that share a Redis by
+  // mistake then fail loudly on each other's jobs instead of quietly skipping them.
+  await db.schema
+    .createTable('instance')
+    .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
+    .addColumn('singleton', 'boolean', (c) => c.notNull().unique().defaultTo(true).check(sql`singleton`))
+    .execute();
+  await sql`INSERT INTO instance DEFAULT VALUES`.execute(db);
+
   // An issue as imported: the validated JSON is kept whole, so the email can be compiled again
   // (per section choice, for the archive) exactly as the editor wrote it.
   await db.schema
@@ -77,4 +86,5 @@ export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('deliveries').execute();
   await db.schema.dropTable('sends').execute();
   await db.schema.dropTable('issues').execute();
+  await db.schema.dropTable('instance').execute();
 }

@@ -7,6 +7,7 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   subscription_events: SubscriptionEventsTable;
   forgotten_emails: ForgottenEmailsTable;
+  instance: InstanceTable;
   issues: IssuesTable;
   sends: SendsTable;
   deliveries: DeliveriesTable;
@@ -97,6 +98,12 @@ export type Subscriber = Selectable<SubscribersTable>;
 export type Subscription = Selectable<SubscriptionsTable>;
 export type SubscriptionUpdate = Updateable<SubscriptionsTable>;
 export type SubscriptionEvent = Selectable<SubscriptionEventsTable>;
+
+/** One row: this database's id, named in every queued job (migration 03). */
+export interface InstanceTable {
+  id: Generated<string>;
+  singleton: Generated<boolean>;
+}
 
 export type IssueKind = 'weekly' | 'digest';
 
