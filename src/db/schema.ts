@@ -135,6 +135,7 @@ export interface SendsTable {
   batch_size: number;
   planned: Generated<number>;
   planned_through: string | null;
+  planned_at: Date | null;
   pause_reason: string | null;
   failure_streak: Generated<number>;
   created_at: Timestamp;
