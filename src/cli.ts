@@ -6,6 +6,7 @@ import { cliContext, type CliContext } from './cli/context';
 import { validateIssueFile, formatProblems } from './issues/validate';
 import { registerListCommands } from './cli/lists';
 import { registerSubscriberCommands } from './cli/subscribers';
+import { registerIssueCommands } from './cli/issues';
 
 // The server and the compiler load mjml, express and the queue (about a second); commands that
 // need none of them (validate, lists, subscribers) stay quick by loading them only when used.
@@ -88,6 +89,7 @@ export function buildProgram(ctx: CliContext): Command {
 
   registerListCommands(program, ctx);
   registerSubscriberCommands(program, ctx);
+  registerIssueCommands(program, ctx);
   return program;
 }
 
