@@ -94,6 +94,7 @@ describe('admin API operations', () => {
       from: 'ML News <news@example.com>',
       timezone: 'Europe/Berlin',
       weekly: 'fri 07:00',
+      contact: 'ML News, 1 Main Street, Springfield',
       sections: [{ id: 'papers', title: 'Papers' }],
     });
     expect(created.status).toBe(201);
@@ -104,9 +105,9 @@ describe('admin API operations', () => {
     expect(invalid.status).toBe(400);
     const error = (await invalid.json()).error;
     expect(error.code).toBe('invalid_input');
-    expect(error.details.map((d: { field: string }) => d.field)).toEqual(['slug', 'from', 'timezone', 'monthly']);
+    expect(error.details.map((d: { field: string }) => d.field)).toEqual(['slug', 'from', 'timezone', 'monthly', 'contact']);
 
-    const taken = await postJson('/lists', { slug: 'ml-news', name: 'Again', from: 'a@example.com' });
+    const taken = await postJson('/lists', { slug: 'ml-news', name: 'Again', from: 'a@example.com', contact: 'Again, 1 Main Street' });
     expect(taken.status).toBe(409);
     expect((await api('/lists', { method: 'POST', body: 'slug=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(400);
 

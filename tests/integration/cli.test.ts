@@ -108,7 +108,7 @@ describe('broadsheet start', () => {
       REDIS_URL: 'redis://127.0.0.1:6379/7',
       SMTP_URL: '',
     };
-    const list = await broadsheet(['lists', 'create', 'smoke', '--name', 'Smoke', '--from', 'Smoke <smoke@example.org>'], env);
+    const list = await broadsheet(['lists', 'create', 'smoke', '--name', 'Smoke', '--from', 'Smoke <smoke@example.org>', '--contact', 'Smoke, 1 Main Street'], env);
     expect(list.code).toBe(0);
     const child = spawn('node', [BIN, 'start'], { env, stdio: 'pipe' });
     try {

@@ -4,7 +4,7 @@ import { createListFromInput, getListWithCounts, validateListInput, type ListPro
 import { upsertSubscriber } from '../../src/subscribers/repository';
 import { createTestDb, type TestDb } from '../helpers/db';
 
-const valid = { slug: 'ml-news', name: 'ML News', from: 'ML News <news@example.com>' };
+const valid = { slug: 'ml-news', name: 'ML News', from: 'ML News <news@example.com>', contact: 'ML News · 1 Main Street · Springfield' };
 
 function problemsOf(input: unknown): ListProblem[] {
   try {
@@ -80,6 +80,7 @@ describe('list input validation', () => {
         'timezone',
         'weekly',
         'monthly',
+        'contact',
         'sections[0]',
       ]);
     }
@@ -92,7 +93,7 @@ describe('list input validation', () => {
   it('refuses duplicate section ids and wrong types from JSON', () => {
     expect(problemsOf({ ...valid, sections: ['a:A', 'a:Again'] })).toEqual([{ field: 'sections[1]', message: 'section id "a" is given twice' }]);
     expect(problemsOf({ ...valid, name: 42 }).map((p) => p.field)).toEqual(['name']);
-    expect(problemsOf(null).map((p) => p.field)).toEqual(['slug', 'name', 'from']);
+    expect(problemsOf(null).map((p) => p.field)).toEqual(['slug', 'name', 'from', 'contact']);
   });
 });
 
