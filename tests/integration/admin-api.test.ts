@@ -115,6 +115,22 @@ describe('admin API operations', () => {
     expect(all.lists.map((l: { slug: string }) => l.slug)).toEqual(['ml-news']);
   });
 
+  it('changes a list with PATCH, by the same rules as POST', async () => {
+    const patch = (body: unknown, slug = 'ml-news', type = 'application/json') =>
+      api(`/lists/${slug}`, { method: 'PATCH', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': type } });
+    const changed = await patch({ contact: 'ML News · 2 Side Street · Hamburg', weekly: null, language: 'zh-cn' });
+    expect(changed.status).toBe(200);
+    expect((await changed.json()).list).toMatchObject({ slug: 'ml-news', name: 'ML News', contact: 'ML News · 2 Side Street · Hamburg', weekly: null, language: 'zh-CN' });
+
+    const invalid = await patch({ contact: '', timezone: 'Nowhere/City' });
+    expect(invalid.status).toBe(400);
+    expect((await invalid.json()).error.details.map((d: { field: string }) => d.field)).toEqual(['timezone', 'contact']);
+    expect((await patch({ slug: 'other' })).status).toBe(400);
+    expect((await patch('contact=x', 'ml-news', 'application/x-www-form-urlencoded')).status).toBe(400);
+    expect((await patch({ name: 'X' }, 'no-such-list')).status).toBe(404);
+    expect((await (await api('/lists/ml-news')).json()).list.contact).toBe('ML News · 2 Side Street · Hamburg');
+  });
+
   it('imports a CSV body, reports bad lines, counts per status, exports and forgets', async () => {
     const csv = 'email,name,cadence,status\r\nana@example.com,Ana,weekly,\r\nbad-address,Bad,,\r\nben@example.com,Ben,monthly,unsubscribed\r\n';
     const imported = await api('/lists/ml-news/subscribers/import?confirmed=true', { method: 'POST', body: csv, headers: { 'content-type': 'text/csv' } });
