@@ -146,6 +146,8 @@ export const en = {
   'issue.why.weekly': 'You receive the weekly edition of {list} because you subscribed to it.',
   'issue.why.monthly': 'You receive the monthly digest of {list} because you subscribed to it.',
   'issue.web_version': 'Web version',
+  // A digest's list of the weekly issues it gathers.
+  'issue.covers': 'This digest gathers these weekly issues',
 } as const;
 
 export type MessageKey = keyof typeof en;

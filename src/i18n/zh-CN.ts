@@ -137,4 +137,5 @@ export const zhCN: Record<MessageKey, string> = {
   'issue.why.weekly': '你订阅了「{list}」的每周版，因此收到这封邮件。',
   'issue.why.monthly': '你订阅了「{list}」的月度精选，因此收到这封邮件。',
   'issue.web_version': '网页版',
+  'issue.covers': '本期月度精选汇总了以下各期周报',
 };

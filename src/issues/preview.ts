@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Server } from 'node:http';
 import express from 'express';
 import { escapeHtml } from '../escape-html';
-import { compileIssueFile, type CompiledFile } from './compile-file';
+import { compileIssueFile, type CompiledFile, type ListSource } from './compile-file';
 import { formatProblems } from './validate';
 
 export interface PreviewServer {
@@ -16,7 +16,7 @@ export interface PreviewServer {
  * subject and preheader; recompiled when anything in the issue's folder changes, and the page
  * reloads itself (server-sent events). Problems in the file show on the page instead.
  */
-export async function startPreviewServer(file: string, port: number): Promise<PreviewServer> {
+export async function startPreviewServer(file: string, port: number, options: { listSource?: ListSource } = {}): Promise<PreviewServer> {
   const absolute = path.resolve(file);
   const dir = path.dirname(absolute);
   const app = express();
@@ -26,7 +26,7 @@ export async function startPreviewServer(file: string, port: number): Promise<Pr
 
   const compile = async () => {
     try {
-      current = await compileIssueFile(absolute, { publicUrl: baseUrl, assetBaseUrl: `${baseUrl}/assets` });
+      current = await compileIssueFile(absolute, { publicUrl: baseUrl, assetBaseUrl: `${baseUrl}/assets`, listSource: options.listSource });
     } catch (err) {
       current = { ok: false, problems: [{ pointer: '', message: (err as Error).message }] };
     }
@@ -73,7 +73,8 @@ export async function startPreviewServer(file: string, port: number): Promise<Pr
 function page(name: string, compiled: CompiledFile): string {
   const body = compiled.ok
     ? `<dl><dt>Subject</dt><dd>${escapeHtml(compiled.rendered.subject)}</dd><dt>Preheader</dt><dd>${escapeHtml(compiled.rendered.preheader)}</dd>` +
-      `<dt>HTML size</dt><dd>${(Buffer.byteLength(compiled.html) / 1024).toFixed(1)} KB (Gmail clips above 102 KB)</dd></dl>` +
+      `<dt>HTML size</dt><dd>${(Buffer.byteLength(compiled.html) / 1024).toFixed(1)} KB (Gmail clips above 102 KB)</dd>` +
+      `<dt>List</dt><dd>${compiled.listFallback === undefined ? 'name and contact line from the list record' : `placeholders for the name and contact line: ${escapeHtml(compiled.listFallback)}`}</dd></dl>` +
       `<div class="frames"><figure><figcaption>Phone, 375 px</figcaption><iframe title="Email at phone width" src="/email.html" style="width:375px"></iframe></figure>` +
       `<figure><figcaption>Desktop, 700 px</figcaption><iframe title="Email at desktop width" src="/email.html" style="width:700px"></iframe></figure></div>` +
       `<h2>Text part</h2><pre>${escapeHtml(compiled.text)}</pre>`
