@@ -7,6 +7,7 @@ import { createListFromInput, getListWithCounts, listToJson } from '../lists/ser
 import { exportSubscribers } from '../subscribers/export';
 import { forgetSubscriber } from '../subscribers/forget';
 import { importSubscribers } from '../subscribers/import';
+import { noStore } from '../http/middleware';
 import { requireAdminToken } from './auth';
 
 /**
@@ -31,6 +32,8 @@ export function adminApi(deps: AppDeps): express.Router {
   const { db, queues } = deps;
   const router = express.Router();
   router.use(requireAdminToken(deps.config.adminToken));
+  // Subscriber lists and counts: personal data that no browser or proxy should keep.
+  router.use(noStore);
 
   router.get('/lists', async (_req, res) => {
     const lists = await allLists(db);
