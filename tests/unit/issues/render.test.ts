@@ -213,8 +213,9 @@ describe('renderIssue', () => {
     for (const url of urls) expect(text).toContain(url);
     // An item's URL stands on its own line.
     expect(text).toContain('\nhttps://techhq.com/2021/02/ai-and-iot-5-use-cases/\n');
-    expect(text).toContain('- Examples:'.slice(2));
-    expect(text).toContain('- predictive maintenance, see TechHQ (https://techhq.com/)');
+    // Markdown becomes plain text: the list stays a list after its paragraph, a link shows its
+    // URL in brackets, inline code loses its backticks.
+    expect(text).toContain('Examples:\n\n- building energy management\n- predictive maintenance, see TechHQ (https://techhq.com/)\n\nEnergy use went down by 20%.\n');
     expect(text).toContain('Preferences: http://localhost:3000/preferences/tok?a=1&b=2');
     expect(text).toContain('Unsubscribe: http://localhost:3000/unsubscribe/tok');
   });
