@@ -9,9 +9,23 @@ export type Db = Kysely<Database>;
 // bigint (count(*), bigserial) arrives as a string by default; our counts fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
+const pools = new WeakMap<Db, pg.Pool>();
+
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10 });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * A client of the same pool as `db`, for what kysely cannot say: `COPY … FROM STDIN` (the
+ * import's staging). The caller releases it.
+ */
+export function rawClient(db: Db): Promise<pg.PoolClient> {
+  const pool = pools.get(db);
+  if (!pool) throw new Error('rawClient needs a Db made by createDb');
+  return pool.connect();
 }
 
 /** Creates the database named in the URL when it does not exist yet (platform.md promises it). */

@@ -25,6 +25,11 @@ export function guardFormula(value: string): string {
   return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
+/** Takes off what guardFormula added, so that an export imports again as it was. */
+export function unescapeFormula(value: string): string {
+  return /^'[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
+}
+
 function toCsv(rows: ExportRow[]): string {
   return stringify(
     rows.map((r) => [
