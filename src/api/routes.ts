@@ -8,6 +8,7 @@ import { exportSubscribers } from '../subscribers/export';
 import { forgetSubscriber } from '../subscribers/forget';
 import { importSubscribers } from '../subscribers/import';
 import { issueApi } from '../sending/routes';
+import { noStore } from '../http/middleware';
 import { requireAdminToken } from './auth';
 
 /**
@@ -33,6 +34,8 @@ export function adminApi(deps: AppDeps): express.Router {
   const router = express.Router();
   router.use(requireAdminToken(deps.config.adminToken));
   router.use(issueApi(deps));
+  // Subscriber lists and counts: personal data that no browser or proxy should keep.
+  router.use(noStore);
 
   router.get('/lists', async (_req, res) => {
     const lists = await allLists(db);
