@@ -49,7 +49,7 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
     .requiredOption('--from <address>', 'sender, like "ML News <news@example.com>"')
     .option('--timezone <tz>', 'IANA time zone the slots are read in', 'UTC')
     .option('--weekly <slot>', 'weekly send slot, like "mon 09:00"')
-    .option('--monthly <slot>', 'monthly digest slot, like "1 09:00" (day 1 to 28)')
+    .option('--monthly <slot>', 'monthly digest slot, like "1 09:00" (day 1 to 31; past a month\'s end: its last day)')
     .option('--language <tag>', 'language of the emails, like "en" or "zh-CN"', 'en')
     .option('--reply-to <address>', 'where replies go')
     .option('--contact <line>', 'postal address line for the footer')
