@@ -14,6 +14,8 @@ interface CreateOptions {
   contact?: string;
   section: string[];
   welcomeEmail?: boolean;
+  digestTitle?: string;
+  digestPreheader?: string;
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -29,6 +31,7 @@ function describe(list: List): string[] {
     `  sections  ${list.sections.length ? list.sections.map((s) => `${s.id} (${s.title})`).join(', ') : '(none)'}`,
     `  contact   ${list.contact || '(none)'}`,
     `  welcome   ${list.welcome_email ? 'a welcome email after confirmation' : 'no welcome email'}`,
+    `  digest    ${list.digest_title ?? '(default title)'} / ${list.digest_preheader ?? '(default preheader)'}`,
   ];
 }
 
@@ -55,6 +58,8 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
     .option('--contact <line>', 'postal address line for the footer')
     .option('--section <id:title>', 'a section readers may opt out of (repeatable)', collect, [])
     .option('--welcome-email', 'send a welcome email once a subscription is confirmed')
+    .option('--digest-title <template>', 'title of the generated monthly digest; {list}, {month}, {count} are filled in')
+    .option('--digest-preheader <template>', 'preheader of the generated monthly digest, same placeholders')
     .action(async (slug: string, opts: CreateOptions) => {
       const input = {
         slug,
@@ -68,6 +73,8 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
         contact: opts.contact,
         sections: opts.section,
         welcomeEmail: opts.welcomeEmail ?? false,
+        digestTitle: opts.digestTitle,
+        digestPreheader: opts.digestPreheader,
       };
       // Checked before connecting: a typo should not wait for the database.
       validateListInput(input);

@@ -146,6 +146,11 @@ export const en = {
   'issue.why.weekly': 'You receive the weekly edition of {list} because you subscribed to it.',
   'issue.why.monthly': 'You receive the monthly digest of {list} because you subscribed to it.',
   'issue.web_version': 'Web version',
+
+  // Generated monthly digests (schedules/digest.ts); a list may set its own templates.
+  // {list} the list's name, {month} the month as readers write it, {count} weekly issues covered.
+  'digest.title': '{list}: the {month} digest',
+  'digest.preheader': 'The {count} weekly issues of {month} in one email.',
 } as const;
 
 export type MessageKey = keyof typeof en;

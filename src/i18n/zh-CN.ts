@@ -137,4 +137,7 @@ export const zhCN: Record<MessageKey, string> = {
   'issue.why.weekly': '你订阅了「{list}」的每周版，因此收到这封邮件。',
   'issue.why.monthly': '你订阅了「{list}」的月度精选，因此收到这封邮件。',
   'issue.web_version': '网页版',
+
+  'digest.title': '{list}：{month}月度精选',
+  'digest.preheader': '{month}的 {count} 期周刊，一封邮件读完。',
 };

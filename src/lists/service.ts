@@ -30,6 +30,10 @@ export interface ListInput {
   sections?: Array<ListSection | string>;
   /** Send a welcome email once a subscription is confirmed. */
   welcomeEmail?: boolean;
+  /** Title of the generated monthly digest, with {list}, {month} and {count}; unset: the default. */
+  digestTitle?: string | null;
+  /** Its preheader, with the same placeholders. */
+  digestPreheader?: string | null;
 }
 
 export interface ListProblem {
@@ -122,6 +126,11 @@ export function validateListInput(input: unknown): NewListValues {
   const contact = text('contact', raw.contact, false) ?? '';
   if (!oneLine(contact) || contact.length > 500) add('contact', 'must be one line of at most 500 characters');
 
+  const digestTitle = text('digestTitle', raw.digestTitle, false) ?? null;
+  if (digestTitle !== null && (!oneLine(digestTitle) || digestTitle.length > 200)) add('digestTitle', 'must be one line of at most 200 characters');
+  const digestPreheader = text('digestPreheader', raw.digestPreheader, false) ?? null;
+  if (digestPreheader !== null && (!oneLine(digestPreheader) || digestPreheader.length > 150)) add('digestPreheader', 'must be one line of at most 150 characters');
+
   let welcomeEmail = false;
   if (raw.welcomeEmail !== undefined && raw.welcomeEmail !== null) {
     if (typeof raw.welcomeEmail === 'boolean') welcomeEmail = raw.welcomeEmail;
@@ -171,6 +180,8 @@ export function validateListInput(input: unknown): NewListValues {
     contact,
     sections,
     welcome_email: welcomeEmail,
+    digest_title: digestTitle,
+    digest_preheader: digestPreheader,
   };
 }
 
@@ -200,6 +211,8 @@ export interface ListJson {
   contact: string;
   sections: ListSection[];
   welcomeEmail: boolean;
+  digestTitle: string | null;
+  digestPreheader: string | null;
   createdAt: string;
 }
 
@@ -216,6 +229,8 @@ export function listToJson(list: List): ListJson {
     contact: list.contact,
     sections: list.sections,
     welcomeEmail: list.welcome_email,
+    digestTitle: list.digest_title,
+    digestPreheader: list.digest_preheader,
     createdAt: list.created_at.toISOString(),
   };
 }
