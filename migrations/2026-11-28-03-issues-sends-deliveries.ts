@@ -3,6 +3,15 @@ import { Kysely, sql } from 'kysely';
 // Frozen in time: never imports application code.
 
 export async function up(db: Kysely<any>): Promise<void> {
+  // Who owns this database, named in every queued job: two deployments that share a Redis by
+  // mistake then fail loudly on each other's jobs instead of quietly skipping them.
+  await db.schema
+    .createTable('instance')
+    .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
+    .addColumn('singleton', 'boolean', (c) => c.notNull().unique().defaultTo(true).check(sql`singleton`))
+    .execute();
+  await sql`INSERT INTO instance DEFAULT VALUES`.execute(db);
+
   // An issue as imported: the validated JSON is kept whole, so the email can be compiled again
   // (per section choice, for the archive) exactly as the editor wrote it.
   await db.schema
@@ -40,7 +49,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     // setting never splits a send's batches differently between planning and repair.
     .addColumn('batch_size', 'integer', (c) => c.notNull())
     .addColumn('planned', 'integer', (c) => c.notNull().defaultTo(0))
+    // Planning walks the subscriptions in id order, in chunks; it resumes after the last one.
     .addColumn('planned_through', 'uuid')
+    .addColumn('planned_at', 'timestamptz')
     .addColumn('pause_reason', 'text')
     // Temporary SMTP failures since the last success: too many and the send pauses itself.
     .addColumn('failure_streak', 'integer', (c) => c.notNull().defaultTo(0))
@@ -70,11 +81,15 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   // Repair and the batch job look for a send's unfinished rows; the partial index stays small.
   await sql`CREATE INDEX deliveries_pending ON deliveries (send_id, id) WHERE status = 'pending'`.execute(db);
+  // Planning walks a list's sendable subscriptions of one cadence in id order (keyset paging).
+  await sql`CREATE INDEX subscriptions_sendable ON subscriptions (list_id, cadence, id) WHERE status = 'active' AND NOT paused`.execute(db);
   await db.schema.createIndex('deliveries_subscription').on('deliveries').column('subscription_id').execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  await sql`DROP INDEX subscriptions_sendable`.execute(db);
   await db.schema.dropTable('deliveries').execute();
   await db.schema.dropTable('sends').execute();
   await db.schema.dropTable('issues').execute();
+  await db.schema.dropTable('instance').execute();
 }

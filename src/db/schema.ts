@@ -7,6 +7,7 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   subscription_events: SubscriptionEventsTable;
   forgotten_emails: ForgottenEmailsTable;
+  instance: InstanceTable;
   issues: IssuesTable;
   sends: SendsTable;
   deliveries: DeliveriesTable;
@@ -101,6 +102,12 @@ export type Subscription = Selectable<SubscriptionsTable>;
 export type SubscriptionUpdate = Updateable<SubscriptionsTable>;
 export type SubscriptionEvent = Selectable<SubscriptionEventsTable>;
 
+/** One row: this database's id, named in every queued job (migration 03). */
+export interface InstanceTable {
+  id: Generated<string>;
+  singleton: Generated<boolean>;
+}
+
 export type IssueKind = 'weekly' | 'digest';
 
 /** An imported issue (migration 03); `content` is the validated issue JSON. */
@@ -131,6 +138,7 @@ export interface SendsTable {
   batch_size: number;
   planned: Generated<number>;
   planned_through: string | null;
+  planned_at: Date | null;
   pause_reason: string | null;
   failure_streak: Generated<number>;
   created_at: Timestamp;
