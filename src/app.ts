@@ -8,6 +8,7 @@ import type { CaptureServer } from './sending/capture';
 import { outboxRoutes } from './sending/outbox';
 import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
+import { archiveRoutes, homeRoutes } from './archive/routes';
 
 /** What the HTTP side needs; built for real by `startServer`, by tests with their own parts. */
 export interface AppDeps {
@@ -37,6 +38,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use('/api/v1', adminApi(deps));
   app.use(subscriberRoutes(deps));
+  app.use(homeRoutes(deps));
+  app.use(archiveRoutes(deps));
   if (deps.outbox) app.use('/dev/outbox', outboxRoutes(deps.outbox));
 
   app.use(notFound);

@@ -147,6 +147,19 @@ export const en = {
   'issue.why.monthly': 'You receive the monthly digest of {list} because you subscribed to it.',
   'issue.web_version': 'Web version',
 
+  // The web archive and the home page (src/archive/)
+  'archive.title': '{list}: past issues',
+  'archive.empty': 'No issue has been sent yet.',
+  'archive.subscribe': 'Subscribe',
+  'archive.feed': 'Atom feed',
+  'archive.back': 'All issues of {list}',
+  'archive.digest': 'Monthly digest',
+  'archive.covers': 'This digest covers:',
+  'archive.form.title': 'Get {list} by email',
+  'home.title': 'Newsletters',
+  'home.empty': 'No newsletter here yet.',
+  'home.archive': 'Past issues',
+
   // Generated monthly digests (schedules/digest.ts); a list may set its own templates.
   // {list} the list's name, {month} the month as readers write it, {count} weekly issues covered.
   'digest.title': '{list}: the {month} digest',
