@@ -9,6 +9,7 @@ import { outboxRoutes } from './sending/outbox';
 import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
 import { archiveRoutes, homeRoutes } from './archive/routes';
+import { scheduleApi } from './schedules/routes';
 
 /** What the HTTP side needs; built for real by `startServer`, by tests with their own parts. */
 export interface AppDeps {
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ ok: true });
   });
 
+  app.use('/api/v1', scheduleApi(deps));
   app.use('/api/v1', adminApi(deps));
   app.use(subscriberRoutes(deps));
   app.use(homeRoutes(deps));

@@ -6,6 +6,7 @@ import { cliContext, type CliContext } from './cli/context';
 import { validateIssueFile, formatProblems } from './issues/validate';
 import { registerListCommands } from './cli/lists';
 import { registerSubscriberCommands } from './cli/subscribers';
+import { registerScheduleCommands } from './cli/schedules';
 
 // The server and the compiler load mjml, express and the queue (about a second); commands that
 // need none of them (validate, lists, subscribers) stay quick by loading them only when used.
@@ -88,6 +89,8 @@ export function buildProgram(ctx: CliContext): Command {
 
   registerListCommands(program, ctx);
   registerSubscriberCommands(program, ctx);
+  // After the sender's commands: schedule and unschedule join their `issues` group.
+  registerScheduleCommands(program, ctx);
   return program;
 }
 
