@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   await ensureDatabase(url);
   const db = createDb(url, { max: 4 });
   await migrateToLatest(db);
-  const queues = createQueues(REDIS_URL, `broadsheet-bench-${randomBytes(4).toString('hex')}`);
+  const queues = createQueues(REDIS_URL, `broadsheet-bench-${randomBytes(4).toString("hex")}`, db);
   try {
     await createListFromInput(db, { slug: 'bench', name: 'Bench', from: 'Bench <bench@example.com>' });
     console.log(`database ${dbName} ready; RSS before the import ${mb(process.memoryUsage().rss)}, peak RSS ${peak()}`);

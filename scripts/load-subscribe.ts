@@ -90,7 +90,7 @@ async function main(): Promise<void> {
     REDIS_URL: redisUrl,
   });
   const redis = new Redis(redisUrl);
-  const queues = createQueues(redisUrl, prefix);
+  const queues = createQueues(redisUrl, prefix, db);
   httpServer.on('request', createApp({ config, db, redis, queues }));
   // Keep-alive connections stay open between wrk requests.
   httpServer.keepAliveTimeout = 60_000;

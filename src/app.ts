@@ -1,24 +1,36 @@
+import path from 'node:path';
 import express from 'express';
-import type { Redis } from 'ioredis';
-import type { Config } from './config';
-import type { Db } from './db/database';
+import { sql } from 'kysely';
+import type { AppDeps } from './http/deps';
 import { errorHandler, notFound } from './http/errors';
-import type { Queues } from './queues';
-import type { CaptureServer } from './sending/capture';
-import { outboxRoutes } from './sending/outbox';
+import { outboxRoutes } from './mail/outbox';
+import { registry } from './metrics';
+import { bounceWebhook } from './sending/webhooks';
 import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
 import { archiveRoutes, homeRoutes } from './archive/routes';
 import { scheduleApi } from './schedules/routes';
 
-/** What the HTTP side needs; built for real by `startServer`, by tests with their own parts. */
-export interface AppDeps {
-  config: Config;
-  db: Db;
-  redis: Redis;
-  queues: Queues;
-  /** Present when mail goes to the embedded capture server (SMTP_URL unset). */
-  outbox?: CaptureServer;
+export type { AppDeps } from './http/deps';
+
+/** How long /healthz waits for each dependency before calling it down. */
+const HEALTH_TIMEOUT_MS = 2000;
+
+async function probe(check: () => Promise<unknown>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${HEALTH_TIMEOUT_MS} ms`)), HEALTH_TIMEOUT_MS);
+      }),
+    ]);
+    return 'ok';
+  } catch (err) {
+    return `down: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -31,14 +43,25 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(express.json({ limit: '100kb' }));
   app.use(express.urlencoded({ extended: false, limit: '100kb' }));
 
+  // Each dependency on its own line, and 503 when one is down, so a load balancer stops
+  // sending traffic here and an operator sees which one.
   app.get('/healthz', async (_req, res) => {
-    await deps.db.selectNoFrom((eb) => eb.lit(1).as('ok')).execute();
-    await deps.redis.ping();
-    res.json({ ok: true });
+    const [database, redis] = await Promise.all([
+      probe(() => sql`SELECT 1`.execute(deps.db)),
+      probe(() => deps.redis.ping()),
+    ]);
+    const ok = database === 'ok' && redis === 'ok';
+    res.status(ok ? 200 : 503).set('Cache-Control', 'no-store').json({ ok, checks: { database, redis } });
   });
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  // Images of imported issues, at the URLs the compiled email uses.
+  app.use('/assets', express.static(path.join(deps.config.dataDir, 'assets'), { index: false, dotfiles: 'deny', maxAge: '7d', fallthrough: true }));
 
   app.use('/api/v1', scheduleApi(deps));
   app.use('/api/v1', adminApi(deps));
+  app.use(bounceWebhook(deps));
   app.use(subscriberRoutes(deps));
   app.use(homeRoutes(deps));
   app.use(archiveRoutes(deps));
@@ -48,4 +71,3 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(errorHandler());
   return app;
 }
-

@@ -6,6 +6,7 @@ import { cliContext, type CliContext } from './cli/context';
 import { validateIssueFile, formatProblems } from './issues/validate';
 import { registerListCommands } from './cli/lists';
 import { registerSubscriberCommands } from './cli/subscribers';
+import { registerIssueCommands } from './cli/issues';
 import { registerScheduleCommands } from './cli/schedules';
 
 // The server and the compiler load mjml, express and the queue (about a second); commands that
@@ -89,6 +90,7 @@ export function buildProgram(ctx: CliContext): Command {
 
   registerListCommands(program, ctx);
   registerSubscriberCommands(program, ctx);
+  registerIssueCommands(program, ctx);
   // After the sender's commands: schedule and unschedule join their `issues` group.
   registerScheduleCommands(program, ctx);
   return program;

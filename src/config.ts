@@ -22,6 +22,20 @@ export interface Config {
   /** Where imported issue assets are stored and served from. */
   readonly dataDir: string;
   readonly dkim: { readonly domain: string; readonly selector: string; readonly privateKeyFile: string } | undefined;
+  /** Authenticates POST /webhooks/bounces; unset: the webhook is closed. */
+  readonly bounceWebhookSecret: string | undefined;
+  /** When set, SES notifications from another SNS topic are refused. */
+  readonly sesTopicArn: string | undefined;
+  /** Redis key prefix, so deployments (and tests) can share one Redis. */
+  readonly redisPrefix: string;
+  /** Deliveries per batch job. */
+  readonly sendBatchSize: number;
+  /** Consecutive temporary SMTP failures after which a send pauses itself. */
+  readonly sendPauseAfterFailures: number;
+  /** How long a batch job holds its deliveries; a crashed job's rows are free again after it. */
+  readonly deliveryLeaseMs: number;
+  /** How often workers compare the rows with the queue and re-create lost jobs. */
+  readonly repairIntervalMs: number;
 }
 
 const DEV_SECRET = 'broadsheet-development-key-do-not-use-in-production';
@@ -82,5 +96,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     subscribeRatePerIp: int(env, 'SUBSCRIBE_RATE_PER_IP', 10, 1),
     dataDir: path.resolve(env.DATA_DIR || 'data'),
     dkim,
+    redisPrefix: env.REDIS_PREFIX || 'broadsheet',
+    bounceWebhookSecret: env.BOUNCE_WEBHOOK_SECRET || undefined,
+    sesTopicArn: env.SES_TOPIC_ARN || undefined,
+    sendBatchSize: int(env, 'SEND_BATCH_SIZE', 100, 1),
+    sendPauseAfterFailures: int(env, 'SEND_PAUSE_AFTER_FAILURES', 1000, 1),
+    deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
+    repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
   });
 }

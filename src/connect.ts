@@ -15,8 +15,13 @@ export interface Connections {
 export async function connect(config: Config): Promise<Connections> {
   await ensureDatabase(config.databaseUrl);
   const db = createDb(config.databaseUrl);
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
-  const queues = createQueues(config.redisUrl);
+  // Bounded: with Redis down a command fails within seconds (rate limits answer 503) instead of
+  // waiting in ioredis's offline queue for as long as the outage lasts.
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 2000 });
+  // Without a listener every failed reconnect is an "Unhandled error event" on stderr; the
+  // client reconnects by itself and /healthz reports the outage.
+  redis.on('error', () => {});
+  const queues = createQueues(config.redisUrl, config.redisPrefix, db);
   return {
     config,
     db,

@@ -3,45 +3,78 @@ import { createApp } from './app';
 import { connect } from './connect';
 import type { Config } from './config';
 import { migrateToLatest } from './db/database';
-import { startCaptureServer, type CaptureServer } from './sending/capture';
-import { createSmtpMailer } from './sending/mailer';
+import { loadTemplates } from './issues/templates';
+import { log } from './log';
+import { startCaptureServer, type CaptureServer } from './mail/capture';
+import { createSmtpMailer } from './mail/transport';
+import { watchQueues } from './metrics';
 import { startWorkers } from './worker';
+
+/** How long one step of a shutdown may take before the next runs anyway. */
+const STOP_STEP_MS = 5000;
+
+function bounded(step: Promise<unknown> | unknown, name: string): Promise<void> {
+  return Promise.race([
+    Promise.resolve(step).then(
+      () => undefined,
+      (err: unknown) => log.warn({ err: (err as Error).message }, `${name} failed while stopping`),
+    ),
+    new Promise<void>((resolve) =>
+      setTimeout(() => {
+        log.warn(`${name} did not stop within ${STOP_STEP_MS} ms; going on`);
+        resolve();
+      }, STOP_STEP_MS).unref(),
+    ),
+  ]);
+}
 
 /**
  * `broadsheet start | serve | worker`: builds the real clients once and runs the HTTP server,
- * the queue workers, or both, until SIGINT/SIGTERM, then drains and closes them in order.
+ * the queue workers, or both, until SIGINT/SIGTERM, then drains and closes them in order,
+ * each step bounded, so a stop finishes whatever is down.
  */
 export async function runProcess(config: Config, roles: { http: boolean; workers: boolean }): Promise<void> {
   const deps = await connect(config);
   await migrateToLatest(deps.db);
+  watchQueues(deps.queues);
 
   // Without SMTP_URL, mail goes to a capture server in this process (see /dev/outbox).
   let outbox: CaptureServer | undefined;
   if (!config.smtpUrl) outbox = await startCaptureServer({ port: 0 });
-  const mailer = createSmtpMailer(config.smtpUrl ?? outbox!.url, { pool: config.sendConcurrency, dkim: config.dkim });
+  const smtpUrl = config.smtpUrl ?? outbox!.url;
+  const mailer = createSmtpMailer(smtpUrl, { pool: config.sendConcurrency, dkim: config.dkim });
+  const systemMailer = createSmtpMailer(smtpUrl, { pool: 2, dkim: config.dkim });
 
-  const closers: Array<() => Promise<void> | void> = [];
+  const closers: Array<[string, () => Promise<unknown> | unknown]> = [];
   if (roles.workers) {
-    const workers = await startWorkers({ ...deps, mailer });
-    closers.push(() => workers.close());
+    const workers = await startWorkers({ ...deps, mailer, systemMailer, templates: loadTemplates(), log });
+    closers.push(['workers', () => workers.close()]);
   }
   if (roles.http) {
     const app = createApp({ ...deps, outbox });
     const server: Server = await new Promise((resolve) => {
       const s = app.listen(config.port, () => resolve(s));
     });
-    closers.unshift(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    console.log(`broadsheet listening on ${config.publicUrl}` + (outbox ? ` (mail is captured: ${config.publicUrl}/dev/outbox)` : ''));
+    closers.unshift([
+      'HTTP server',
+      () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        return closed;
+      },
+    ]);
+    log.info(`broadsheet listening on ${config.publicUrl}` + (outbox ? ` (mail is captured: ${config.publicUrl}/dev/outbox)` : ''));
   }
-  if (roles.workers) console.log('broadsheet workers running');
+  if (roles.workers) log.info('broadsheet workers running');
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  console.log('shutting down');
-  for (const close of closers) await close();
+  log.info('shutting down');
+  for (const [name, close] of closers) await bounded(close(), name);
   mailer.close();
-  await outbox?.close();
-  await deps.close();
+  systemMailer.close();
+  await bounded(outbox?.close(), 'capture server');
+  await bounded(deps.close(), 'connections');
 }

@@ -1,38 +1,152 @@
 import Queue from 'bull';
+import type { Db } from './db/database';
+import { AppError } from './errors';
 
 /**
- * The queues are the work list, never the truth: every job names rows in PostgreSQL, and
- * a flushed Redis is repaired by re-creating jobs from what the rows say is not done.
+ * The queues are the work list, never the truth: every job names rows in PostgreSQL, and a
+ * flushed Redis is repaired by re-creating jobs from what the rows say is not done
+ * (src/jobs.ts lists, for each kind, how).
+ *
+ * This module only knows the kinds and how to enqueue them, so the web process can queue
+ * work without loading the code that does it.
  */
 export interface SystemMailJob {
   kind: 'confirm' | 'welcome' | 'preferences';
   subscriptionId: string;
 }
+export interface PlanSendJob {
+  sendId: string;
+}
+export interface SendBatchJob {
+  sendId: string;
+  /** Deliveries with ids in [batch × batchSize, (batch + 1) × batchSize) of the send. */
+  batch: number;
+}
+
+/** One test email of an issue, to an editor (`issues test`). */
+export interface TestSendJob {
+  issueId: string;
+  to: string;
+  /** Makes each request its own job: a test is asked for, not repaired. */
+  requestId: string;
+}
+
+export interface JobPayloads {
+  'system-mail': SystemMailJob;
+  'test-send': TestSendJob;
+  'plan-send': PlanSendJob;
+  'send-batch': SendBatchJob;
+}
+export type JobKind = keyof JobPayloads;
+
+/** Every job carries the id of the database whose rows it names. */
+export type Owned<P> = P & { owner: string };
+
+interface KindOptions<P> {
+  /**
+   * The same work gets the same id, so enqueuing it again (a repair, a retry by a user, a
+   * second scheduler) is a no-op while the job exists. Finished jobs are removed, so the id
+   * can be used again once the rows say there is more to do.
+   */
+  jobId(payload: P): string;
+  attempts: number;
+  backoffMs: number;
+}
+
+const KINDS: { [K in JobKind]: KindOptions<JobPayloads[K]> } = {
+  // An SMTP server that is down for a while must not lose a confirmation email.
+  'system-mail': { jobId: (p) => `${p.kind}:${p.subscriptionId}`, attempts: 8, backoffMs: 2000 },
+  'test-send': { jobId: (p) => `test:${p.requestId}`, attempts: 3, backoffMs: 1000 },
+  'plan-send': { jobId: (p) => `plan:${p.sendId}`, attempts: 10, backoffMs: 1000 },
+  // A batch whose SMTP server is down is retried with backoff; once its attempts are spent the
+  // rows are still pending and the repair queues it again, so nothing is lost by giving up.
+  'send-batch': { jobId: (p) => `batch:${p.sendId}:${p.batch}`, attempts: 8, backoffMs: 1000 },
+};
+export const JOB_KINDS = Object.keys(KINDS) as JobKind[];
+
+/** How long an enqueue may wait for Redis before the caller is told it is unavailable. */
+const ENQUEUE_TIMEOUT_MS = 3000;
 
 export interface Queues {
   /** The Redis key prefix of this deployment (or test); rate-limit counters share it. */
   prefix: string;
-  systemMail: Queue.Queue<SystemMailJob>;
+  queue<K extends JobKind>(kind: K): Queue.Queue<Owned<JobPayloads[K]>>;
+  /** The system-mail queue (kept by name: tests and the outbox wait on it). */
+  systemMail: Queue.Queue<Owned<SystemMailJob>>;
+  add<K extends JobKind>(kind: K, payload: JobPayloads[K]): Promise<Queue.Job<Owned<JobPayloads[K]>>>;
+  addBulk<K extends JobKind>(kind: K, payloads: JobPayloads[K][]): Promise<void>;
+  /** This database's id (see the `instance` table): jobs naming another one are refused. */
+  owner(): Promise<string>;
   close(): Promise<void>;
 }
 
-/** `prefix` keeps the keys of one deployment (or one test) apart from another's. */
-export function createQueues(redisUrl: string, prefix = 'broadsheet'): Queues {
-  const systemMail = new Queue<SystemMailJob>('system-mail', redisUrl, {
-    prefix,
-    defaultJobOptions: {
-      // An SMTP server that is down for a while must not lose a confirmation email.
-      attempts: 8,
-      backoff: { type: 'exponential', delay: 2000 },
-      removeOnComplete: 1000,
-      removeOnFail: 5000,
-    },
+function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppError('unavailable', `Redis did not answer in time (${what}); try again shortly`)), ENQUEUE_TIMEOUT_MS);
   });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** `prefix` keeps the keys of one deployment (or one test) apart from another's (REDIS_PREFIX). */
+export function createQueues(redisUrl: string, prefix: string, db: Db): Queues {
+  const queues = new Map<JobKind, Queue.Queue>();
+  const queue = <K extends JobKind>(kind: K): Queue.Queue<Owned<JobPayloads[K]>> => {
+    let q = queues.get(kind);
+    if (!q) {
+      const options = KINDS[kind];
+      q = new Queue(kind, redisUrl, {
+        prefix,
+        defaultJobOptions: {
+          attempts: options.attempts,
+          backoff: { type: 'exponential', delay: options.backoffMs },
+          removeOnComplete: true,
+          removeOnFail: true,
+        },
+        // A killed worker's job is taken over by another after this long.
+        settings: { lockDuration: 15_000, stalledInterval: 10_000, maxStalledCount: 2 },
+      });
+      // Without a listener a lost connection is an unhandled 'error' event; ioredis reconnects by itself.
+      q.on('error', () => {});
+      queues.set(kind, q);
+    }
+    return q as Queue.Queue<Owned<JobPayloads[K]>>;
+  };
+  let owner: Promise<string> | undefined;
+  const ownerId = () => {
+    owner ??= db
+      .selectFrom('instance')
+      .select('id')
+      .executeTakeFirstOrThrow()
+      .then((r) => r.id);
+    owner.catch(() => (owner = undefined));
+    return owner;
+  };
   return {
     prefix,
-    systemMail,
+    queue,
+    get systemMail() {
+      return queue('system-mail');
+    },
+    async add(kind, payload) {
+      const me = await ownerId();
+      return withTimeout(queue(kind).add({ ...payload, owner: me }, { jobId: KINDS[kind].jobId(payload) }), `queueing ${kind}`);
+    },
+    async addBulk(kind, payloads) {
+      if (payloads.length === 0) return;
+      const me = await ownerId();
+      // In slices: a million-recipient send has ten thousand batch jobs.
+      for (let i = 0; i < payloads.length; i += 1000) {
+        const jobs = payloads.slice(i, i + 1000).map((p) => ({ data: { ...p, owner: me }, opts: { jobId: KINDS[kind].jobId(p) } }));
+        await withTimeout(queue(kind).addBulk(jobs), `queueing ${jobs.length} ${kind} jobs`);
+      }
+    },
+    owner: ownerId,
     async close() {
-      await systemMail.close();
+      // Bounded: with Redis gone, bull's close waits for a connection that never comes.
+      await Promise.all(
+        [...queues.values()].map((q) => Promise.race([q.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())])),
+      );
     },
   };
 }

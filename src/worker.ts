@@ -1,50 +1,74 @@
-import type { Config } from './config';
-import type { Db } from './db/database';
-import type { Queues } from './queues';
-import type { Mailer } from './sending/mailer';
-import { requeueLostConfirmations } from './subscribers/repair';
-import { processSystemMailJob } from './subscribers/system-mail';
+import { AppError } from './errors';
+import { jobRegistry, type JobDefinition, type WorkerDeps } from './jobs';
+import { JOB_KINDS, type JobKind, type Owned, type JobPayloads } from './queues';
+import { RetryLater } from './sending/batch';
 
-/** What the queue workers need; `runProcess` (src/main.ts) and the tests build it for real. */
-export interface WorkerDeps {
-  config: Config;
-  db: Db;
-  queues: Queues;
-  mailer: Mailer;
-}
+export type { WorkerDeps } from './jobs';
 
 export interface Workers {
-  /** Stops taking new jobs and waits for the ones in progress. */
+  /** Runs every kind's repair once now (also run on start and every REPAIR_INTERVAL). */
+  repair(): Promise<void>;
+  /** Stops taking new jobs and waits (bounded) for the ones in progress. */
   close(): Promise<void>;
 }
 
-/** System emails are few and small; a handful at once keeps a slow SMTP server from holding them up. */
-const SYSTEM_MAIL_CONCURRENCY = 4;
-/** How often the rows are compared with the queue, to re-create jobs that were lost. */
-const REPAIR_EVERY_MS = 5 * 60_000;
-
+/** Runs every kind of job in the registry, and their repairs. */
 export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
-  const { systemMail } = deps.queues;
-  // Not awaited: bull's process() settles only when the queue closes. A failure to start is
-  // also emitted as the queue's 'error' event; it must not become an unhandled rejection.
-  systemMail
-    .process(SYSTEM_MAIL_CONCURRENCY, (job) => processSystemMailJob(deps, job.data))
-    .catch((err: unknown) => console.error('system mail worker stopped', err));
-  await systemMail.isReady();
+  const registry = jobRegistry(deps);
+  const owner = await deps.queues.owner();
 
-  const repair = () =>
-    requeueLostConfirmations(deps.db, deps.queues)
-      .then((n) => n > 0 && console.log(`re-queued ${n} confirmation email(s) that were lost`))
-      .catch((err: unknown) => console.error('confirmation repair failed; will try again', err));
+  for (const kind of JOB_KINDS) {
+    const def = registry[kind] as JobDefinition<JobKind>;
+    const queue = deps.queues.queue(kind);
+    // Not awaited: bull's process() settles only when the queue closes. A failure to start is
+    // also emitted as the queue's 'error' event; it must not become an unhandled rejection.
+    queue
+      .process(def.concurrency(deps.config), async (job) => {
+        const data = job.data as Owned<JobPayloads[JobKind]>;
+        if (data.owner !== owner) {
+          // Two deployments on one Redis with the same REDIS_PREFIX: refuse loudly, never skip.
+          const message = `job ${job.id} names database ${data.owner}, but this worker's database is ${owner}: two deployments share Redis with the same REDIS_PREFIX`;
+          deps.log.error({ kind, job: job.id }, message);
+          throw new AppError('conflict', message);
+        }
+        return def.handle(data);
+      })
+      .catch((err: unknown) => deps.log.error({ kind, err: (err as Error).message }, 'worker stopped'));
+    queue.on('failed', (job, err) => {
+      if (err instanceof RetryLater || err.name === 'RetryLater') deps.log.info({ kind, job: job.id, attempt: job.attemptsMade }, err.message);
+      else deps.log.warn({ kind, job: job.id, attempt: job.attemptsMade, err: err.message }, 'job failed');
+    });
+  }
+
+  const repair = async () => {
+    for (const kind of JOB_KINDS) {
+      const def = registry[kind] as JobDefinition<JobKind>;
+      if (!def.repair) continue;
+      try {
+        const found = await def.repair();
+        if (Array.isArray(found)) await deps.queues.addBulk(kind, found);
+        const n = Array.isArray(found) ? found.length : found;
+        if (n > 0) deps.log.debug({ kind, jobs: n }, 'repair queued jobs from the rows');
+      } catch (err) {
+        deps.log.warn({ kind, err: (err as Error).message }, 'repair failed; will try again');
+      }
+    }
+  };
   void repair();
-  const timer = setInterval(repair, REPAIR_EVERY_MS);
+  const timer = setInterval(() => void repair(), deps.config.repairIntervalMs);
   timer.unref();
 
   return {
+    repair,
     async close() {
       clearInterval(timer);
-      // Local pause: this process stops taking jobs; others on the same queue carry on.
-      await systemMail.pause(true);
+      // Local pause: this process stops taking jobs and waits for its active ones; others on
+      // the same queues carry on. Bounded, so a stop never hangs on a Redis that is gone.
+      await Promise.all(
+        JOB_KINDS.map((kind) =>
+          Promise.race([deps.queues.queue(kind).pause(true).catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]),
+        ),
+      );
     },
   };
 }

@@ -7,6 +7,7 @@ import { createListFromInput, getListWithCounts, listToJson } from '../lists/ser
 import { exportSubscribers } from '../subscribers/export';
 import { forgetSubscriber } from '../subscribers/forget';
 import { importSubscribers } from '../subscribers/import';
+import { issueApi } from '../sending/routes';
 import { requireAdminToken } from './auth';
 
 /**
@@ -31,6 +32,7 @@ export function adminApi(deps: AppDeps): express.Router {
   const { db, queues } = deps;
   const router = express.Router();
   router.use(requireAdminToken(deps.config.adminToken));
+  router.use(issueApi(deps));
 
   router.get('/lists', async (_req, res) => {
     const lists = await allLists(db);

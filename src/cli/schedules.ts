@@ -38,7 +38,7 @@ export const registerScheduleCommands: RegisterCommands = (program, ctx) => {
       await ctx.withConnection(async (deps) => {
         const list = await getListBySlug(deps.db, opts.list);
         const { scheduleIssue } = await services();
-        const { send, rescheduled } = await scheduleIssue(deps.db, { list: opts.list, issue: slug, when, now: new Date() });
+        const { send, rescheduled } = await scheduleIssue(deps.db, { list: opts.list, issue: slug, when, now: new Date(), batchSize: ctx.config().sendBatchSize });
         const at = send.scheduled_at!;
         const local = at.toLocaleString('sv-SE', { timeZone: list.timezone }).slice(0, 16);
         ctx.out(`${rescheduled ? 'rescheduled' : 'scheduled'} ${list.slug}/${slug} for ${local} ${list.timezone} (${at.toISOString()})`);

@@ -13,6 +13,10 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10 });
+  // An idle client whose server went away (a restart: 57P01) is an 'error' event on the pool;
+  // unhandled, it would end the process. The pool drops that client and connects afresh when
+  // next asked; the queries in flight fail on their own and their callers retry.
+  pool.on('error', (err) => console.warn(`PostgreSQL connection lost (${(err as { code?: string }).code ?? err.message}); reconnecting on next use`));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 

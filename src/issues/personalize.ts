@@ -51,6 +51,11 @@ export interface Personalizer {
    * an email with a blank unsubscribe link.
    */
   fill(values: Record<TokenName, string>, mode: 'html' | 'text'): string;
+  /**
+   * The same program with every static part transformed once and every value transformed per
+   * call, after escaping: how a MIME part is encoded once and filled per recipient.
+   */
+  encoded(encodePart: (s: string) => string, encodeValue: (s: string) => string): Personalizer;
 }
 
 /**
@@ -97,6 +102,10 @@ export function compilePersonalization(rendered: string): Personalizer {
   parts.push(rendered.slice(from));
   const tokens = [...used].sort();
 
+  return program(parts, ops, tokens, (v) => v);
+}
+
+function program(parts: readonly string[], ops: readonly Op[], tokens: readonly TokenName[], encodeValue: (s: string) => string): Personalizer {
   return {
     tokens,
     fill(values, mode) {
@@ -106,11 +115,14 @@ export function compilePersonalization(rendered: string): Personalizer {
       let out = parts[0] as string;
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i] as Op;
-        if (op.kind === 'value') out += resolved[op.token] as string;
+        if (op.kind === 'value') out += encodeValue(resolved[op.token] as string);
         else if (op.kind === 'if' && resolved[op.token] === '') i = op.skipTo; // drop the span
         out += parts[i + 1] as string;
       }
       return out;
+    },
+    encoded(encodePart, encodeValueAgain) {
+      return program(parts.map(encodePart), ops, tokens, (v) => encodeValueAgain(encodeValue(v)));
     },
   };
 }
@@ -130,11 +142,5 @@ function resolveValues(values: Record<TokenName, string>, tokens: readonly Token
 }
 
 function staticPersonalizer(rendered: string): Personalizer {
-  return {
-    tokens: [],
-    fill(values, mode) {
-      resolveValues(values, [], mode);
-      return rendered;
-    },
-  };
+  return program([rendered], [], [], (v) => v);
 }

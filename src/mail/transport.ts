@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import nodemailer from 'nodemailer';
 
-/** One email as the rest of Broadsheet hands it over; `headers` carries List-Id, List-Unsubscribe and the like. */
+/** One email that nodemailer composes (system mail: few, small, each different). */
 export interface OutgoingMail {
   from: string;
   to: string;
@@ -14,9 +14,20 @@ export interface OutgoingMail {
   headers?: Record<string, string>;
 }
 
-/** The one seam between Broadsheet and SMTP: services receive a Mailer, never nodemailer. */
+/** What the SMTP server said about one message: recorded on its delivery row. */
+export interface SmtpResult {
+  messageId: string;
+  response: string;
+}
+
+/**
+ * The one seam between Broadsheet and SMTP: services receive a Mailer, never nodemailer.
+ * `send` lets nodemailer compose the MIME message; `sendRaw` hands over a message that was
+ * built already (newsletters build one per variant and only write the per-recipient parts).
+ */
 export interface Mailer {
-  send(mail: OutgoingMail): Promise<void>;
+  send(mail: OutgoingMail): Promise<SmtpResult>;
+  sendRaw(envelope: { from: string; to: string }, raw: Buffer, messageId: string): Promise<SmtpResult>;
   close(): void;
 }
 
@@ -31,12 +42,19 @@ export function createSmtpMailer(smtpUrl: string, options: SmtpMailerOptions = {
   const transport = nodemailer.createTransport({
     pool: true,
     maxConnections: options.pool ?? 5,
+    // A connection is reused for as many messages as it carries: reconnecting every 100
+    // messages (nodemailer's default) costs a handshake per 100 at thousands a second.
+    maxMessages: Infinity,
     host: url.hostname,
     port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
     secure: url.protocol === 'smtps:',
     auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
     // A local capture server or smtp-sink speaks plain SMTP; a real relay upgrades with STARTTLS.
     ignoreTLS: url.searchParams.get('tls') === 'off',
+    // A server that stops answering must fail the message (and let it be retried), not hang a batch.
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 60_000,
     dkim: options.dkim
       ? {
           domainName: options.dkim.domain,
@@ -45,9 +63,13 @@ export function createSmtpMailer(smtpUrl: string, options: SmtpMailerOptions = {
         }
       : undefined,
   });
+  const result = (info: { messageId?: string; response?: string }, fallbackId: string): SmtpResult => ({
+    messageId: info.messageId ?? fallbackId,
+    response: String(info.response ?? ''),
+  });
   return {
     async send(mail) {
-      await transport.sendMail({
+      const info = await transport.sendMail({
         from: mail.from,
         to: mail.to,
         replyTo: mail.replyTo,
@@ -57,6 +79,11 @@ export function createSmtpMailer(smtpUrl: string, options: SmtpMailerOptions = {
         messageId: mail.messageId,
         headers: mail.headers,
       });
+      return result(info, mail.messageId ?? '');
+    },
+    async sendRaw(envelope, raw, messageId) {
+      const info = await transport.sendMail({ envelope, raw, messageId });
+      return result(info, messageId);
     },
     close() {
       transport.close();
@@ -69,8 +96,8 @@ export type SmtpFailure = 'permanent' | 'temporary';
 /**
  * The one decision about SMTP failures. A 5xx answer to the recipient or the message is
  * permanent (the address bounces, no retry); anything else (4xx, a dropped or refused
- * connection, a 5xx to AUTH, which is our configuration and not the reader's address) is
- * temporary and retried with backoff.
+ * connection, a timeout, a 5xx to AUTH, which is our configuration and not the reader's
+ * address) is temporary and retried with backoff.
  */
 export function classifySmtpError(err: unknown): SmtpFailure {
   const e = err as { responseCode?: number; command?: string };
@@ -81,4 +108,10 @@ export function classifySmtpError(err: unknown): SmtpFailure {
     }
   }
   return 'temporary';
+}
+
+/** The server's words for a failure, short enough for a row and a log line. */
+export function smtpErrorText(err: unknown): string {
+  const e = err as { response?: string; message?: string; code?: string };
+  return String(e.response ?? e.message ?? e.code ?? err).slice(0, 300);
 }

@@ -5,6 +5,7 @@ import type { IssueRow, List, Send } from '../db/schema';
 import { AppError } from '../errors';
 import type { Issue } from '../issues/types';
 import { PUBLISHED } from '../archive/repository';
+import { log } from '../log';
 import { createSend } from '../sending/control';
 import { buildDigest, digestSlug, type DigestWeekly } from './digest';
 import { monthKey } from './next-slot';
@@ -86,7 +87,7 @@ export type DigestOutcome =
  */
 export async function ensureDigestSend(
   db: Db,
-  input: { list: List; year: number; month: number; slotAt: Date; publicUrl: string; dataDir: string },
+  input: { list: List; year: number; month: number; slotAt: Date; publicUrl: string; dataDir: string; batchSize: number },
 ): Promise<DigestOutcome> {
   const { list, year, month } = input;
   const digests = await digestsOf(db, list, year, month);
@@ -117,7 +118,7 @@ export async function ensureDigestSend(
     generated = true;
   }
   try {
-    const send = await createSend(db, { issue, list, scheduledAt: input.slotAt });
+    const send = await createSend(db, { issue, list, scheduledAt: input.slotAt, batchSize: input.batchSize });
     return { kind: 'created', slug: issue.slug, sendId: send.id, generated };
   } catch (err) {
     // Another scheduler made it a moment ago: the one send exists, which is all we want.
@@ -142,7 +143,7 @@ async function copyWeeklyAssets(dataDir: string, listSlug: string, slug: string,
         await fs.copyFile(from, to);
       } catch (err) {
         // A missing image must not hold back the digest of a whole list; it is logged instead.
-        console.error(`digest ${listSlug}/${slug}: could not copy image ${src}: ${(err as Error).message}`);
+        log.warn({ list: listSlug, issue: slug, image: src, err: (err as Error).message }, 'digest: could not copy an image of a weekly');
       }
     }
   }

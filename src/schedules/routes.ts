@@ -8,7 +8,7 @@ import { scheduleIssue, unscheduleIssue, type ScheduleWhen } from './service';
 
 export interface ScheduleApiDeps {
   db: Db;
-  config: Pick<Config, 'adminToken'>;
+  config: Pick<Config, 'adminToken' | 'sendBatchSize'>;
   /** What time it is; the clock by default (tests pass their own). */
   clock?: () => Date;
 }
@@ -39,7 +39,7 @@ export function scheduleApi(deps: ScheduleApiDeps): express.Router {
 
   router.put('/lists/:slug/issues/:issue/schedule', async (req, res) => {
     if (!req.is('application/json')) throw new AppError('invalid_input', 'send the schedule as JSON (Content-Type: application/json)');
-    const { send, rescheduled } = await scheduleIssue(deps.db, { list: req.params.slug, issue: req.params.issue, when: whenOf(req.body), now: clock() });
+    const { send, rescheduled } = await scheduleIssue(deps.db, { list: req.params.slug, issue: req.params.issue, when: whenOf(req.body), now: clock(), batchSize: deps.config.sendBatchSize });
     res.status(rescheduled ? 200 : 201).json({ schedule: scheduleJson(send) });
   });
 

@@ -74,7 +74,10 @@ async function resolveWhen(db: Db, list: List, when: ScheduleWhen, now: Date, ex
 }
 
 /** Schedules an issue, or moves its schedule while the send has not started. */
-export async function scheduleIssue(db: Db, input: { list: string; issue: string; when: ScheduleWhen; now: Date }): Promise<ScheduleResult> {
+export async function scheduleIssue(
+  db: Db,
+  input: { list: string; issue: string; when: ScheduleWhen; now: Date; batchSize: number },
+): Promise<ScheduleResult> {
   const list = await getListBySlug(db, input.list);
   const issue = await issueOf(db, list, input.issue);
   const existing = await sendOf(db, issue.id);
@@ -91,7 +94,7 @@ export async function scheduleIssue(db: Db, input: { list: string; issue: string
     if (!moved) throw started(issue, (await sendOf(db, issue.id)) ?? existing);
     return { send: moved, rescheduled: true };
   }
-  return { send: await createSend(db, { issue, list, scheduledAt: at }), rescheduled: false };
+  return { send: await createSend(db, { issue, list, scheduledAt: at, batchSize: input.batchSize }), rescheduled: false };
 }
 
 /**

@@ -1,8 +1,9 @@
 import type { Config } from '../config';
 import type { List } from '../db/schema';
+import type { Logger } from '../log';
 import { allLists } from '../lists/repository';
 import { parseMonthlySlot } from '../lists/slots';
-import { startSend } from '../sending/control';
+import { startSend, type ControlDeps } from '../sending/control';
 import { ensureDigestSend, type DigestOutcome } from './monthly';
 import { lastMonthlySlot, monthKey, previousMonth } from './next-slot';
 
@@ -16,10 +17,10 @@ import { lastMonthlySlot, monthKey, previousMonth } from './next-slot';
  * UPDATE, so of several schedulers seeing the same due send exactly one starts it.
  */
 
-export type SchedulerDeps = Parameters<typeof startSend>[0] & {
-  config: Pick<Config, 'publicUrl' | 'dataDir'>;
-  /** Where "late" and other notices go; console by default. */
-  log?: (line: string) => void;
+/** A subset of WorkerDeps (src/jobs.ts): the worker passes its own deps as they are. */
+export type SchedulerDeps = ControlDeps & {
+  config: Pick<Config, 'publicUrl' | 'dataDir' | 'sendBatchSize'>;
+  log: Pick<Logger, 'info' | 'warn'>;
 };
 
 export interface SchedulerOptions {
@@ -41,14 +42,14 @@ const DUE_BATCH = 100;
 
 /** One pass: the monthly digests that are due get their send, then every due send is started. */
 export async function tick(deps: SchedulerDeps, now: Date, opts: { lateAfterMs?: number } = {}): Promise<TickReport> {
-  const log = deps.log ?? ((line: string) => console.log(line));
+  const { log } = deps;
   const lateAfterMs = opts.lateAfterMs ?? 2 * DEFAULT_INTERVAL_MS;
   const report: TickReport = { started: [], digests: [] };
 
   for (const list of await allLists(deps.db)) {
     const outcome = await digestDue(deps, list, now).catch((err: unknown) => {
       // One list's problem (a slug clash, a broken issue) must not stop the others' digests.
-      log(`scheduler: digest of ${list.slug} failed: ${(err as Error).message}`);
+      log.warn({ list: list.slug, err: (err as Error).message }, 'scheduler: the monthly digest failed; will try again');
       return undefined;
     });
     if (outcome) report.digests.push(outcome);
@@ -67,13 +68,11 @@ export async function tick(deps: SchedulerDeps, now: Date, opts: { lateAfterMs?:
   for (const send of due) {
     const lateBy = now.getTime() - (send.scheduled_at ?? now).getTime();
     const late = lateBy > lateAfterMs;
-    if (await startSend(deps, send.id, { now, late })) {
+    if (await startSend(deps, send.id, { now })) {
       report.started.push({ sendId: send.id, late });
-      log(
-        late
-          ? `scheduler: started ${send.list}/${send.issue} LATE by ${Math.round(lateBy / 1000)} s (scheduled for ${send.scheduled_at?.toISOString()})`
-          : `scheduler: started ${send.list}/${send.issue}`,
-      );
+      const fields = { list: send.list, issue: send.issue, send: send.id, scheduledAt: send.scheduled_at?.toISOString() };
+      if (late) log.warn({ ...fields, late: true, lateBySeconds: Math.round(lateBy / 1000) }, 'scheduler: started a send late');
+      else log.info(fields, 'scheduler: started a send');
     }
   }
   return report;
@@ -93,6 +92,7 @@ async function digestDue(deps: SchedulerDeps, list: List, now: Date): Promise<Ti
     slotAt: slot.at,
     publicUrl: deps.config.publicUrl,
     dataDir: deps.config.dataDir,
+    batchSize: deps.config.sendBatchSize,
   });
   return { list: list.slug, month: monthKey(year, month), outcome };
 }
@@ -109,7 +109,6 @@ export interface Scheduler {
 export function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions = {}): Scheduler {
   const clock = opts.clock ?? (() => new Date());
   const intervalMs = opts.intervalMs ?? DEFAULT_INTERVAL_MS;
-  const log = deps.log ?? ((line: string) => console.log(line));
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -117,7 +116,7 @@ export function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions = {})
   const run = () => {
     running = tick(deps, clock(), { lateAfterMs: opts.lateAfterMs ?? 2 * intervalMs })
       .then(() => undefined)
-      .catch((err: unknown) => log(`scheduler: tick failed, will retry: ${(err as Error).message}`))
+      .catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'scheduler: tick failed; will try again'))
       .finally(() => {
         if (!closed) {
           timer = setTimeout(run, intervalMs);

@@ -18,13 +18,10 @@ const QUIET = 60 * MINUTE;
  * again. Rows are locked with SKIP LOCKED, so several workers running this at once share the
  * work instead of doubling it. Returns how many jobs it queued.
  *
- * While the queue still holds work (a large import's confirmations can wait longer than the
- * grace period) a missing email may simply not have had its turn yet; only a queue with
- * nothing waiting can be compared with the rows without sending anything twice.
+ * A confirmation still waiting in a long queue (a large import) is not queued twice: its job
+ * id is deterministic (src/queues.ts), so adding it again while it waits does nothing.
  */
 export async function requeueLostConfirmations(db: Db, queues: Queues, now = new Date(), limit = 500): Promise<number> {
-  const queued = await queues.systemMail.getJobCounts();
-  if (queued.waiting + queued.delayed + queued.active > 0) return 0;
   const since = (ms: number) => new Date(now.getTime() - ms);
   return db.transaction().execute(async (trx) => {
     const lost = await trx

@@ -7,8 +7,10 @@ import { escapeHtml } from '../escape-html';
 import { pickLanguage, t, type Lang, type MessageKey } from '../i18n';
 import { emailsDir } from '../issues/templates';
 import type { Queues, SystemMailJob } from '../queues';
-import { classifySmtpError, type Mailer, type OutgoingMail } from '../sending/mailer';
-import { appendEvent, findSubscriptionContext, updateSubscription } from './repository';
+import { formatAddress, listId, stableMessageId, unsubscribeHeaders } from '../mail/headers';
+import { classifySmtpError, smtpErrorText, type Mailer, type OutgoingMail } from '../mail/transport';
+import { markBounced } from './bounce';
+import { appendEvent, findSubscriptionContext } from './repository';
 import { subscriberLink } from './tokens';
 
 /**
@@ -19,8 +21,8 @@ import { subscriberLink } from './tokens';
  */
 export type SystemMailKind = SystemMailJob['kind'];
 
-function enqueue(queues: Queues, job: SystemMailJob): Promise<unknown> {
-  return queues.systemMail.add(job);
+async function enqueue(queues: Queues, job: SystemMailJob): Promise<void> {
+  await queues.add('system-mail', job);
 }
 
 /** Queues a confirmation email for a pending subscription (the editor-side import uses it too). */
@@ -147,8 +149,7 @@ export async function renderSystemMail(
       ...contact,
     ];
     // The welcome goes to a subscriber: like every newsletter, it can be left in one click.
-    headers['List-Unsubscribe'] = `<${unsubscribeUrl}>`;
-    headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+    Object.assign(headers, unsubscribeHeaders(unsubscribeUrl, list.from_address));
   } else {
     subject = t(lang, 'email.prefs.subject', vars);
     text = [
@@ -202,21 +203,21 @@ export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMail
   const rendered = await renderSystemMail(job.kind, { list, subscription, config: deps.config });
   const mail: OutgoingMail = {
     from: list.from_address,
-    to: subscriber.name ? `"${subscriber.name.replace(/["\\\r\n]/g, '')}" <${subscriber.email}>` : subscriber.email,
+    to: formatAddress(subscriber.name, subscriber.email),
     subject: rendered.subject,
     html: rendered.html,
     text: rendered.text,
     replyTo: list.reply_to ?? undefined,
-    headers: { 'List-Id': `<${list.slug}.${new URL(deps.config.publicUrl).hostname}>`, ...rendered.headers },
+    // One id per consent: a confirmation or welcome sent again after a crash is the same message.
+    // A preferences link is asked for afresh each time, so each one is a new message.
+    messageId: job.kind === 'preferences' ? undefined : stableMessageId([job.kind, subscription.id, subscription.consent_at.toISOString()], deps.config.publicUrl),
+    headers: { 'List-Id': listId(list, deps.config.publicUrl), ...rendered.headers },
   };
   try {
     await deps.mailer.send(mail);
   } catch (err) {
     if (classifySmtpError(err) !== 'permanent') throw err;
-    await deps.db.transaction().execute(async (trx) => {
-      await updateSubscription(trx, subscription.id, { status: 'bounced' });
-      await appendEvent(trx, subscription.id, 'bounced', { email: job.kind, smtp: String((err as Error).message).slice(0, 300) });
-    });
+    await markBounced(deps.db, subscription.id, 'bounced', { email: job.kind, smtp: smtpErrorText(err) });
     return 'bounced';
   }
   if (job.kind === 'confirm') await appendEvent(deps.db, subscription.id, 'confirmation_sent', {});

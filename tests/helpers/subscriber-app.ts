@@ -7,9 +7,11 @@ import { loadConfig, type Config } from '../../src/config';
 import type { List, ListSection } from '../../src/db/schema';
 import { createList } from '../../src/lists/repository';
 import { createQueues, type Queues } from '../../src/queues';
-import { parseMail, startCaptureServer, type CaptureServer, type CapturedMail, type RcptVerdict } from '../../src/sending/capture';
-import { createSmtpMailer, type Mailer } from '../../src/sending/mailer';
+import { parseMail, startCaptureServer, type CaptureServer, type CapturedMail, type RcptVerdict } from '../../src/mail/capture';
+import { createSmtpMailer, type Mailer } from '../../src/mail/transport';
 import { startWorkers, type Workers } from '../../src/worker';
+import { loadTemplates } from '../../src/issues/templates';
+import { log } from '../../src/log';
 import { createTestDb, type TestDb } from './db';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -52,9 +54,9 @@ export async function startSubscriberApp(
   });
 
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  const queues = createQueues(REDIS_URL, prefix);
+  const queues = createQueues(REDIS_URL, prefix, test.db);
   const mailer: Mailer = createSmtpMailer(smtp.url, { pool: 1 });
-  const workers: Workers = await startWorkers({ config, db: test.db, queues, mailer });
+  const workers: Workers = await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), log });
   server.on('request', createApp({ config, db: test.db, redis, queues }));
 
   const peers: Array<() => Promise<void>> = [];
@@ -79,7 +81,7 @@ export async function startSubscriberApp(
     },
     async startPeer() {
       const peerRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-      const peerQueues = createQueues(REDIS_URL, prefix);
+      const peerQueues = createQueues(REDIS_URL, prefix, test.db);
       const peer = http.createServer(createApp({ config, db: test.db, redis: peerRedis, queues: peerQueues }));
       await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
       const close = async () => {

@@ -37,7 +37,7 @@ function postJson(path: string, body: unknown): Promise<Response> {
 beforeAll(async () => {
   t = await createTestDb();
   redis = new Redis(REDIS_URL);
-  queues = createQueues(REDIS_URL, `bs-test-api-${randomBytes(4).toString('hex')}`);
+  queues = createQueues(REDIS_URL, `bs-test-api-${randomBytes(4).toString("hex")}`, t.db);
   const env = { NODE_ENV: 'test', DATABASE_URL: t.url, REDIS_URL };
   ({ server, base } = await listen(createApp({ config: loadConfig({ ...env, ADMIN_TOKEN: TOKEN }), db: t.db, redis, queues })));
   ({ server: closedServer, base: closedBase } = await listen(createApp({ config: loadConfig(env), db: t.db, redis, queues })));

@@ -13,7 +13,7 @@ let queues: Queues;
 
 beforeAll(async () => {
   t = await createTestDb();
-  queues = createQueues(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', `bs-test-forget-${randomBytes(4).toString('hex')}`);
+  queues = createQueues(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", `bs-test-forget-${randomBytes(4).toString("hex")}`, t.db);
   await createListFromInput(t.db, { slug: 'weekly', name: 'Weekly', from: 'weekly@example.com' });
   await createListFromInput(t.db, { slug: 'monthly', name: 'Monthly', from: 'monthly@example.com' });
 });

@@ -56,7 +56,7 @@ async function readAll(stream: Readable): Promise<string> {
 
 beforeAll(async () => {
   t = await createTestDb();
-  queues = createQueues(REDIS_URL, `bs-test-import-${randomBytes(4).toString('hex')}`);
+  queues = createQueues(REDIS_URL, `bs-test-import-${randomBytes(4).toString("hex")}`, t.db);
   news = await createListFromInput(t.db, { slug: 'news', name: 'News', from: 'News <news@example.com>' });
 });
 

@@ -1,5 +1,5 @@
-import { startCaptureServer, parseMail, type CaptureServer } from '../../src/sending/capture';
-import { classifySmtpError, createSmtpMailer } from '../../src/sending/mailer';
+import { startCaptureServer, parseMail, type CaptureServer } from '../../src/mail/capture';
+import { classifySmtpError, createSmtpMailer } from '../../src/mail/transport';
 
 let smtp: CaptureServer;
 beforeAll(async () => {

@@ -126,7 +126,7 @@ describe('admin API: /api/v1/lists/:slug/issues/:issue/schedule', () => {
   beforeAll(async () => {
     const app = express();
     app.use(express.json());
-    app.use('/api/v1', scheduleApi({ db: test.db, config: { adminToken: 'admin-token-for-tests' }, clock: () => new Date('2098-12-30T00:00:00Z') }));
+    app.use('/api/v1', scheduleApi({ db: test.db, config: { adminToken: 'admin-token-for-tests', sendBatchSize: 100 }, clock: () => new Date('2098-12-30T00:00:00Z') }));
     app.use(errorHandler());
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { createDb, type Db } from '../../src/db/database';
+import { createQueues, type Queues } from '../../src/queues';
 import type { List } from '../../src/db/schema';
 import { createList } from '../../src/lists/repository';
 import { scheduleIssue, unscheduleIssue } from '../../src/schedules/service';
@@ -21,9 +23,17 @@ let otherDb: Db;
 let dataDir: string;
 let list: List;
 let logs: string[];
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const PREFIX = `bs-test-sched-${randomBytes(4).toString('hex')}`;
+// One set of queues per "process": startSend queues the planning job there (no worker runs it
+// here, so a started send stays in 'planning', which is what these tests look at).
+const queuesOf = new Map<Db, Queues>();
 
 function deps(db: Db): SchedulerDeps {
-  return { db, jobs: undefined as never, config: { publicUrl: 'https://news.example.org', dataDir }, log: (line) => logs.push(line) };
+  let queues = queuesOf.get(db);
+  if (!queues) queuesOf.set(db, (queues = createQueues(REDIS_URL, PREFIX, db)));
+  const write = (fields: object, message: string) => void logs.push(`${message} ${JSON.stringify(fields)}`);
+  return { db, queues, config: { publicUrl: 'https://news.example.org', dataDir, sendBatchSize: 100 }, log: { info: write, warn: write } as SchedulerDeps['log'] };
 }
 
 async function addIssue(issue: Issue, sendStatus?: 'done' | 'scheduled', at?: Date): Promise<string> {
@@ -58,6 +68,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const queues of queuesOf.values()) {
+    await queues.queue('plan-send').obliterate({ force: true }).catch(() => undefined);
+    await queues.close();
+  }
   await otherDb?.destroy();
   await test?.drop();
   fs.rmSync(dataDir, { recursive: true, force: true });
@@ -83,48 +97,48 @@ describe('scheduling an issue', () => {
   it('--next takes the next free weekly slot, in the list\'s zone, and the next issue the week after', async () => {
     await addIssue(smallIssue('a', '2026-03-30'));
     await addIssue(smallIssue('b', '2026-04-06'));
-    const a = await scheduleIssue(test.db, { list: list.slug, issue: 'a', when: { next: true }, now });
+    const a = await scheduleIssue(test.db, { list: list.slug, issue: 'a', when: { next: true }, now, batchSize: 100 });
     expect(a.send.scheduled_at?.toISOString()).toBe('2026-03-30T07:00:00.000Z'); // Monday 09:00 CEST
     expect(a.send.status).toBe('scheduled');
-    const b = await scheduleIssue(test.db, { list: list.slug, issue: 'b', when: { next: true }, now });
+    const b = await scheduleIssue(test.db, { list: list.slug, issue: 'b', when: { next: true }, now, batchSize: 100 });
     expect(b.send.scheduled_at?.toISOString()).toBe('2026-04-06T07:00:00.000Z');
   });
 
   it('--at takes an offset as given and a bare time in the list\'s zone; rescheduling moves it', async () => {
     await addIssue(smallIssue('c', '2026-04-01'));
-    const first = await scheduleIssue(test.db, { list: list.slug, issue: 'c', when: { at: '2026-04-01T10:00:00+00:00' }, now });
+    const first = await scheduleIssue(test.db, { list: list.slug, issue: 'c', when: { at: '2026-04-01T10:00:00+00:00' }, now, batchSize: 100 });
     expect([first.send.scheduled_at?.toISOString(), first.rescheduled]).toEqual(['2026-04-01T10:00:00.000Z', false]);
-    const moved = await scheduleIssue(test.db, { list: list.slug, issue: 'c', when: { at: '2026-04-02T08:30' }, now });
+    const moved = await scheduleIssue(test.db, { list: list.slug, issue: 'c', when: { at: '2026-04-02T08:30' }, now, batchSize: 100 });
     expect([moved.send.scheduled_at?.toISOString(), moved.rescheduled, moved.send.id]).toEqual(['2026-04-02T06:30:00.000Z', true, first.send.id]);
   });
 
   it('refuses a time in the past, and a list without a weekly slot for --next', async () => {
     await addIssue(smallIssue('d', '2026-03-01'));
-    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'd', when: { at: '2026-03-01T09:00' }, now })).rejects.toThrow(/in the past/);
+    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'd', when: { at: '2026-03-01T09:00' }, now, batchSize: 100 })).rejects.toThrow(/in the past/);
     await test.db.updateTable('lists').set({ weekly_slot: null }).where('id', '=', list.id).execute();
-    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'd', when: { next: true }, now })).rejects.toThrow(/no weekly slot/);
-    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'nope', when: { next: true }, now })).rejects.toThrow(/no issue "nope"/);
+    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'd', when: { next: true }, now, batchSize: 100 })).rejects.toThrow(/no weekly slot/);
+    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'nope', when: { next: true }, now, batchSize: 100 })).rejects.toThrow(/no issue "nope"/);
   });
 
   it('unschedule makes it a draft again; neither works once the send has started', async () => {
     await addIssue(smallIssue('e', '2026-04-01'));
-    await scheduleIssue(test.db, { list: list.slug, issue: 'e', when: { next: true }, now });
+    await scheduleIssue(test.db, { list: list.slug, issue: 'e', when: { next: true }, now, batchSize: 100 });
     await unscheduleIssue(test.db, { list: list.slug, issue: 'e' });
     expect(await sendOf('e')).toBeUndefined();
     await expect(unscheduleIssue(test.db, { list: list.slug, issue: 'e' })).rejects.toThrow(/not scheduled/);
 
-    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 'e', when: { next: true }, now });
+    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 'e', when: { next: true }, now, batchSize: 100 });
     const report = await tick(deps(test.db), new Date(send.scheduled_at!.getTime() + 1000));
     expect(report.started.map((s) => s.sendId)).toContain(send.id);
     await expect(unscheduleIssue(test.db, { list: list.slug, issue: 'e' })).rejects.toThrow(/planning already/);
-    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'e', when: { next: true }, now })).rejects.toMatchObject({ code: 'conflict' });
+    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'e', when: { next: true }, now, batchSize: 100 })).rejects.toMatchObject({ code: 'conflict' });
   });
 });
 
 describe('the scheduler tick', () => {
   it('starts a due send once when two schedulers tick at the same moment', async () => {
     await addIssue(smallIssue('w', '2026-03-30'));
-    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 'w', when: { next: true }, now: new Date('2026-03-25T12:00:00Z') });
+    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 'w', when: { next: true }, now: new Date('2026-03-25T12:00:00Z'), batchSize: 100 });
     const before = new Date(send.scheduled_at!.getTime() - 1000);
     const at = new Date(send.scheduled_at!.getTime() + 1000);
 
@@ -140,12 +154,12 @@ describe('the scheduler tick', () => {
     const started = rounds.flat().flatMap((r) => r.started.filter((s) => s.sendId === send.id));
     expect(started).toEqual([{ sendId: send.id, late: false }]);
     expect((await sendOf('w'))?.status).toBe('planning');
-    expect(logs.filter((l) => l.includes('started'))).toHaveLength(1);
+    expect(logs.filter((l) => l.includes('started a send'))).toHaveLength(1);
   });
 
   it('two running schedulers (timers, injected clocks) start it once', async () => {
     await addIssue(smallIssue('t', '2026-03-30'));
-    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 't', when: { at: '2026-03-30T09:00' }, now: new Date('2026-03-25T12:00:00Z') });
+    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 't', when: { at: '2026-03-30T09:00' }, now: new Date('2026-03-25T12:00:00Z'), batchSize: 100 });
     let now = new Date('2026-03-30T06:59:00Z');
     const clock = () => now;
     const a = startScheduler(deps(test.db), { clock, intervalMs: 20 });
@@ -160,13 +174,15 @@ describe('the scheduler tick', () => {
       await Promise.all([a.close(), b.close()]);
     }
     expect((await sendOf('t'))?.status).toBe('planning');
-    expect(logs.filter((l) => l.includes(`${list.slug}/t`))).toEqual([`scheduler: started ${list.slug}/t`]);
+    const mine = logs.filter((l) => l.includes(`"list":"${list.slug}","issue":"t"`));
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatch(/^scheduler: started a send \{/);
     expect(send.id).toBeDefined();
   });
 
   it('after a restart across the slot, sends late, once, and says so', async () => {
     await addIssue(smallIssue('r', '2026-03-30'));
-    await scheduleIssue(test.db, { list: list.slug, issue: 'r', when: { at: '2026-03-30T09:00' }, now: new Date('2026-03-25T12:00:00Z') });
+    await scheduleIssue(test.db, { list: list.slug, issue: 'r', when: { at: '2026-03-30T09:00' }, now: new Date('2026-03-25T12:00:00Z'), batchSize: 100 });
     // Running before the slot, then stopped (a deploy, a crash) …
     const before = startScheduler(deps(test.db), { clock: () => new Date('2026-03-30T06:30:00Z'), intervalMs: 20 });
     await new Promise((r) => setTimeout(r, 60));
@@ -180,9 +196,9 @@ describe('the scheduler tick', () => {
     await new Promise((r) => setTimeout(r, 100));
     await Promise.all([a.close(), b.close()]);
     expect((await sendOf('r'))?.status).toBe('planning');
-    const mine = logs.filter((l) => l.includes(`${list.slug}/r`));
+    const mine = logs.filter((l) => l.includes(`"list":"${list.slug}","issue":"r"`));
     expect(mine).toHaveLength(1);
-    expect(mine[0]).toMatch(/LATE by 10800 s/);
+    expect(mine[0]).toMatch(/^scheduler: started a send late .*"late":true,"lateBySeconds":10800/);
   });
 });
 

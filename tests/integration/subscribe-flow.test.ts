@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { List } from '../../src/db/schema';
-import { parseMail } from '../../src/sending/capture';
+import { parseMail } from '../../src/mail/capture';
 import { emailHash } from '../../src/subscribers/repository';
 import { signToken } from '../../src/subscribers/tokens';
 import {

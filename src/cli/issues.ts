@@ -1,0 +1,123 @@
+import { Presets, SingleBar } from 'cli-progress';
+import type { Connections } from '../connect';
+import { AppError } from '../errors';
+import { importIssue, listIssues } from '../issues/repository';
+import { formatProblems, validateIssueFile } from '../issues/validate';
+import { getListBySlug } from '../lists/repository';
+import type { SendProgress } from '../sending/control';
+import { findListIssue, sendAction, sendTest, type SendAction } from '../sending/editor';
+import type { RegisterCommands } from './context';
+
+function describeProgress(p: SendProgress): string[] {
+  const c = p.counts;
+  const lines = [
+    `status     ${p.send.status}${p.send.pause_reason ? ` (${p.send.pause_reason})` : ''}`,
+    `recipients ${p.total} (${p.send.cadence} subscribers)`,
+    `deliveries ${c.sent} sent, ${c.pending} pending, ${c.bounced} bounced, ${c.failed} failed, ${c.suppressed} suppressed, ${c.cancelled} cancelled`,
+  ];
+  if (p.send.status === 'sending' || p.send.status === 'planning') {
+    lines.push(`rate       ${p.rate.toFixed(1)} messages/s` + (p.etaSeconds !== null ? `, about ${formatSeconds(p.etaSeconds)} to go` : ''));
+  }
+  return lines;
+}
+
+function formatSeconds(s: number): string {
+  return s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
+const FINAL = new Set(['done', 'cancelled', 'paused']);
+
+/** `--wait`: a progress bar with rate and ETA until the send is done (or paused, or cancelled). */
+async function waitForSend(deps: Connections, listSlug: string, issueSlug: string, err: (line: string) => void): Promise<SendProgress> {
+  const bar = new SingleBar(
+    { format: 'sending [{bar}] {percentage}% | {value}/{total} | {rate} msg/s | ETA {eta_formatted}', hideCursor: true, stream: process.stderr },
+    Presets.shades_classic,
+  );
+  let started = false;
+  for (;;) {
+    const { list, issue } = await findListIssue(deps.db, listSlug, issueSlug);
+    const p = await sendAction({ ...deps, config: deps.config }, issue, list, 'status');
+    const done = p.total - p.counts.pending;
+    if (!started && p.total > 0) {
+      bar.start(p.total, done, { rate: '0.0' });
+      started = true;
+    }
+    if (started) bar.update(done, { rate: p.rate.toFixed(1) });
+    if (FINAL.has(p.send.status)) {
+      if (started) bar.stop();
+      else err(`send is ${p.send.status}`);
+      return p;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** `broadsheet issues import | list | test | send | pause | resume | cancel | status`. */
+export const registerIssueCommands: RegisterCommands = (program, ctx) => {
+  const issues = program.command('issues').description('import, test and send issues; control a send');
+
+  issues
+    .command('import <file>')
+    .description('store an issue (validated) and its images; replaces a draft, never a sent issue')
+    .option('--list <slug>', 'the list (default: the issue\'s own "list" field)')
+    .action(async (file: string, opts: { list?: string }) => {
+      const checked = await validateIssueFile(file);
+      if (!checked.ok) throw new AppError('invalid_issue', `${file} is not a valid issue:\n${formatProblems(checked.problems)}`);
+      await ctx.withConnection(async (deps) => {
+        const list = await getListBySlug(deps.db, opts.list ?? checked.issue.list);
+        const { issue, replaced } = await importIssue(deps.db, { list, issue: checked.issue, baseDir: checked.baseDir, dataDir: deps.config.dataDir });
+        ctx.out(`${replaced ? 'replaced' : 'imported'} ${issue.kind} issue ${issue.slug} (${issue.date}) in list ${list.slug}`);
+      });
+    });
+
+  issues
+    .command('list')
+    .description("a list's issues with their state (draft, scheduled, sending, sent)")
+    .requiredOption('--list <slug>', 'the list')
+    .action(async (opts: { list: string }) => {
+      await ctx.withConnection(async (deps) => {
+        const list = await getListBySlug(deps.db, opts.list);
+        const all = await listIssues(deps.db, list.id);
+        if (all.length === 0) ctx.out(`no issues in ${list.slug} yet: import one with \`broadsheet issues import FILE --list ${list.slug}\``);
+        for (const i of all) {
+          const when = i.state === 'scheduled' && i.scheduledAt ? ` for ${i.scheduledAt.toISOString()}` : '';
+          ctx.out(`${i.slug}\t${i.kind}\t${i.date}\t${i.state}${when}\t${i.title}`);
+        }
+      });
+    });
+
+  issues
+    .command('test <slug>')
+    .description('send one test email of an issue (subject marked [TEST])')
+    .requiredOption('--list <slug>', 'the list')
+    .requiredOption('--to <address>', 'where to send it')
+    .action(async (slug: string, opts: { list: string; to: string }) => {
+      await ctx.withConnection(async (deps) => {
+        const { issue } = await findListIssue(deps.db, opts.list, slug);
+        const result = await sendTest(deps, issue, opts.to);
+        ctx.out(`test email sent to ${opts.to}: ${result.response}`);
+      });
+    });
+
+  const control = (action: SendAction, description: string) => {
+    const cmd = issues
+      .command(`${action} <slug>`)
+      .description(description)
+      .requiredOption('--list <slug>', 'the list');
+    if (action === 'send') cmd.option('--wait', 'show a progress bar until the send is done');
+    cmd.action(async (slug: string, opts: { list: string; wait?: boolean }) => {
+      await ctx.withConnection(async (deps) => {
+        const { list, issue } = await findListIssue(deps.db, opts.list, slug);
+        let progress = await sendAction(deps, issue, list, action);
+        if (action !== 'status') ctx.out(`${action === 'send' ? 'sending' : `${action}d`}: ${issue.slug}`);
+        if (opts.wait) progress = await waitForSend(deps, opts.list, slug, ctx.err);
+        for (const line of describeProgress(progress)) ctx.out(line);
+      });
+    });
+  };
+  control('send', 'send an issue now to every subscriber of its cadence');
+  control('pause', 'stop handing out messages (within seconds)');
+  control('resume', 'go on with a paused send; nobody gets it twice');
+  control('cancel', 'stop a send for good; the rest is not sent');
+  control('status', 'counts per delivery status, rate and ETA');
+};

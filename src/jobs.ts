@@ -1,0 +1,86 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config';
+import type { Db } from './db/database';
+import type { Templates } from './issues/templates';
+import type { Logger } from './log';
+import type { Mailer } from './mail/transport';
+import type { JobKind, JobPayloads, Queues } from './queues';
+import { sendBatch } from './sending/batch';
+import { unsentBatches } from './sending/control';
+import { planSend } from './sending/plan';
+import { sendTestEmail } from './sending/test-send';
+import { createThrottle } from './sending/throttle';
+import { VariantCache } from './sending/variants';
+import { requeueLostConfirmations } from './subscribers/repair';
+import { processSystemMailJob } from './subscribers/system-mail';
+
+/** What the handlers need; only the composition roots (main.ts, tests) build it for real. */
+export interface WorkerDeps {
+  config: Config;
+  db: Db;
+  redis: Redis;
+  queues: Queues;
+  /** Newsletters: SEND_CONCURRENCY connections. */
+  mailer: Mailer;
+  /** System mail has its own small pool, so a confirmation never waits behind a big send. */
+  systemMailer: Mailer;
+  templates: Templates;
+  log: Logger;
+}
+
+export interface JobDefinition<K extends JobKind> {
+  /** Jobs of this kind one worker process runs at once. */
+  concurrency(config: Config): number;
+  handle(payload: JobPayloads[K]): Promise<unknown>;
+  /**
+   * The jobs the rows say should exist: queued again on start and every REPAIR_INTERVAL, after
+   * a crash, a flushed or restarted Redis. Job ids are deterministic, so a job that is still
+   * queued is not doubled. Must be cheap: it runs often.
+   */
+  repair?(): Promise<JobPayloads[K][] | number>;
+}
+
+export type JobRegistry = { [K in JobKind]: JobDefinition<K> };
+
+/** Every kind of job, with its handler and its repair. The worker runs whatever is here. */
+export function jobRegistry(deps: WorkerDeps): JobRegistry {
+  const batchDeps = {
+    config: deps.config,
+    db: deps.db,
+    mailer: deps.mailer,
+    throttle: createThrottle(deps.redis, deps.queues.prefix, deps.config.sendRate),
+    variants: new VariantCache(),
+    templates: deps.templates,
+    log: deps.log,
+  };
+  return {
+    'system-mail': {
+      // Few and small; a handful at once keeps a slow SMTP server from holding them up.
+      concurrency: () => 4,
+      handle: (job) => processSystemMailJob({ ...deps, mailer: deps.systemMailer }, job),
+      // Queues them itself (it records a 'confirmation_requeued' event with each).
+      repair: () => requeueLostConfirmations(deps.db, deps.queues),
+    },
+    'test-send': {
+      concurrency: () => 1,
+      handle: (job) => sendTestEmail({ ...deps, mailer: deps.systemMailer }, job),
+    },
+    'plan-send': {
+      concurrency: () => 1,
+      handle: (job) => planSend(deps, job.sendId),
+      repair: async () =>
+        (await deps.db.selectFrom('sends').select('id').where('status', '=', 'planning').execute()).map((s) => ({ sendId: s.id })),
+    },
+    'send-batch': {
+      // Two batches at once: one is claiming and recording while the other's messages are on the wire.
+      concurrency: () => 2,
+      handle: (job) => sendBatch(batchDeps, job),
+      async repair() {
+        const sending = await deps.db.selectFrom('sends').select(['id', 'batch_size']).where('status', '=', 'sending').execute();
+        const batches = [];
+        for (const send of sending) batches.push(...(await unsentBatches(deps.db, send)));
+        return batches;
+      },
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config';
+import type { Db } from '../db/database';
+import type { IssueRow, List, Send } from '../db/schema';
+import { AppError } from '../errors';
+import { getIssue } from '../issues/repository';
+import { getListBySlug } from '../lists/repository';
+import type { SmtpResult } from '../mail/transport';
+import type { Queues } from '../queues';
+import { cancelSend, getSendOfIssue, pauseSend, resumeSend, sendNow, sendProgress, type SendProgress } from './control';
+
+/**
+ * The editor's operations on an issue's send, shared by the CLI and the admin API so both
+ * say the same thing in the same words.
+ */
+export interface EditorDeps {
+  db: Db;
+  queues: Queues;
+  config: Pick<Config, 'sendBatchSize'>;
+}
+
+export async function findListIssue(db: Db, listSlug: string, issueSlug: string): Promise<{ list: List; issue: IssueRow }> {
+  const list = await getListBySlug(db, listSlug);
+  return { list, issue: await getIssue(db, list, issueSlug) };
+}
+
+/**
+ * Queues one test email and waits for the worker's answer: the test goes out through the
+ * same path as the newsletter (and through the running process's SMTP, capture included).
+ */
+export async function sendTest(deps: EditorDeps, issue: IssueRow, to: string, timeoutMs = 60_000): Promise<SmtpResult> {
+  const job = await deps.queues.add('test-send', { issueId: issue.id, to, requestId: randomUUID() });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return (await Promise.race([
+      job.finished(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new AppError('unavailable', `no worker sent the test within ${timeoutMs / 1000} s: is \`broadsheet start\` or \`broadsheet worker\` running?`)),
+          timeoutMs,
+        );
+      }),
+    ])) as SmtpResult;
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new AppError('unavailable', `the test email was not sent: ${(err as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type SendAction = 'send' | 'pause' | 'resume' | 'cancel' | 'status';
+
+export async function sendAction(deps: EditorDeps, issue: IssueRow, list: List, action: SendAction): Promise<SendProgress> {
+  let send: Send;
+  if (action === 'send') send = await sendNow(deps, issue, list, deps.config.sendBatchSize);
+  else {
+    send = await getSendOfIssue(deps.db, issue);
+    if (action === 'pause') send = await pauseSend(deps.db, send);
+    else if (action === 'resume') send = await resumeSend(deps, send);
+    else if (action === 'cancel') send = await cancelSend(deps.db, send);
+  }
+  return sendProgress(deps.db, send);
+}
+
+export function progressToJson(p: SendProgress) {
+  return {
+    status: p.send.status,
+    pauseReason: p.send.pause_reason,
+    scheduledAt: p.send.scheduled_at,
+    startedAt: p.send.started_at,
+    finishedAt: p.send.finished_at,
+    cadence: p.send.cadence,
+    recipients: p.total,
+    deliveries: p.counts,
+    rate: Math.round(p.rate * 10) / 10,
+    etaSeconds: p.etaSeconds,
+  };
+}

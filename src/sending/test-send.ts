@@ -1,0 +1,52 @@
+import type { Config } from '../config';
+import type { Db } from '../db/database';
+import type { Templates } from '../issues/templates';
+import { bareAddress, formatAddress, stableMessageId } from '../mail/headers';
+import type { Mailer, SmtpResult } from '../mail/transport';
+import type { TestSendJob } from '../queues';
+import { subscriberLink } from '../subscribers/tokens';
+import { compileVariant } from './variants';
+
+/**
+ * One test email of an issue, as a weekly subscriber with no sections excluded sees it,
+ * marked as a test in the subject. When the address subscribes to the list, its own links
+ * are used; otherwise the preferences and unsubscribe links lead to the list's "email me a
+ * link" page, which works for anyone.
+ */
+export async function sendTestEmail(
+  deps: { db: Db; config: Pick<Config, 'publicUrl' | 'secretKeys'>; mailer: Mailer; templates: Templates },
+  job: TestSendJob,
+): Promise<SmtpResult> {
+  const { db, config } = deps;
+  const issue = await db.selectFrom('issues').selectAll().where('id', '=', job.issueId).executeTakeFirstOrThrow();
+  const list = await db.selectFrom('lists').selectAll().where('id', '=', issue.list_id).executeTakeFirstOrThrow();
+  const subscription = await db
+    .selectFrom('subscriptions as s')
+    .innerJoin('subscribers as p', 'p.id', 's.subscriber_id')
+    .select(['s.id', 'p.name'])
+    .where('s.list_id', '=', list.id)
+    .where((eb) => eb(eb.fn('lower', ['p.email']), '=', job.to.toLowerCase()))
+    .executeTakeFirst();
+  const send = { id: `test-${job.requestId}`, cadence: issue.kind === 'digest' ? 'monthly' : 'weekly' } as const;
+  const variant = await compileVariant(
+    { send, issue, list, publicUrl: config.publicUrl, templates: deps.templates },
+    [],
+    { subjectPrefix: '[TEST] ' },
+  );
+  const askForLink = `${config.publicUrl}/lists/${encodeURIComponent(list.slug)}/preferences`;
+  const now = new Date();
+  const messageId = stableMessageId(['test', job.requestId], config.publicUrl);
+  const raw = variant.mime.build({
+    to: formatAddress(subscription?.name ?? '', job.to),
+    messageId,
+    date: now,
+    headers: {},
+    values: {
+      name: subscription?.name ?? '',
+      preferences_url: subscription ? subscriberLink(config, 'preferences', subscription.id, now) : askForLink,
+      unsubscribe_url: subscription ? subscriberLink(config, 'unsubscribe', subscription.id, now) : askForLink,
+      web_url: `${config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
+    },
+  });
+  return deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: job.to }, raw, messageId);
+}

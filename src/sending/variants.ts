@@ -1,0 +1,79 @@
+import type { IssueRow, List, Send } from '../db/schema';
+import { listId } from '../mail/headers';
+import { buildMimeTemplate, type MimeTemplate } from '../mail/mime';
+import { compilePersonalization } from '../issues/personalize';
+import { renderIssue } from '../issues/render';
+import { assetBaseUrl, issueContent } from '../issues/repository';
+import type { Templates } from '../issues/templates';
+
+/**
+ * An issue as one subscriber group receives it: the sections they did not opt out of, compiled
+ * once and built into a MIME message once. Subscribers who excluded the same sections of this
+ * issue share a variant; sections the issue does not have do not make a new one.
+ */
+export interface Variant {
+  key: string;
+  mime: MimeTemplate;
+}
+
+export function variantKey(send: Pick<Send, 'cadence'>, sectionIds: ReadonlySet<string>, excluded: readonly string[]): string {
+  const relevant = excluded.filter((id) => sectionIds.has(id)).sort();
+  return `${send.cadence}:${relevant.join(',')}`;
+}
+
+export interface VariantSource {
+  send: Pick<Send, 'id' | 'cadence'>;
+  issue: IssueRow;
+  list: List;
+  publicUrl: string;
+  templates: Templates;
+}
+
+/** Compiles one variant. Pure apart from MJML's own work; the caller caches it. */
+export async function compileVariant(source: VariantSource, excluded: readonly string[], options: { subjectPrefix?: string } = {}): Promise<Variant> {
+  const { send, issue, list, publicUrl } = source;
+  const content = issueContent(issue);
+  const sectionIds = new Set(content.sections.map((s) => s.id));
+  const rendered = await renderIssue(
+    content,
+    {
+      list: { slug: list.slug, name: list.name, language: list.language, contact: list.contact },
+      publicUrl,
+      assetBaseUrl: assetBaseUrl(publicUrl, list.slug, issue.slug),
+      cadence: send.cadence,
+      excludeSections: excluded.filter((id) => sectionIds.has(id)),
+    },
+    source.templates,
+  );
+  const mime = buildMimeTemplate({
+    from: list.from_address,
+    replyTo: list.reply_to ?? undefined,
+    subject: (options.subjectPrefix ?? '') + rendered.subject,
+    headers: { 'List-Id': listId(list, publicUrl) },
+    html: compilePersonalization(rendered.html),
+    text: compilePersonalization(rendered.text),
+  });
+  return { key: variantKey(send, sectionIds, excluded), mime };
+}
+
+/**
+ * A worker's variants, per send and issue version, compiled on first use. Bounded: a worker
+ * serves a few sends at a time, each with a handful of section choices.
+ */
+export class VariantCache {
+  private readonly entries = new Map<string, Promise<Variant>>();
+  constructor(private readonly max = 64) {}
+
+  get(source: VariantSource, excluded: readonly string[]): Promise<Variant> {
+    const sectionIds = new Set(issueContent(source.issue).sections.map((s) => s.id));
+    const key = `${source.send.id}@${source.issue.updated_at.getTime()}/${variantKey(source.send, sectionIds, excluded)}`;
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = compileVariant(source, excluded);
+      entry.catch(() => this.entries.delete(key)); // a failed compile is tried again next time
+      this.entries.set(key, entry);
+      if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    }
+    return entry;
+  }
+}
