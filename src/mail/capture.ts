@@ -29,7 +29,7 @@ export interface CaptureServer {
  * SMTP server the integration tests talk to.
  */
 export async function startCaptureServer(
-  options: { port?: number; host?: string; keep?: number; onRcpt?: (address: string) => RcptVerdict } = {},
+  options: { port?: number; host?: string; keep?: number; onRcpt?: (address: string) => RcptVerdict; onConnect?: () => RcptVerdict } = {},
 ): Promise<CaptureServer> {
   const keep = options.keep ?? 1000;
   const received: CapturedMail[] = [];
@@ -40,6 +40,11 @@ export async function startCaptureServer(
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     size: 25 * 1024 * 1024,
+    onConnect(_session, callback) {
+      const verdict = options.onConnect?.();
+      if (!verdict) return callback();
+      callback(Object.assign(new Error(verdict.message), { responseCode: verdict.code }));
+    },
     onRcptTo(address, _session, callback) {
       const verdict = options.onRcpt?.(address.address);
       if (!verdict) return callback();

@@ -44,6 +44,7 @@ export interface WorldOptions {
   redisUrl?: string;
   env?: Record<string, string>;
   onRcpt?: (address: string) => RcptVerdict;
+  onConnect?: () => RcptVerdict;
   workers?: boolean;
   smtpPort?: number;
 }
@@ -52,7 +53,7 @@ export async function startSendWorld(options: WorldOptions = {}): Promise<SendWo
   const test = await createTestDb();
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `bs-send-${randomBytes(5).toString('hex')}`;
-  const smtp = await startCaptureServer({ onRcpt: options.onRcpt, keep: 1_000_000, port: options.smtpPort });
+  const smtp = await startCaptureServer({ onRcpt: options.onRcpt, onConnect: options.onConnect, keep: 1_000_000, port: options.smtpPort });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-data-'));
   const config = loadConfig({
     NODE_ENV: 'test',
