@@ -44,7 +44,9 @@ export async function renderWebVersion(input: WebVersionInput, templates: Templa
     'html',
   );
   const lang = pickLanguage(issue.language ?? list.language);
-  return injectAround(page, topBar(lang, list, listPath, issue, input.covers ?? []), subscribeBox(lang, list, listPath));
+  // As on every page: no favicon request, so no 404 in the console and no asset to host.
+  const withIcon = page.replace(/<\/head>/i, '<link rel="icon" href="data:,"></head>');
+  return injectAround(withIcon, topBar(lang, list, listPath, issue, input.covers ?? []), subscribeBox(lang, list, listPath));
 }
 
 /** Puts `top` right after `<body…>` and `bottom` right before `</body>`. */

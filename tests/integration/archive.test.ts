@@ -44,6 +44,8 @@ describe('the web archive and its feed', () => {
     expect(page).toContain('机器学习总结；2021 年 2 月');
     expect(page).toContain(`${app.baseUrl}/assets/ml-news/golden/images/dalle.png`);
     expect(page).toMatch(/<form method="post" action="\/lists\/ml-news\/subscribe">/);
+    // A browser asks for /favicon.ico unless told otherwise: a 404 in every reader's console.
+    expect(page).toMatch(/<link rel="icon" href="data:,"><\/head>/);
     // No personalization marker left, and no personal link: preferences and unsubscribe lead
     // to the page where a reader asks for their own link.
     expect(page).not.toMatch(/%%bs-/);
