@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as listsAndSubscribers from './2026-11-28-01-lists-and-subscribers';
 import * as listWelcomeEmail from './2026-11-28-02-list-welcome-email';
 import * as issuesSendsDeliveries from './2026-11-28-03-issues-sends-deliveries';
+import * as listDigestTemplates from './2026-11-28-04-list-digest-templates';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so that the same code
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-28-01-lists-and-subscribers': listsAndSubscribers,
   '2026-11-28-02-list-welcome-email': listWelcomeEmail,
   '2026-11-28-03-issues-sends-deliveries': issuesSendsDeliveries,
+  '2026-11-28-04-list-digest-templates': listDigestTemplates,
 };

@@ -9,6 +9,8 @@ import { bounceWebhook } from './sending/webhooks';
 import { loopbackOnly, noStore, refuseNulBytes, securityHeaders, unless } from './http/middleware';
 import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
+import { archiveRoutes, homeRoutes } from './archive/routes';
+import { scheduleApi } from './schedules/routes';
 
 export type { AppDeps } from './http/deps';
 
@@ -63,9 +65,12 @@ export function createApp(deps: AppDeps): express.Express {
   // Images of imported issues, at the URLs the compiled email uses.
   app.use('/assets', express.static(path.join(deps.config.dataDir, 'assets'), { index: false, dotfiles: 'deny', maxAge: '7d', fallthrough: true }));
 
+  app.use('/api/v1', scheduleApi(deps));
   app.use('/api/v1', adminApi(deps));
   app.use(bounceWebhook(deps));
   app.use(subscriberRoutes(deps));
+  app.use(homeRoutes(deps));
+  app.use(archiveRoutes(deps));
   // The outbox shows every link mailed (confirm, preferences, unsubscribe): development only,
   // and only to this machine. loadConfig refuses production without SMTP_URL; this is the
   // second lock.

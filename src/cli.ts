@@ -8,6 +8,7 @@ import { registerListCommands } from './cli/lists';
 import { registerSubscriberCommands } from './cli/subscribers';
 import { registerIssueCommands } from './cli/issues';
 import type { ListSource } from './issues/compile-file';
+import { registerScheduleCommands } from './cli/schedules';
 
 // The server and the compiler load mjml, express and the queue (about a second); commands that
 // need none of them (validate, lists, subscribers) stay quick by loading them only when used.
@@ -91,6 +92,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerListCommands(program, ctx);
   registerSubscriberCommands(program, ctx);
   registerIssueCommands(program, ctx);
+  // After the sender's commands: schedule and unschedule join their `issues` group.
+  registerScheduleCommands(program, ctx);
   return program;
 }
 

@@ -16,6 +16,8 @@ interface CreateOptions {
   contact: string;
   section: string[];
   welcomeEmail?: boolean;
+  digestTitle?: string;
+  digestPreheader?: string;
 }
 
 /** `false` from a --no-… flag clears the setting. */
@@ -30,6 +32,8 @@ interface UpdateOptions {
   contact?: string;
   section?: string[];
   welcomeEmail?: boolean;
+  digestTitle?: string;
+  digestPreheader?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -51,7 +55,7 @@ function listOptions(command: Command, mode: 'create' | 'update'): Command {
   option(create, '--from <address>', 'sender, like "ML News <news@example.com>"');
   option(false, '--timezone <tz>', 'IANA time zone the slots are read in', 'UTC');
   option(false, '--weekly <slot>', 'weekly send slot, like "mon 09:00"');
-  option(false, '--monthly <slot>', 'monthly digest slot, like "1 09:00" (day 1 to 28)');
+  option(false, '--monthly <slot>', 'monthly digest slot, like "1 09:00" (day 1 to 31; past a month\'s end: its last day)');
   option(false, '--language <tag>', 'language of the emails, like "en" or "zh-CN"', 'en');
   option(false, '--reply-to <address>', 'where replies go');
   option(create, '--contact <line>', 'who sends it and where (a postal address): the footer of every email shows it');
@@ -62,6 +66,8 @@ function listOptions(command: Command, mode: 'create' | 'update'): Command {
     create ? [] : undefined,
   );
   command.option('--welcome-email', 'send a welcome email once a subscription is confirmed');
+  option(false, '--digest-title <template>', 'title of the generated monthly digest; {list}, {month}, {count} are filled in');
+  option(false, '--digest-preheader <template>', 'preheader of the generated monthly digest, same placeholders');
   if (!create) {
     command
       .option('--no-weekly', 'no weekly slot')
@@ -81,6 +87,7 @@ function describe(list: List): string[] {
     `  sections  ${list.sections.length ? list.sections.map((s) => `${s.id} (${s.title})`).join(', ') : '(none)'}`,
     `  contact   ${list.contact || '(none)'}`,
     `  welcome   ${list.welcome_email ? 'a welcome email after confirmation' : 'no welcome email'}`,
+    `  digest    ${list.digest_title ?? '(default title)'} / ${list.digest_preheader ?? '(default preheader)'}`,
   ];
 }
 
@@ -108,6 +115,8 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
         contact: opts.contact,
         sections: opts.section,
         welcomeEmail: opts.welcomeEmail ?? false,
+        digestTitle: opts.digestTitle,
+        digestPreheader: opts.digestPreheader,
       };
       // Checked before connecting: a typo should not wait for the database.
       validateListInput(input);
@@ -131,6 +140,8 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
         language: opts.language,
         replyTo: clear(opts.replyTo),
         contact: opts.contact,
+        digestTitle: opts.digestTitle,
+        digestPreheader: opts.digestPreheader,
         sections: opts.section,
         welcomeEmail: opts.welcomeEmail,
       };

@@ -37,6 +37,9 @@ export interface ListsTable {
   contact: Generated<string>;
   /** Send a welcome email once a subscription is confirmed (migration 02). */
   welcome_email: Generated<boolean>;
+  /** Title and preheader templates of the generated monthly digest; null: the default (migration 04). */
+  digest_title: ColumnType<string | null, string | null | undefined, string | null>;
+  digest_preheader: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
 }
 

@@ -160,6 +160,24 @@ export const en = {
   'issue.web_version': 'Web version',
   // A digest's list of the weekly issues it gathers.
   'issue.covers': 'This digest gathers these weekly issues',
+
+  // The web archive and the home page (src/archive/)
+  'archive.title': '{list}: past issues',
+  'archive.empty': 'No issue has been sent yet.',
+  'archive.subscribe': 'Subscribe',
+  'archive.feed': 'Atom feed',
+  'archive.back': 'All issues of {list}',
+  'archive.digest': 'Monthly digest',
+  'archive.covers': 'This digest covers:',
+  'archive.form.title': 'Get {list} by email',
+  'home.title': 'Newsletters',
+  'home.empty': 'No newsletter here yet.',
+  'home.archive': 'Past issues',
+
+  // Generated monthly digests (schedules/digest.ts); a list may set its own templates.
+  // {list} the list's name, {month} the month as readers write it, {count} weekly issues covered.
+  'digest.title': '{list}: the {month} digest',
+  'digest.preheader': 'The {count} weekly issues of {month} in one email.',
 } as const;
 
 export type MessageKey = keyof typeof en;

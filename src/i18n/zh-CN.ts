@@ -150,4 +150,19 @@ export const zhCN: Record<MessageKey, string> = {
   'issue.why.monthly': '你订阅了「{list}」的月度精选，因此收到这封邮件。',
   'issue.web_version': '网页版',
   'issue.covers': '本期月度精选汇总了以下各期周报',
+
+  'archive.title': '{list}：往期',
+  'archive.empty': '还没有发出任何一期。',
+  'archive.subscribe': '订阅',
+  'archive.feed': 'Atom 订阅源',
+  'archive.back': '{list}的全部往期',
+  'archive.digest': '月度精选',
+  'archive.covers': '本期精选收录：',
+  'archive.form.title': '通过邮件接收「{list}」',
+  'home.title': '新闻信',
+  'home.empty': '这里还没有新闻信。',
+  'home.archive': '往期',
+
+  'digest.title': '{list}：{month}月度精选',
+  'digest.preheader': '{month}的 {count} 期周刊，一封邮件读完。',
 };

@@ -30,6 +30,10 @@ export interface ListInput {
   sections?: Array<ListSection | string>;
   /** Send a welcome email once a subscription is confirmed. */
   welcomeEmail?: boolean;
+  /** Title of the generated monthly digest, with {list}, {month} and {count}; unset: the default. */
+  digestTitle?: string | null;
+  /** Its preheader, with the same placeholders. */
+  digestPreheader?: string | null;
 }
 
 export interface ListProblem {
@@ -131,6 +135,11 @@ export function validateListInput(input: unknown): NewListValues {
     add('contact', 'must be one line of at most 500 characters');
   }
 
+  const digestTitle = text('digestTitle', raw.digestTitle, false) ?? null;
+  if (digestTitle !== null && (!oneLine(digestTitle) || digestTitle.length > 200)) add('digestTitle', 'must be one line of at most 200 characters');
+  const digestPreheader = text('digestPreheader', raw.digestPreheader, false) ?? null;
+  if (digestPreheader !== null && (!oneLine(digestPreheader) || digestPreheader.length > 150)) add('digestPreheader', 'must be one line of at most 150 characters');
+
   let welcomeEmail = false;
   if (raw.welcomeEmail !== undefined && raw.welcomeEmail !== null) {
     if (typeof raw.welcomeEmail === 'boolean') welcomeEmail = raw.welcomeEmail;
@@ -180,6 +189,8 @@ export function validateListInput(input: unknown): NewListValues {
     contact: contact!,
     sections,
     welcome_email: welcomeEmail,
+    digest_title: digestTitle,
+    digest_preheader: digestPreheader,
   };
 }
 
@@ -235,6 +246,8 @@ export interface ListJson {
   contact: string;
   sections: ListSection[];
   welcomeEmail: boolean;
+  digestTitle: string | null;
+  digestPreheader: string | null;
   createdAt: string;
 }
 
@@ -251,6 +264,8 @@ export function listToJson(list: List): ListJson {
     contact: list.contact,
     sections: list.sections,
     welcomeEmail: list.welcome_email,
+    digestTitle: list.digest_title,
+    digestPreheader: list.digest_preheader,
     createdAt: list.created_at.toISOString(),
   };
 }

@@ -16,7 +16,7 @@ export interface WeeklySlot {
 }
 
 export interface MonthlySlot {
-  /** 1–28: every month has these days, so a slot never falls through a short month. */
+  /** 1–31: a day past the end of a short month means its last day (see schedules/next-slot.ts). */
   readonly day: number;
   readonly hour: number;
   readonly minute: number;
@@ -27,8 +27,8 @@ export type SlotResult<T> = { ok: true; slot: T } | { ok: false; message: string
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const FULL_WEEKDAYS = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
 
-/** The last day of the month a monthly slot may name: February has no 29th most years. */
-export const LAST_MONTHLY_DAY = 28;
+/** The last day of the month a monthly slot may name; shorter months send on their last day. */
+export const LAST_MONTHLY_DAY = 31;
 
 function parseTime(text: string): { hour: number; minute: number } | undefined {
   const m = /^(\d{1,2}):(\d{2})$/.exec(text);
@@ -57,7 +57,7 @@ export function parseWeeklySlot(text: string): SlotResult<WeeklySlot> {
   return { ok: true, slot: { weekday: index + 1, ...time } };
 }
 
-/** "1 09:00": a day of the month from 1 to 28 and a 24-hour time. */
+/** "1 09:00": a day of the month from 1 to 31 (past a month's end: its last day) and a 24-hour time. */
 export function parseMonthlySlot(text: string): SlotResult<MonthlySlot> {
   const parts = text.trim().split(/\s+/);
   const usage = `a monthly slot is a day of the month and a 24-hour time, like "1 09:00"; got "${text}"`;
@@ -65,7 +65,7 @@ export function parseMonthlySlot(text: string): SlotResult<MonthlySlot> {
   const [dayText, timeText] = parts as [string, string];
   const day = /^\d{1,2}$/.test(dayText) ? Number(dayText) : NaN;
   if (!(day >= 1 && day <= LAST_MONTHLY_DAY)) {
-    return { ok: false, message: `day "${dayText}" in monthly slot "${text}" must be from 1 to ${LAST_MONTHLY_DAY}, so that every month has it` };
+    return { ok: false, message: `day "${dayText}" in monthly slot "${text}" must be from 1 to ${LAST_MONTHLY_DAY} (a day past a month's end means its last day)` };
   }
   const time = parseTime(timeText);
   if (!time) return { ok: false, message: `invalid time "${timeText}" in monthly slot "${text}" (HH:MM, 00:00 to 23:59)` };

@@ -37,17 +37,18 @@ describe('parseMonthlySlot', () => {
   it.each([
     ['1 09:00', { day: 1, hour: 9, minute: 0 }],
     ['28 18:45', { day: 28, hour: 18, minute: 45 }],
+    // Past a short month's end means its last day (schedules/next-slot.ts), so 29–31 are fine.
+    ['31 09:00', { day: 31, hour: 9, minute: 0 }],
     ['05 7:00', { day: 5, hour: 7, minute: 0 }],
   ])('reads %j', (text, slot) => {
     expect(parseMonthlySlot(text)).toEqual({ ok: true, slot });
   });
 
   it.each([
-    ['0 09:00', /from 1 to 28/],
-    ['29 09:00', /from 1 to 28/],
-    ['31 09:00', /from 1 to 28/],
-    ['mon 09:00', /from 1 to 28/],
-    ['1.5 09:00', /from 1 to 28/],
+    ['0 09:00', /from 1 to 31/],
+    ['32 09:00', /from 1 to 31/],
+    ['mon 09:00', /from 1 to 31/],
+    ['1.5 09:00', /from 1 to 31/],
     ['1 25:00', /invalid time/],
     ['1', /monthly slot is a day of the month/],
   ])('refuses %j', (text, message) => {

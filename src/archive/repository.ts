@@ -1,0 +1,37 @@
+import type { Db } from '../db/database';
+import type { IssueRow, SendStatus } from '../db/schema';
+
+/**
+ * An issue is public once its send has started: readers may have it in their inbox, so the
+ * web version may exist. Drafts, scheduled and cancelled-before-start issues stay private.
+ */
+export const PUBLISHED: readonly SendStatus[] = ['sending', 'paused', 'done'];
+
+export type PublishedIssue = IssueRow & { sent_at: Date };
+
+/** A list's sent issues, newest first (by date, then by when the send started). */
+export function publishedIssues(db: Db, listId: string, limit = 500): Promise<PublishedIssue[]> {
+  return db
+    .selectFrom('issues')
+    .innerJoin('sends', 'sends.issue_id', 'issues.id')
+    .selectAll('issues')
+    .select((eb) => eb.fn.coalesce('sends.started_at', 'sends.updated_at').as('sent_at'))
+    .where('issues.list_id', '=', listId)
+    .where('sends.status', 'in', PUBLISHED)
+    .orderBy('issues.date', 'desc')
+    .orderBy('sent_at', 'desc')
+    .limit(limit)
+    .execute();
+}
+
+export function findPublishedIssue(db: Db, listId: string, slug: string): Promise<PublishedIssue | undefined> {
+  return db
+    .selectFrom('issues')
+    .innerJoin('sends', 'sends.issue_id', 'issues.id')
+    .selectAll('issues')
+    .select((eb) => eb.fn.coalesce('sends.started_at', 'sends.updated_at').as('sent_at'))
+    .where('issues.list_id', '=', listId)
+    .where('issues.slug', '=', slug)
+    .where('sends.status', 'in', PUBLISHED)
+    .executeTakeFirst();
+}

@@ -1,0 +1,163 @@
+import express, { type Response } from 'express';
+import type { Config } from '../config';
+import type { Db } from '../db/database';
+import type { List } from '../db/schema';
+import { AppError, isAppError } from '../errors';
+import { html, sendPage } from '../http/page';
+import { pickLanguage, t } from '../i18n';
+import { formatDate } from '../issues/strings';
+import { loadTemplates, type Templates } from '../issues/templates';
+import type { Issue } from '../issues/types';
+import { allLists, findListBySlug } from '../lists/repository';
+import { archiveFeed } from './feed';
+import { findPublishedIssue, publishedIssues, type PublishedIssue } from './repository';
+import { renderWebVersion } from './web-version';
+
+/** What the archive and home pages need: read access to lists and issues, and the public URL. */
+export interface ArchiveDeps {
+  db: Db;
+  config: Pick<Config, 'publicUrl'>;
+}
+
+// The web version is an email: it carries its own <style> blocks and inline styles, and its
+// images come from the asset store or the editor's https URLs. Still no script, no frames.
+const WEB_VERSION_CSP = [
+  "default-src 'none'",
+  "style-src 'unsafe-inline'",
+  'img-src https: http: data:',
+  "form-action 'self'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Sent issues never change, so a compiled web version is kept; a few dozen cover the popular ones. */
+const CACHE_SIZE = 50;
+
+async function listOr404(db: Db, slug: string): Promise<List> {
+  const list = await findListBySlug(db, slug);
+  if (!list) throw new AppError('not_found', `no list "${slug}"`);
+  return list;
+}
+
+/**
+ * Readers get a page, not JSON, when an archive URL leads nowhere; the status stays 404 and
+ * the answer is the same for an unknown slug and an unpublished one.
+ */
+const notFoundPage: express.ErrorRequestHandler = (err, req, res, next) => {
+  if (!isAppError(err) || err.code !== 'not_found' || res.headersSent) return next(err);
+  const lang = pickLanguage(req.acceptsLanguages('en', 'zh-CN', 'zh') || 'en');
+  sendPage(res, 404, lang, {
+    title: t(lang, 'error.not_found.title'),
+    body: html`<div class="card"><h1>${t(lang, 'error.not_found.title')}</h1><p>${t(lang, 'error.not_found.body')}</p></div>`,
+  });
+};
+
+function summaryOf(issue: PublishedIssue): string | undefined {
+  const content = issue.content as unknown as Issue;
+  return content.preheader ?? content.subject;
+}
+
+/**
+ *   GET /lists/:list/archive          sent issues, newest first
+ *   GET /lists/:list/archive/:issue   the web version of one
+ *   GET /lists/:list/feed.xml         Atom feed of them
+ * Only issues whose send has started are public: a draft or a scheduled issue is a 404, the
+ * same answer as a slug that does not exist, so unpublished titles cannot be guessed.
+ */
+export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemplates()): express.Router {
+  const { db, config } = deps;
+  const router = express.Router();
+  const cache = new Map<string, string>();
+
+  router.get('/lists/:list/archive', async (req, res) => {
+    const list = await listOr404(db, req.params.list);
+    const lang = pickLanguage(list.language);
+    const issues = await publishedIssues(db, list.id);
+    const listPath = `/lists/${encodeURIComponent(list.slug)}`;
+    const entries = issues.map(
+      (issue) =>
+        html`<article class="card" role="listitem"><p class="kicker">${formatDate(issue.date, list.language)}${issue.kind === 'digest' ? html` · ${t(lang, 'archive.digest')}` : ''}</p><h2><a href="${listPath}/archive/${encodeURIComponent(issue.slug)}">${issue.title}</a></h2>${summaryOf(issue) ? html`<p class="muted">${summaryOf(issue)}</p>` : ''}</article>`,
+    );
+    sendPage(res, 200, list.language, {
+      title: t(lang, 'archive.title', { list: list.name }),
+      body: html`<div class="card"><p class="kicker">${list.name}</p><h1>${t(lang, 'archive.title', { list: list.name })}</h1><div class="actions"><a href="${listPath}">${t(lang, 'archive.subscribe')}</a><a href="${listPath}/feed.xml" type="application/atom+xml">${t(lang, 'archive.feed')}</a></div></div>${
+        entries.length > 0 ? html`<div role="list">${entries}</div>` : html`<p class="card">${t(lang, 'archive.empty')}</p>`
+      }`,
+    });
+  });
+
+  router.get('/lists/:list/archive/:issue', async (req, res) => {
+    const list = await listOr404(db, req.params.list);
+    const issue = await findPublishedIssue(db, list.id, req.params.issue);
+    if (!issue) throw new AppError('not_found', `no sent issue "${req.params.issue}" in ${list.slug}`);
+    const key = `${issue.id}:${issue.updated_at.getTime()}`;
+    let page = cache.get(key);
+    if (page === undefined) {
+      const content = issue.content as unknown as Issue;
+      const covers = content.kind === 'digest' && content.covers ? await coveredIssues(db, list.id, content.covers) : [];
+      page = await renderWebVersion({ issue: content, list, publicUrl: config.publicUrl, covers }, templates);
+      if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      cache.set(key, page);
+    }
+    sendHtml(res, page, WEB_VERSION_CSP);
+  });
+
+  router.get('/lists/:list/feed.xml', async (req, res) => {
+    const list = await listOr404(db, req.params.list);
+    const issues = await publishedIssues(db, list.id, 50);
+    const xml = archiveFeed(
+      { slug: list.slug, name: list.name, language: list.language, from: list.from_address },
+      issues.map((i) => ({ slug: i.slug, title: i.title, summary: summaryOf(i), sentAt: i.sent_at })),
+      config.publicUrl,
+    );
+    res.set({ 'Content-Type': 'application/atom+xml; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'public, max-age=300' }).send(xml);
+  });
+
+  router.use(notFoundPage);
+  return router;
+}
+
+/** The covered weeklies that are public, in the digest's order (a cancelled one is left out). */
+async function coveredIssues(db: Db, listId: string, slugs: string[]): Promise<Array<{ slug: string; title: string }>> {
+  const published = await publishedIssues(db, listId);
+  const bySlug = new Map(published.map((i) => [i.slug, i]));
+  return slugs.flatMap((slug) => {
+    const found = bySlug.get(slug);
+    return found ? [{ slug, title: found.title }] : [];
+  });
+}
+
+function sendHtml(res: Response, page: string, csp: string): void {
+  res
+    .status(200)
+    .set({
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Security-Policy': csp,
+      'X-Content-Type-Options': 'nosniff',
+      'X-Frame-Options': 'DENY',
+      'Referrer-Policy': 'strict-origin-when-cross-origin',
+      // The same for everyone and immutable once sent: a shared cache may keep it a while.
+      'Cache-Control': 'public, max-age=300',
+    })
+    .send(page);
+}
+
+/** `/`: the lists of this Broadsheet, each with its subscribe form and its archive. */
+export function homeRoutes(deps: ArchiveDeps): express.Router {
+  const router = express.Router();
+  router.get('/', async (req, res) => {
+    const lists = await allLists(deps.db);
+    // The page's own words follow the reader's browser; each list is named as its editor wrote it.
+    const lang = pickLanguage(req.acceptsLanguages('en', 'zh-CN', 'zh') || 'en');
+    const items = lists.map((list) => {
+      const path = `/lists/${encodeURIComponent(list.slug)}`;
+      const listLang = pickLanguage(list.language);
+      return html`<section class="card" role="listitem" lang="${list.language}"><h2>${list.name}</h2><div class="actions"><a href="${path}">${t(listLang, 'archive.subscribe')}</a><a href="${path}/archive">${t(listLang, 'home.archive')}</a></div></section>`;
+    });
+    sendPage(res, 200, lang, {
+      title: t(lang, 'home.title'),
+      body: html`<h1>${t(lang, 'home.title')}</h1>${items.length > 0 ? html`<div role="list">${items}</div>` : html`<p class="card">${t(lang, 'home.empty')}</p>`}`,
+    });
+  });
+  return router;
+}
