@@ -56,8 +56,10 @@ export function renderText(view: IssueView): string {
     for (const link of view.links) doc.card(link);
   }
 
-  // The footer closes the part; its last line carries the unsubscribe marker (see personalize.ts).
-  // Labels and URLs on lines of their own: the personal URLs are long, and must not wrap.
+  // The footer closes the part; its last line carries the unsubscribe marker (see personalize.ts),
+  // so no reference may be left to come after it. Labels and URLs on lines of their own: the
+  // personal URLs are long, and must not wrap.
+  doc.references();
   doc.block(['* * *']);
   doc.block(wrap(strings.why(view.cadence, view.listName)));
   if (view.contact !== '') doc.block(wrap(view.contact));
@@ -119,7 +121,6 @@ class TextDocument {
   }
 
   toString(): string {
-    this.references();
     return `${this.blocks.map((lines) => lines.join('\n')).join('\n\n')}\n`;
   }
 }
@@ -239,7 +240,7 @@ function isWide(ch: string): boolean {
  * Wraps one paragraph at TEXT_WIDTH columns: `first` before its first line, `rest` before
  * the others (a list item's hanging indent). Hard line breaks in the text are kept.
  */
-export function wrap(text: string, first = '', rest = ''): string[] {
+function wrap(text: string, first = '', rest = ''): string[] {
   const lines: string[] = [];
   for (const [i, part] of text.split('\n').entries()) {
     let line = i === 0 ? first : rest;
