@@ -51,7 +51,7 @@ function rawHeader(name: string, value: string): string {
 }
 
 export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
-  const boundary = `----bs-${randomBytes(12).toString('hex')}`;
+  const boundary = `bs-${randomBytes(12).toString("hex")}`;
   const staticHead =
     rawHeader('From', parts.from) +
     (parts.replyTo ? rawHeader('Reply-To', parts.replyTo) : '') +
