@@ -1,0 +1,125 @@
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { createApp } from '../../src/app';
+import { createQueues } from '../../src/queues';
+import { enqueueConfirmation } from '../../src/subscribers/system-mail';
+import { addSubscribers, startSendWorld, type SendWorld } from '../helpers/send-world';
+
+/**
+ * Redis going away (a private redis-server of this test's own, stopped for real), and two
+ * deployments that share a Redis by mistake.
+ */
+jest.setTimeout(120_000);
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+const startRedis = (port: number) =>
+  spawnSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes']);
+const stopRedis = (port: number) => spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave']);
+
+async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('Redis down', () => {
+  let port: number;
+  let world: SendWorld;
+  let server: http.Server;
+  let base: string;
+  let redis: Redis;
+  beforeAll(async () => {
+    port = await freePort();
+    startRedis(port);
+    await new Promise((r) => setTimeout(r, 300));
+    world = await startSendWorld({ redisUrl: `redis://127.0.0.1:${port}` });
+    redis = new Redis(world.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 2000 });
+    redis.on('error', () => {});
+    server = http.createServer(createApp({ config: world.config, db: world.db, redis, queues: world.queues }));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await new Promise((r) => server.close(r));
+    await world.close();
+    stopRedis(port);
+  });
+
+  test('requests answer within a bounded time, /healthz says which dependency is down, and all recovers without a restart', async () => {
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    stopRedis(port);
+    await new Promise((r) => setTimeout(r, 300));
+
+    const started = Date.now();
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toMatchObject({ ok: false, checks: { database: 'ok', redis: expect.stringMatching(/^down/) } });
+
+    const subscribe = await fetch(`${base}/lists/ml-news/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ email: 'during-outage@example.org' }),
+    });
+    expect([202, 503]).toContain(subscribe.status);
+    expect(Date.now() - started).toBeLessThan(20_000);
+
+    startRedis(port);
+    await until(async () => (await fetch(`${base}/healthz`)).status === 200);
+  });
+
+  test('`broadsheet worker` stops within a bounded time on SIGTERM while Redis is down', async () => {
+    const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '../helpers/worker-process.ts')], {
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: world.test.url, REDIS_URL: world.redisUrl, REDIS_PREFIX: world.prefix, SMTP_URL: world.smtp.url },
+      stdio: 'ignore',
+    });
+    await new Promise((r) => setTimeout(r, 5000)); // started, queues connected
+    stopRedis(port);
+    await new Promise((r) => setTimeout(r, 500));
+    const asked = Date.now();
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.once('exit', r));
+    const took = Date.now() - asked;
+    startRedis(port);
+    expect(code).toBe(0);
+    expect(took).toBeLessThan(15_000);
+  });
+});
+
+test('two deployments on one Redis with the same prefix: a job for another database fails loudly, never "skipped"', async () => {
+  const a = await startSendWorld({ workers: false });
+  const b = await startSendWorld({}); // its own database, workers running
+  try {
+    const [email] = await addSubscribers(a.db, a.list.id, 1, 'owner', { status: 'pending' });
+    const sub = await a.db
+      .selectFrom('subscriptions as s')
+      .innerJoin('subscribers as p', 'p.id', 's.subscriber_id')
+      .select('s.id')
+      .where('p.email', '=', email!)
+      .executeTakeFirstOrThrow();
+    // Deployment A, misconfigured with B's prefix, queues a confirmation for its own row.
+    const sharing = createQueues(b.redisUrl, b.prefix, a.db);
+    const failures: string[] = [];
+    b.queues.systemMail.on('failed', (_job, err) => failures.push(err.message));
+    await enqueueConfirmation(sharing, sub.id);
+    await until(async () => failures.length > 0);
+    expect(failures[0]).toMatch(/names database .* but this worker's database is .*REDIS_PREFIX/);
+    expect(b.smtp.messages()).toHaveLength(0);
+    await sharing.close();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
