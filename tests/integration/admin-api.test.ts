@@ -100,7 +100,7 @@ describe('admin API operations', () => {
     expect(created.headers.get('location')).toBe('/api/v1/lists/ml-news');
     expect((await created.json()).list).toMatchObject({ slug: 'ml-news', weekly: 'fri 07:00', monthly: null, timezone: 'Europe/Berlin' });
 
-    const invalid = await postJson('/lists', { slug: 'Bad!', name: 'X', from: 'not an address', timezone: 'Nowhere/City', monthly: '30 09:00' });
+    const invalid = await postJson('/lists', { slug: 'Bad!', name: 'X', from: 'not an address', timezone: 'Nowhere/City', monthly: '32 09:00' });
     expect(invalid.status).toBe(400);
     const error = (await invalid.json()).error;
     expect(error.code).toBe('invalid_input');

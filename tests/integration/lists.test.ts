@@ -70,7 +70,7 @@ describe('list input validation', () => {
   it('reports every problem at once, in one line', () => {
     let message = '';
     try {
-      validateListInput({ slug: 'Bad Slug', from: 'nobody', timezone: 'Mars/Olympus', weekly: 'someday 09:00', monthly: '31 09:00', sections: ['x'] });
+      validateListInput({ slug: 'Bad Slug', from: 'nobody', timezone: 'Mars/Olympus', weekly: 'someday 09:00', monthly: '32 09:00', sections: ['x'] });
     } catch (err) {
       message = (err as Error).message;
       expect(((err as AppError).details as ListProblem[]).map((p) => p.field)).toEqual([
@@ -85,7 +85,7 @@ describe('list input validation', () => {
     }
     expect(message).toMatch(/^invalid list: slug: "Bad Slug" is not a valid slug/);
     expect(message).toContain('timezone: "Mars/Olympus" is not an IANA time zone');
-    expect(message).toContain('monthly: day "31"');
+    expect(message).toContain('monthly: day "32"');
     expect(message).not.toContain('\n');
   });
 
