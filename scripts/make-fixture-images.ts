@@ -1,6 +1,8 @@
 /**
- * Writes the small placeholder PNGs used by the golden issue fixture
- * (tests/fixtures/golden/images/*.png). Each is a 320x180 RGB image: a diagonal gradient
+ * Writes the small placeholder PNGs of the test fixtures: the golden issue's
+ * (tests/fixtures/golden/images/*.png, 320x180 each), the digest fixture's, whose sizes and
+ * aspect ratios differ on purpose (a 40x20 badge, a 2:1 chart, a portrait), and the
+ * validation fixture's chart. Each is an RGB image: a diagonal gradient
  * between two colours with a few solid blocks on top, so that every file is distinct,
  * deterministic and only a few KB. PNG is built by hand: signature, IHDR, IDAT (zlib), IEND.
  *
@@ -17,11 +19,15 @@ interface Spec {
   from: RGB;
   to: RGB;
   block: RGB;
+  /** Default 320x180, in GOLDEN_DIR. */
+  width?: number;
+  height?: number;
+  dir?: string;
 }
 
-const WIDTH = 320;
-const HEIGHT = 180;
-const OUT_DIR = join(__dirname, '..', 'tests', 'fixtures', 'golden', 'images');
+const GOLDEN_DIR = join(__dirname, '..', 'tests', 'fixtures', 'golden', 'images');
+const DIGEST_DIR = join(__dirname, '..', 'tests', 'fixtures', 'digest', 'images');
+const VALIDATION_DIR = join(__dirname, '..', 'tests', 'unit', 'issues', 'fixtures', 'with-image', 'images');
 
 // One entry per image referenced by tests/fixtures/golden/issue.json.
 const IMAGES: Spec[] = [
@@ -39,6 +45,12 @@ const IMAGES: Spec[] = [
   { name: 'transgan', from: [30, 50, 30], to: [180, 240, 60], block: [90, 20, 140] },
   { name: 'image-retrieval', from: [40, 40, 90], to: [170, 170, 250], block: [250, 130, 0] },
   { name: 'noisy-dataset', from: [100, 100, 20], to: [250, 250, 180], block: [10, 80, 160] },
+  // tests/fixtures/digest/issue.json
+  { name: 'badge', from: [180, 40, 30], to: [250, 200, 60], block: [255, 255, 255], width: 40, height: 20, dir: DIGEST_DIR },
+  { name: 'chart', from: [20, 60, 120], to: [200, 230, 250], block: [240, 120, 0], width: 400, height: 200, dir: DIGEST_DIR },
+  { name: 'portrait', from: [60, 20, 80], to: [240, 180, 220], block: [30, 30, 30], width: 120, height: 240, dir: DIGEST_DIR },
+  // tests/unit/issues/fixtures/with-image/issue.json
+  { name: 'chart', from: [20, 60, 120], to: [200, 230, 250], block: [240, 120, 0], width: 400, height: 200, dir: VALIDATION_DIR },
 ];
 
 const CRC_TABLE = (() => {
@@ -66,7 +78,10 @@ function chunk(type: string, data: Buffer): Buffer {
   return Buffer.concat([length, typeAndData, crc]);
 }
 
-function pixel(spec: Spec, x: number, y: number): RGB {
+function pixel(spec: Spec, px: number, py: number, width: number, height: number): RGB {
+  // The pattern is drawn on a 320x180 canvas, stretched to the image's size.
+  const x = Math.floor((px * 320) / width);
+  const y = Math.floor((py * 180) / height);
   // Three solid blocks, like a simplified figure, over the gradient.
   const inBlock =
     (y >= 30 && y < 150 && ((x >= 24 && x < 96) || (x >= 124 && x < 196) || (x >= 224 && x < 296)) &&
@@ -74,17 +89,18 @@ function pixel(spec: Spec, x: number, y: number): RGB {
       !(y >= 40 && y < 140 && ((x >= 34 && x < 86) || (x >= 134 && x < 186) || (x >= 234 && x < 286))));
   if (inBlock) return spec.block;
   // Coarse steps keep the rows repetitive, so the file compresses to a few KB.
-  const t = Math.floor(((x + y) / (WIDTH + HEIGHT - 2)) * 16) / 16;
+  const t = Math.floor(((x + y) / (320 + 180 - 2)) * 16) / 16;
   return [0, 1, 2].map((i) => Math.round(spec.from[i]! + (spec.to[i]! - spec.from[i]!) * t)) as RGB;
 }
 
 export function makePng(spec: Spec): Buffer {
+  const { width: WIDTH = 320, height: HEIGHT = 180 } = spec;
   const rowLength = 1 + WIDTH * 3; // filter byte + RGB
   const raw = Buffer.alloc(rowLength * HEIGHT);
   for (let y = 0; y < HEIGHT; y++) {
     raw[y * rowLength] = 0; // filter: none
     for (let x = 0; x < WIDTH; x++) {
-      const [r, g, b] = pixel(spec, x, y);
+      const [r, g, b] = pixel(spec, x, y, WIDTH, HEIGHT);
       const offset = y * rowLength + 1 + x * 3;
       raw[offset] = r;
       raw[offset + 1] = g;
@@ -108,10 +124,11 @@ export function makePng(spec: Spec): Buffer {
 }
 
 if (require.main === module) {
-  mkdirSync(OUT_DIR, { recursive: true });
   for (const spec of IMAGES) {
+    const dir = spec.dir ?? GOLDEN_DIR;
+    mkdirSync(dir, { recursive: true });
     const png = makePng(spec);
-    writeFileSync(join(OUT_DIR, `${spec.name}.png`), png);
+    writeFileSync(join(dir, `${spec.name}.png`), png);
     console.log(`${spec.name}.png ${png.length} bytes`);
   }
 }

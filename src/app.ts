@@ -6,6 +6,7 @@ import { errorHandler, notFound } from './http/errors';
 import { outboxRoutes } from './mail/outbox';
 import { registry } from './metrics';
 import { bounceWebhook } from './sending/webhooks';
+import { loopbackOnly, noStore, refuseNulBytes, securityHeaders, unless } from './http/middleware';
 import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
 import { archiveRoutes, homeRoutes } from './archive/routes';
@@ -33,19 +34,24 @@ async function probe(check: () => Promise<unknown>): Promise<string> {
   }
 }
 
+/** The RFC 8058 one-click POST reads its own body: no body may stop it from unsubscribing. */
+const ONE_CLICK = /^\/unsubscribe\/[^/]+$/;
+
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  // Behind a reverse proxy the client address (for rate limits and the consent record)
-  // is in X-Forwarded-For; trusting loopback proxies only keeps it unspoofable otherwise.
-  app.set('trust proxy', 'loopback');
+  // Behind a reverse proxy the client address (for rate limits and the consent record) is in
+  // X-Forwarded-For; only the proxies TRUST_PROXY names (loopback by default) may set it.
+  app.set('trust proxy', deps.config.trustProxy);
+  app.use(securityHeaders(deps.config));
   // Bodies over 100 KB are refused with 413 before any handler runs.
-  app.use(express.json({ limit: '100kb' }));
-  app.use(express.urlencoded({ extended: false, limit: '100kb' }));
+  app.use(unless(ONE_CLICK, express.json({ limit: '100kb' })));
+  app.use(unless(ONE_CLICK, express.urlencoded({ extended: false, limit: '100kb' })));
+  app.use(refuseNulBytes);
 
   // Each dependency on its own line, and 503 when one is down, so a load balancer stops
   // sending traffic here and an operator sees which one.
-  app.get('/healthz', async (_req, res) => {
+  app.get('/healthz', noStore, async (_req, res) => {
     const [database, redis] = await Promise.all([
       probe(() => sql`SELECT 1`.execute(deps.db)),
       probe(() => deps.redis.ping()),
@@ -65,7 +71,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(subscriberRoutes(deps));
   app.use(homeRoutes(deps));
   app.use(archiveRoutes(deps));
-  if (deps.outbox) app.use('/dev/outbox', outboxRoutes(deps.outbox));
+  // The outbox shows every link mailed (confirm, preferences, unsubscribe): development only,
+  // and only to this machine. loadConfig refuses production without SMTP_URL; this is the
+  // second lock.
+  if (deps.outbox && deps.config.env !== 'production') app.use('/dev/outbox', loopbackOnly, noStore, outboxRoutes(deps.outbox));
 
   app.use(notFound);
   app.use(errorHandler());

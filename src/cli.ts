@@ -7,6 +7,7 @@ import { validateIssueFile, formatProblems } from './issues/validate';
 import { registerListCommands } from './cli/lists';
 import { registerSubscriberCommands } from './cli/subscribers';
 import { registerIssueCommands } from './cli/issues';
+import type { ListSource } from './issues/compile-file';
 import { registerScheduleCommands } from './cli/schedules';
 
 // The server and the compiler load mjml, express and the queue (about a second); commands that
@@ -65,7 +66,7 @@ export function buildProgram(ctx: CliContext): Command {
     .requiredOption('--out <dir>', 'output directory')
     .action(async (file: string, opts: { out: string }) => {
       const { compileIssueFile } = await import('./issues/compile-file.js');
-      const compiled = await compileIssueFile(file, { publicUrl: ctx.config().publicUrl });
+      const compiled = await compileIssueFile(file, { publicUrl: ctx.config().publicUrl, listSource: databaseListSource(ctx) });
       if (!compiled.ok) {
         ctx.err(formatProblems(compiled.problems));
         throw new ExitCode(1);
@@ -83,7 +84,7 @@ export function buildProgram(ctx: CliContext): Command {
     .option('--port <port>', 'port', '3001')
     .action(async (file: string, opts: { port: string }) => {
       const { startPreviewServer } = await import('./issues/preview.js');
-      const server = await startPreviewServer(file, Number(opts.port));
+      const server = await startPreviewServer(file, Number(opts.port), { listSource: databaseListSource(ctx) });
       ctx.err(`previewing ${file} at ${server.url} (Ctrl-C to stop)`);
       await new Promise(() => {}); // runs until interrupted
     });
@@ -94,6 +95,30 @@ export function buildProgram(ctx: CliContext): Command {
   // After the sender's commands: schedule and unschedule join their `issues` group.
   registerScheduleCommands(program, ctx);
   return program;
+}
+
+/**
+ * The list's name and contact line for `render` and `preview`, from the database when it
+ * answers within 2 s, asked once per list. Both commands work offline: then they say so,
+ * and the email shows placeholders.
+ */
+function databaseListSource(ctx: CliContext): ListSource {
+  const asked = new Map<string, ReturnType<ListSource>>();
+  const ask: ListSource = async (slug) => {
+    const { lookUpList } = await import('./lists/lookup.js');
+    const found = await lookUpList(ctx.config().databaseUrl, slug);
+    if ('missing' in found) {
+      ctx.err(`note: ${found.missing}; the list's name and contact line are placeholders (only the issue's own list slug and language are used)`);
+      return found;
+    }
+    const { name, language, contact } = found.list;
+    return { list: { slug, name, language, contact } };
+  };
+  return (slug) => {
+    const answer = asked.get(slug) ?? ask(slug);
+    asked.set(slug, answer);
+    return answer;
+  };
 }
 
 /** The entry point of the `broadsheet` binary. User errors: one line on stderr, exit 1. */

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { AppError } from './errors';
 
@@ -8,8 +9,14 @@ export interface Config {
   readonly publicUrl: string;
   readonly databaseUrl: string;
   readonly redisUrl: string;
-  /** Unset: mail goes to the embedded capture SMTP server (outbox page at /dev/outbox). */
+  /** Unset: mail goes to the embedded capture SMTP server (outbox page at /dev/outbox); never in production. */
   readonly smtpUrl: string | undefined;
+  /**
+   * express's `trust proxy`: which proxies may tell the client's address (X-Forwarded-For),
+   * used for rate limits and the consent record. `false` trusts none, a number that many hops,
+   * otherwise addresses, CIDR ranges or express's names (loopback, linklocal, uniquelocal).
+   */
+  readonly trustProxy: boolean | number | string;
   /** The first key signs; all of them verify, so that SECRET_KEY can be rotated. */
   readonly secretKeys: readonly string[];
   readonly adminToken: string | undefined;
@@ -61,6 +68,31 @@ function url(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined)
   return raw;
 }
 
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function trustProxy(env: NodeJS.ProcessEnv): boolean | number | string {
+  const raw = (env.TRUST_PROXY ?? '').trim();
+  if (raw === '') return 'loopback';
+  if (raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const entries = raw.split(',').map((e) => e.trim());
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/');
+    const ok =
+      PROXY_NAMES.has(entry) ||
+      (rest.length === 0 && address !== undefined && net.isIP(address) !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits)));
+    if (!ok) {
+      throw new AppError(
+        'invalid_input',
+        `TRUST_PROXY: "${entry}" is not an address, a CIDR range or one of loopback, linklocal, uniquelocal ` +
+          '(or use true, false or a number of hops)',
+      );
+    }
+  }
+  return entries.join(',');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const mode = env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development';
   const port = int(env, 'PORT', 3000);
@@ -81,6 +113,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       : undefined;
 
   const publicUrl = url(env, 'PUBLIC_URL', `http://localhost:${port}`)!.replace(/\/+$/, '');
+  const smtpUrl = url(env, 'SMTP_URL', undefined);
+  // Without SMTP_URL mail is captured and shown at /dev/outbox, links and all: in production
+  // that page would hand anyone every subscriber's confirm, preferences and unsubscribe link.
+  if (!smtpUrl && mode === 'production') {
+    throw new AppError(
+      'invalid_input',
+      'SMTP_URL is required when NODE_ENV=production (without it mail is only captured in memory, for development)',
+    );
+  }
 
   return Object.freeze({
     env: mode,
@@ -88,7 +129,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl,
     databaseUrl: url(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/broadsheet')!,
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379')!,
-    smtpUrl: url(env, 'SMTP_URL', undefined),
+    smtpUrl,
+    trustProxy: trustProxy(env),
     secretKeys: Object.freeze([secret || DEV_SECRET, ...oldKeys]),
     adminToken: env.ADMIN_TOKEN || undefined,
     sendRate: int(env, 'SEND_RATE', 0),

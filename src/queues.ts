@@ -11,7 +11,7 @@ import { AppError } from './errors';
  * work without loading the code that does it.
  */
 export interface SystemMailJob {
-  kind: 'confirm' | 'welcome' | 'preferences';
+  kind: 'confirm' | 'welcome' | 'preferences' | 'export';
   subscriptionId: string;
 }
 export interface PlanSendJob {

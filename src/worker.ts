@@ -2,6 +2,7 @@ import { AppError } from './errors';
 import { jobRegistry, type JobDefinition, type WorkerDeps } from './jobs';
 import { JOB_KINDS, type JobKind, type Owned, type JobPayloads } from './queues';
 import { RetryLater } from './sending/batch';
+import { startScheduler } from './schedules/tick';
 
 export type { WorkerDeps } from './jobs';
 
@@ -12,7 +13,7 @@ export interface Workers {
   close(): Promise<void>;
 }
 
-/** Runs every kind of job in the registry, and their repairs. */
+/** Runs every kind of job in the registry, their repairs, and the scheduler. */
 export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const registry = jobRegistry(deps);
   const owner = await deps.queues.owner();
@@ -57,11 +58,15 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   void repair();
   const timer = setInterval(() => void repair(), deps.config.repairIntervalMs);
   timer.unref();
+  // Scheduled sends and monthly digests, driven by the rows: every worker runs one, and the
+  // guarded status moves make sure each send starts once.
+  const scheduler = startScheduler(deps);
 
   return {
     repair,
     async close() {
       clearInterval(timer);
+      await Promise.race([scheduler.close(), new Promise((r) => setTimeout(r, 5000).unref())]);
       // Local pause: this process stops taking jobs and waits for its active ones; others on
       // the same queues carry on. Bounded, so a stop never hangs on a Redis that is gone.
       await Promise.all(

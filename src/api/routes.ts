@@ -3,11 +3,12 @@ import express from 'express';
 import type { AppDeps } from '../app';
 import { AppError } from '../errors';
 import { allLists, getListBySlug } from '../lists/repository';
-import { createListFromInput, getListWithCounts, listToJson } from '../lists/service';
+import { createListFromInput, getListWithCounts, listToJson, updateListFromInput } from '../lists/service';
 import { exportSubscribers } from '../subscribers/export';
 import { forgetSubscriber } from '../subscribers/forget';
 import { importSubscribers } from '../subscribers/import';
 import { issueApi } from '../sending/routes';
+import { noStore } from '../http/middleware';
 import { requireAdminToken } from './auth';
 
 /**
@@ -33,6 +34,8 @@ export function adminApi(deps: AppDeps): express.Router {
   const router = express.Router();
   router.use(requireAdminToken(deps.config.adminToken));
   router.use(issueApi(deps));
+  // Subscriber lists and counts: personal data that no browser or proxy should keep.
+  router.use(noStore);
 
   router.get('/lists', async (_req, res) => {
     const lists = await allLists(db);
@@ -43,6 +46,12 @@ export function adminApi(deps: AppDeps): express.Router {
     if (!req.is('application/json')) throw new AppError('invalid_input', 'send the list as JSON (Content-Type: application/json)');
     const list = await createListFromInput(db, req.body);
     res.status(201).location(`${req.baseUrl}/lists/${list.slug}`).json({ list: listToJson(list) });
+  });
+
+  router.patch('/lists/:slug', async (req, res) => {
+    if (!req.is('application/json')) throw new AppError('invalid_input', 'send the changes as JSON (Content-Type: application/json)');
+    const list = await updateListFromInput(db, req.params.slug, req.body);
+    res.json({ list: listToJson(list) });
   });
 
   router.get('/lists/:slug', async (req, res) => {

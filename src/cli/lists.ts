@@ -1,6 +1,8 @@
+import type { Command } from 'commander';
 import type { List } from '../db/schema';
 import { allLists } from '../lists/repository';
-import { createListFromInput, getListWithCounts, validateListInput, type StatusCounts } from '../lists/service';
+import { createListFromInput, getListWithCounts, updateListFromInput, validateListInput, type StatusCounts } from '../lists/service';
+import { AppError } from '../errors';
 import type { RegisterCommands } from './context';
 
 interface CreateOptions {
@@ -11,15 +13,69 @@ interface CreateOptions {
   monthly?: string;
   language?: string;
   replyTo?: string;
-  contact?: string;
+  contact: string;
   section: string[];
   welcomeEmail?: boolean;
   digestTitle?: string;
   digestPreheader?: string;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+/** `false` from a --no-… flag clears the setting. */
+interface UpdateOptions {
+  name?: string;
+  from?: string;
+  timezone?: string;
+  weekly?: string | false;
+  monthly?: string | false;
+  language?: string;
+  replyTo?: string | false;
+  contact?: string;
+  section?: string[];
+  welcomeEmail?: boolean;
+  digestTitle?: string;
+  digestPreheader?: string;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/**
+ * The settings of a list, the same for `create` and `update`: `create` requires name, from and
+ * contact and has defaults; `update` changes only what is given.
+ */
+function listOptions(command: Command, mode: 'create' | 'update'): Command {
+  const create = mode === 'create';
+  const option = (required: boolean, flags: string, description: string, defaultValue?: string) => {
+    if (required) command.requiredOption(flags, description);
+    else if (create && defaultValue !== undefined) command.option(flags, description, defaultValue);
+    else command.option(flags, description);
+  };
+  option(create, '--name <name>', "the newsletter's name, as readers see it");
+  option(create, '--from <address>', 'sender, like "ML News <news@example.com>"');
+  option(false, '--timezone <tz>', 'IANA time zone the slots are read in', 'UTC');
+  option(false, '--weekly <slot>', 'weekly send slot, like "mon 09:00"');
+  option(false, '--monthly <slot>', 'monthly digest slot, like "1 09:00" (day 1 to 31; past a month\'s end: its last day)');
+  option(false, '--language <tag>', 'language of the emails, like "en" or "zh-CN"', 'en');
+  option(false, '--reply-to <address>', 'where replies go');
+  option(create, '--contact <line>', 'who sends it and where (a postal address): the footer of every email shows it');
+  command.option(
+    '--section <id:title>',
+    create ? 'a section readers may opt out of (repeatable)' : 'a section readers may opt out of (repeatable; replaces all sections)',
+    collect,
+    create ? [] : undefined,
+  );
+  command.option('--welcome-email', 'send a welcome email once a subscription is confirmed');
+  option(false, '--digest-title <template>', 'title of the generated monthly digest; {list}, {month}, {count} are filled in');
+  option(false, '--digest-preheader <template>', 'preheader of the generated monthly digest, same placeholders');
+  if (!create) {
+    command
+      .option('--no-weekly', 'no weekly slot')
+      .option('--no-monthly', 'no monthly slot')
+      .option('--no-reply-to', 'replies go to the sender')
+      .option('--no-welcome-email', 'no welcome email');
+  }
+  return command;
 }
 
 function describe(list: List): string[] {
@@ -41,26 +97,12 @@ function describeCounts(counts: StatusCounts): string {
   return `  subscriptions  ${total}: ${parts.join(', ')}`;
 }
 
-/** `broadsheet lists create | list | show`. */
+/** `broadsheet lists create | update | list | show`. */
 export const registerListCommands: RegisterCommands = (program, ctx) => {
   const lists = program.command('lists').description('newsletters: their sender, schedule and sections');
 
-  lists
-    .command('create <slug>')
-    .description('create a list (a newsletter) and its schedule')
-    .requiredOption('--name <name>', 'the newsletter\'s name, as readers see it')
-    .requiredOption('--from <address>', 'sender, like "ML News <news@example.com>"')
-    .option('--timezone <tz>', 'IANA time zone the slots are read in', 'UTC')
-    .option('--weekly <slot>', 'weekly send slot, like "mon 09:00"')
-    .option('--monthly <slot>', 'monthly digest slot, like "1 09:00" (day 1 to 31; past a month\'s end: its last day)')
-    .option('--language <tag>', 'language of the emails, like "en" or "zh-CN"', 'en')
-    .option('--reply-to <address>', 'where replies go')
-    .option('--contact <line>', 'postal address line for the footer')
-    .option('--section <id:title>', 'a section readers may opt out of (repeatable)', collect, [])
-    .option('--welcome-email', 'send a welcome email once a subscription is confirmed')
-    .option('--digest-title <template>', 'title of the generated monthly digest; {list}, {month}, {count} are filled in')
-    .option('--digest-preheader <template>', 'preheader of the generated monthly digest, same placeholders')
-    .action(async (slug: string, opts: CreateOptions) => {
+  listOptions(lists.command('create <slug>').description('create a list (a newsletter) and its schedule'), 'create').action(
+    async (slug: string, opts: CreateOptions) => {
       const input = {
         slug,
         name: opts.name,
@@ -83,7 +125,36 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
         ctx.out(`created list ${list.slug}`);
         for (const line of describe(list).slice(1)) ctx.out(line);
       });
-    });
+    },
+  );
+
+  listOptions(lists.command('update <slug>').description("change a list's settings: only the options given"), 'update').action(
+    async (slug: string, opts: UpdateOptions) => {
+      const clear = <T>(value: T | false | undefined) => (value === false ? null : value);
+      const changes = {
+        name: opts.name,
+        from: opts.from,
+        timezone: opts.timezone,
+        weekly: clear(opts.weekly),
+        monthly: clear(opts.monthly),
+        language: opts.language,
+        replyTo: clear(opts.replyTo),
+        contact: opts.contact,
+        digestTitle: opts.digestTitle,
+        digestPreheader: opts.digestPreheader,
+        sections: opts.section,
+        welcomeEmail: opts.welcomeEmail,
+      };
+      if (Object.values(changes).every((value) => value === undefined)) {
+        throw new AppError('invalid_input', 'nothing to change: give at least one option (see `broadsheet lists update --help`)');
+      }
+      await ctx.withConnection(async (deps) => {
+        const list = await updateListFromInput(deps.db, slug, changes);
+        ctx.out(`updated list ${list.slug}`);
+        for (const line of describe(list).slice(1)) ctx.out(line);
+      });
+    },
+  );
 
   lists
     .command('list')

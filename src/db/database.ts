@@ -11,13 +11,27 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 // A `date` is a calendar day, not an instant: as a JS Date it would shift with the process's zone.
 pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 
+const pools = new WeakMap<Db, pg.Pool>();
+
 export function createDb(databaseUrl: string, options: { max?: number } = {}): Db {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.max ?? 10 });
   // An idle client whose server went away (a restart: 57P01) is an 'error' event on the pool;
   // unhandled, it would end the process. The pool drops that client and connects afresh when
   // next asked; the queries in flight fail on their own and their callers retry.
   pool.on('error', (err) => console.warn(`PostgreSQL connection lost (${(err as { code?: string }).code ?? err.message}); reconnecting on next use`));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pools.set(db, pool);
+  return db;
+}
+
+/**
+ * A client of the same pool as `db`, for what kysely cannot say: `COPY … FROM STDIN` (the
+ * import's staging). The caller releases it.
+ */
+export function rawClient(db: Db): Promise<pg.PoolClient> {
+  const pool = pools.get(db);
+  if (!pool) throw new Error('rawClient needs a Db made by createDb');
+  return pool.connect();
 }
 
 /** Creates the database named in the URL when it does not exist yet (platform.md promises it). */

@@ -32,6 +32,7 @@ export function errorHandler(log: (msg: string, err: unknown) => void = (m, e) =
       error: { code: appError.code, message: appError.message },
     };
     if (appError.details !== undefined) body.error.details = appError.details;
-    res.status(appError.status).json(body);
+    // An error answer is about this one request: never cached, never sniffed into a page.
+    res.status(appError.status).set('Cache-Control', 'no-store').json(body);
   };
 }

@@ -12,7 +12,7 @@ export const en = {
   'error.prefix': 'Error:',
   'error.email': 'Enter a valid email address, like name@example.com.',
   'error.cadence': 'Choose weekly or monthly.',
-  'error.name': 'Your name is too long: 200 characters at most.',
+  'error.name': 'Enter a name of 200 characters at most, without text-direction control characters.',
 
   // Error pages
   'error.invalid_link.title': 'This link isn’t valid',
@@ -75,8 +75,14 @@ export const en = {
   'prefs.paused': 'Delivery is paused.',
   'prefs.resumed': 'Delivery has resumed.',
   'prefs.data.title': 'Your data',
-  'prefs.data.body': 'Download everything we hold about you, as a JSON file.',
-  'prefs.data.submit': 'Download my data',
+  'prefs.data.body': 'Get everything we hold about you, as a JSON file. To keep it private, we email you a download link that works for an hour.',
+  'prefs.data.submit': 'Email me my data link',
+  'prefs.data.sent': 'We’ve emailed you a link to download your data. It works for an hour.',
+  'export.title': 'Download your data',
+  'export.body': 'Everything we hold about you and your subscriptions, as a JSON file.',
+  'export.submit': 'Download my data',
+  'export.expired.title': 'This download link has expired',
+  'export.expired.body': 'Download links work for an hour. Ask for a new one on your preferences page.',
   'prefs.delete.title': 'Delete me',
   'prefs.delete.body': 'Erase your address, your subscriptions to every newsletter on this site and their history. This can’t be undone.',
   'prefs.delete.submit': 'Delete my data…',
@@ -132,6 +138,12 @@ export const en = {
   'email.prefs.body': 'Here is your link to change how you receive {list}: how often, which sections, a pause, or leaving.',
   'email.prefs.button': 'Open my preferences',
   'email.prefs.ignore': 'Didn’t ask for this link? You can ignore this email; nothing changes.',
+  'email.data.subject': 'Your data from {list}',
+  'email.data.preheader': 'A link to download your data, valid for an hour.',
+  'email.data.heading': 'Your data',
+  'email.data.body': 'You asked for a copy of the data {list} holds about you. This link downloads it; it works for one hour.',
+  'email.data.button': 'Download my data',
+  'email.data.ignore': 'Didn’t ask for this? You can ignore this email, and please don’t forward it: the link hands over your data.',
   'email.footer.subscribed': 'You receive this email because you subscribed to {list}.',
   'email.footer.preferences': 'Preferences',
   'email.footer.unsubscribe': 'Unsubscribe',
@@ -146,6 +158,8 @@ export const en = {
   'issue.why.weekly': 'You receive the weekly edition of {list} because you subscribed to it.',
   'issue.why.monthly': 'You receive the monthly digest of {list} because you subscribed to it.',
   'issue.web_version': 'Web version',
+  // A digest's list of the weekly issues it gathers.
+  'issue.covers': 'This digest gathers these weekly issues',
 
   // The web archive and the home page (src/archive/)
   'archive.title': '{list}: past issues',

@@ -23,10 +23,12 @@ export interface RenderContext {
   publicUrl: string;
   /** Relative image paths resolve against this, e.g. `${publicUrl}/assets/ml-news/2021-02`. */
   assetBaseUrl: string;
-  /** The subscriber's cadence, named in the footer. */
+  /** The subscriber's cadence, named in the footer (a digest always names the monthly edition). */
   cadence: 'weekly' | 'monthly';
   /** Section ids the subscriber opted out of: render once per distinct choice. */
   excludeSections?: string[];
+  /** Titles of the weekly issues a digest covers, by slug; a cover without one shows its slug. */
+  coverTitles?: Readonly<Record<string, string>>;
 }
 
 export interface RenderedIssue {
@@ -56,20 +58,29 @@ export interface IssueView {
   /** The date as readers of the language write it. */
   date: string;
   listName: string;
+  /** The list's contact / postal line; '' when the list has none (then no line is shown). */
   contact: string;
+  /** The edition the footer names: 'monthly' for a digest, whatever the context says. */
   cadence: RenderContext['cadence'];
   logoUrl?: string;
   /** The public archive page of the issue: the same for everyone, so not a token. */
   webUrl: string;
   marks: { name: string; ifName: string; endName: string; preferencesUrl: string; unsubscribeUrl: string };
+  /** A digest's weekly issues, with their archive pages; empty for a weekly issue. */
+  covers: LinkView[];
   sections: SectionView[];
+  callToAction?: LinkView & { heading?: string };
+  linksHeading: string;
   links: LinkView[];
 }
 
 export interface SectionView {
   id: string;
-  /** 1-based position among the sections this subscriber gets. */
-  number: number;
+  /**
+   * 1-based position among the sections this subscriber gets, shown before the title;
+   * undefined when the editor numbers the sections in their titles ("1. Featured").
+   */
+  number?: number;
   title: string;
   intro?: RichText;
   items: ItemView[];
@@ -79,7 +90,8 @@ export interface ItemView {
   title: string;
   url: string;
   source: string;
-  image?: { src: string; alt: string; credit?: RichText };
+  /** width and height: the natural size, when known. */
+  image?: { src: string; alt: string; credit?: RichText; width?: number; height?: number };
   paper?: { citation: string; url?: string };
   summary?: RichText;
 }
@@ -114,12 +126,13 @@ export function issueView(issue: Issue, ctx: RenderContext): IssueView {
   // hash of the issue it is part of.
   const nonce = createHash('sha256').update(JSON.stringify([issue, ctx])).digest('hex').slice(0, 12);
   const mark = markers(nonce);
+  const autoNumber = !issue.sections.some((section) => numberedByEditor(section.title));
   const sections = issue.sections
     .map((section, index) => ({ section, index }))
     .filter(({ section }) => !excluded.has(section.id))
     .map(({ section, index }, position): SectionView => ({
       id: section.id,
-      number: position + 1,
+      number: autoNumber ? position + 1 : undefined,
       title: section.title,
       intro: section.intro,
       items: section.items.map((item, i) => itemView(item, ctx, `/sections/${index}/items/${i}`)),
@@ -134,10 +147,10 @@ export function issueView(issue: Issue, ctx: RenderContext): IssueView {
     preheader: issue.preheader ?? derivePreheader(issue),
     date: formatDate(issue.date, language),
     listName: ctx.list.name,
-    contact: ctx.list.contact,
-    cadence: ctx.cadence,
+    contact: ctx.list.contact.trim(),
+    cadence: issue.kind === 'digest' ? 'monthly' : ctx.cadence,
     logoUrl: ctx.list.logoUrl === undefined ? undefined : httpUrl(ctx.list.logoUrl, 'list logo URL', 'invalid_input'),
-    webUrl: `${ctx.publicUrl}/lists/${encodeURIComponent(ctx.list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
+    webUrl: archiveUrl(ctx, issue.slug),
     marks: {
       name: mark.token('name'),
       ifName: mark.ifFilled('name'),
@@ -145,12 +158,40 @@ export function issueView(issue: Issue, ctx: RenderContext): IssueView {
       preferencesUrl: mark.token('preferences_url'),
       unsubscribeUrl: mark.token('unsubscribe_url'),
     },
-    sections,
-    links: (issue.links ?? []).map((link: LinkCard, i): LinkView => {
-      const url = httpUrl(link.url, `/links/${i}/url`);
-      return { title: link.title, url, description: link.description, host: hostOf(url) };
+    covers: (issue.kind === 'digest' ? (issue.covers ?? []) : []).map((slug): LinkView => {
+      const url = archiveUrl(ctx, slug);
+      return { title: ctx.coverTitles?.[slug] ?? slug, url, host: hostOf(url) };
     }),
+    sections,
+    callToAction: issue.callToAction && {
+      ...linkView(issue.callToAction, '/callToAction/url'),
+      heading: issue.callToAction.heading,
+    },
+    linksHeading: issue.linksTitle ?? strings.furtherReading,
+    links: (issue.links ?? []).map((link, i) => linkView(link, `/links/${i}/url`)),
   };
+}
+
+/**
+ * "1. Featured", "01 — Papers", "III. Tools", "第一章", "（一）": the editor numbers the
+ * sections, and the email must not number them again. One numbered title is enough to turn
+ * automatic numbers off for the whole issue: half-numbered headings read worse than none.
+ */
+export function numberedByEditor(title: string): boolean {
+  return (
+    /^\s*\d{1,3}(?:\s*[.)．、:：](?!\d)|\s+[-–—]\s)/u.test(title) || // 1. 2) 3、 04 — (not "1.5 billion")
+    /^\s*[IVXLC]{1,7}[.)]\s/u.test(title) || // II. (upper case: "Civil: …" is not a number)
+    /^\s*[(（][\d一二三四五六七八九十]{1,3}[)）]|^\s*第[\d一二三四五六七八九十百]{1,4}[章节部篇期]/u.test(title) // （一） 第三章
+  );
+}
+
+function archiveUrl(ctx: RenderContext, issueSlug: string): string {
+  return `${ctx.publicUrl}/lists/${encodeURIComponent(ctx.list.slug)}/archive/${encodeURIComponent(issueSlug)}`;
+}
+
+function linkView(link: LinkCard, pointer: string): LinkView {
+  const url = httpUrl(link.url, pointer);
+  return { title: link.title, url, description: link.description, host: hostOf(url) };
 }
 
 function itemView(item: Item, ctx: RenderContext, pointer: string): ItemView {
@@ -163,6 +204,8 @@ function itemView(item: Item, ctx: RenderContext, pointer: string): ItemView {
       src: imageUrl(item.image.src, ctx.assetBaseUrl, `${pointer}/image/src`),
       alt: item.image.alt,
       credit: item.image.credit,
+      width: item.image.width,
+      height: item.image.height,
     },
     paper: item.paper && { citation: `[${item.paper.id}] ${item.paper.title}`, url: arxivUrl(item.paper.id) },
     summary: item.summary,
@@ -210,7 +253,7 @@ function imageUrl(src: string, assetBaseUrl: string, pointer: string): string {
 
 function derivePreheader(issue: Issue): string {
   const source = issue.intro ?? issue.highlights?.[0]?.points[0] ?? '';
-  const text = plainText(source, { urls: false }).replace(/\s+/g, ' ').trim();
+  const text = plainText(source).replace(/\s+/g, ' ').trim();
   return text.length <= 150 ? text : `${text.slice(0, 149)}…`;
 }
 
@@ -243,6 +286,11 @@ export function issueMjml(view: IssueView, templates: Templates): string {
     }),
   );
 
+  if (view.covers.length > 0) {
+    const entries = view.covers.map((c) => `<li style="margin:0 0 4px;"><a href="${escapeHtml(c.url)}">${escapeHtml(c.title)}</a></li>`);
+    add(t('covers', { heading: escapeHtml(strings.covers), start, entries: entries.join('') }));
+  }
+
   if (issue.highlights && issue.highlights.length > 0) {
     const highlightBlocks = issue.highlights.map((h) =>
       t('highlight', {
@@ -255,15 +303,18 @@ export function issueMjml(view: IssueView, templates: Templates): string {
   }
 
   if (view.sections.length > 3) {
-    const entries = view.sections.map((s) => `<li><a href="#${escapeHtml(anchor(s.id))}">${escapeHtml(s.title)}</a></li>`);
-    add(t('toc', { heading: escapeHtml(strings.contents), start, entries: entries.join('') }));
+    const entries = view.sections.map((s) => `<li><a href="#${escapeHtml(anchor(s.id))}">${escapeHtml(sectionHeading(s))}</a></li>`);
+    add(t('toc', { heading: escapeHtml(strings.contents), entries: entries.join('') }));
   }
 
   for (const section of view.sections) {
     add(
       t('section', {
         anchor: escapeHtml(anchor(section.id)),
-        number: String(section.number).padStart(2, '0'),
+        number:
+          section.number === undefined
+            ? ''
+            : `<span class="bs-accent" style="color:#b3261e;">${String(section.number).padStart(2, '0')}</span>&nbsp; `,
         title: escapeHtml(section.title),
         intro: rich(section.intro),
       }),
@@ -288,6 +339,7 @@ export function issueMjml(view: IssueView, templates: Templates): string {
             gap: `padding-${end}`,
             src: escapeHtml(item.image.src),
             alt: escapeHtml(item.image.alt),
+            ...imageSizing(item.image),
             credit: item.image.credit === undefined ? '' : t('credit', { credit: richInlineHtml(item.image.credit) }),
             body,
           }),
@@ -299,16 +351,20 @@ export function issueMjml(view: IssueView, templates: Templates): string {
   }
 
   if (issue.outro !== undefined) add(t('prose', { html: rich(issue.outro) }));
+  const card = (link: LinkView, style: 'plain' | 'cta') =>
+    t('link-card', {
+      url: escapeHtml(link.url),
+      title: escapeHtml(link.title),
+      description: link.description ? `<span style="display:block;margin:2px 0 0;font-size:14px;line-height:1.6;">${escapeHtml(link.description)}</span>` : '',
+      host: escapeHtml(link.host),
+      ...(style === 'cta' ? CTA_CARD : PLAIN_CARD),
+    });
+  if (view.callToAction) {
+    const { heading } = view.callToAction;
+    add(t('links', { heading: heading === undefined ? '' : headingHtml(heading), cards: card(view.callToAction, 'cta') }));
+  }
   if (view.links.length > 0) {
-    const cards = view.links.map((link) =>
-      t('link-card', {
-        url: escapeHtml(link.url),
-        title: escapeHtml(link.title),
-        description: escapeHtml(link.description ?? ''),
-        host: escapeHtml(link.host),
-      }),
-    );
-    add(t('links', { heading: escapeHtml(strings.furtherReading), cards: cards.join('\n') }));
+    add(t('links', { heading: headingHtml(view.linksHeading), cards: view.links.map((link) => card(link, 'plain')).join('\n') }));
   }
 
   const logo = view.logoUrl
@@ -327,7 +383,8 @@ export function issueMjml(view: IssueView, templates: Templates): string {
     t('card', { blocks: blocks.join('\n') }),
     t('footer', {
       why: escapeHtml(strings.why(view.cadence, view.listName)),
-      contact: escapeHtml(view.contact),
+      // An empty paragraph would still take a line (and look like a missing sender).
+      contact: view.contact === '' ? '' : `<p class="bs-muted" style="margin:0 0 10px;">${escapeHtml(view.contact)}</p>`,
       webUrl: escapeHtml(view.webUrl),
       webVersion: escapeHtml(strings.webVersion),
       preferencesUrl: view.marks.preferencesUrl,
@@ -338,6 +395,7 @@ export function issueMjml(view: IssueView, templates: Templates): string {
   ];
   return t('layout', {
     lang: escapeHtml(view.language),
+    fonts: fontStack(view.language),
     dir: view.dir,
     start,
     title: escapeHtml(issue.title),
@@ -345,8 +403,56 @@ export function issueMjml(view: IssueView, templates: Templates): string {
   });
 }
 
+// Han characters take the first listed face that has them, and Chinese (simplified and
+// traditional) and Japanese draw many of them differently: the issue's own script goes first.
+const LATIN_FACES = `-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial`;
+const CJK_FACES = {
+  sc: `'PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC'`,
+  tc: `'PingFang TC','Microsoft JhengHei','Noto Sans CJK TC'`,
+  jp: `'Hiragino Sans','Hiragino Kaku Gothic ProN','Yu Gothic',Meiryo,'Noto Sans CJK JP'`,
+};
+
+export function fontStack(language: string): string {
+  const tag = language.toLowerCase();
+  const first = tag.startsWith('ja') ? 'jp' : /^zh-(hant|tw|hk|mo)/.test(tag) ? 'tc' : 'sc';
+  const order = [first, ...(['sc', 'tc', 'jp'] as const).filter((script) => script !== first)] as (keyof typeof CJK_FACES)[];
+  return [LATIN_FACES, ...order.map((script) => CJK_FACES[script]), 'sans-serif'].join(',');
+}
+
 function anchor(sectionId: string): string {
   return `s-${sectionId}`;
+}
+
+/** The heading as the contents and the text part show it: "2. Papers", or the editor's own "2. Papers". */
+export function sectionHeading(section: Pick<SectionView, 'number' | 'title'>): string {
+  return section.number === undefined ? section.title : `${section.number}. ${section.title}`;
+}
+
+function headingHtml(text: string): string {
+  return `<h2 class="bs-accent" style="margin:0 0 12px;font-size:13px;line-height:1.6;letter-spacing:0.08em;text-transform:uppercase;font-weight:700;color:#b3261e;">${escapeHtml(text)}</h2>`;
+}
+
+// A call to action is the same card as a link card, tinted and with a stronger border.
+const PLAIN_CARD = { boxClass: 'bs-box', boxStyle: 'border:1px solid #e3ddd1;' };
+const CTA_CARD = { boxClass: 'bs-box bs-tint', boxStyle: 'border:2px solid #b3261e;background:#f6f1e7;' };
+
+// The image column is 216 px wide on a wide screen, 16 of them the gap to the text.
+const IMAGE_COLUMN = 200;
+
+/**
+ * The img's size attributes and CSS. With a known natural size: width/height attributes at the
+ * size the wide layout shows (what Outlook, which ignores CSS max-width, uses; browsers take
+ * the aspect ratio from them before the image loads), and CSS that fills the column on a phone
+ * up to the natural width, never beyond. Without one: Outlook keeps the column width, other
+ * clients show the image at its own size, at most the column's.
+ */
+function imageSizing(image: { width?: number; height?: number }): { size: string; fit: string } {
+  if (image.width === undefined || image.height === undefined) {
+    return { size: `width="${IMAGE_COLUMN}"`, fit: 'width:auto;max-width:100%;height:auto;' };
+  }
+  const width = Math.min(image.width, IMAGE_COLUMN);
+  const height = Math.max(1, Math.round((image.height * width) / image.width));
+  return { size: `width="${width}" height="${height}"`, fit: `width:100%;max-width:${image.width}px;height:auto;` };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ export interface Strings {
   highlights: string;
   contents: string;
   furtherReading: string;
+  /** Heading of a digest's list of the weekly issues it gathers. */
+  covers: string;
   /** Greeting around a name; `open`/`close` delimit the part dropped when the name is empty. */
   greeting(name: string, open: string, close: string): string;
   /** Why the reader gets this email. */
@@ -26,6 +28,7 @@ export function stringsFor(language: string): Strings {
     highlights: t(lang, 'issue.highlights'),
     contents: t(lang, 'issue.contents'),
     furtherReading: t(lang, 'issue.further_reading'),
+    covers: t(lang, 'issue.covers'),
     greeting: (name, open, close) => t(lang, 'issue.greeting', { name, open, close }),
     why: (cadence, listName) => t(lang, cadence === 'weekly' ? 'issue.why.weekly' : 'issue.why.monthly', { list: listName }),
     preferences: t(lang, 'email.footer.preferences'),

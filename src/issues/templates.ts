@@ -12,6 +12,7 @@ export const TEMPLATE_NAMES = [
   'layout', // <mjml>: head (type, colours, dark mode, phone rules) and the body frame
   'header', // hidden preheader, masthead (list name, logo, "view in browser")
   'title', // h1, date, greeting, intro
+  'covers', // a digest's weekly issues, linked to their archive pages
   'card', // the white card section holding every block of the issue
   'highlights', // the tinted block
   'highlight', // one titled list inside it
@@ -23,8 +24,8 @@ export const TEMPLATE_NAMES = [
   'paper', // the [id] title citation
   'credit', // the credit line under an image
   'prose', // outro
-  'links', // link cards block
-  'link-card', // one card
+  'links', // link cards block (also the call to action)
+  'link-card', // one card, clickable as a whole
   'footer', // why you get this, contact, web version, preferences, unsubscribe
 ] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];

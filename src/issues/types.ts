@@ -24,8 +24,17 @@ export interface Issue {
   sections: Section[];
   outro?: RichText;
   links?: LinkCard[];
+  /** The heading over `links`, e.g. "Past newsletters"; defaults to "Further reading". */
+  linksTitle?: string;
+  /** One card that stands out after the outro, e.g. "Subscribe to our weekly". */
+  callToAction?: CallToAction;
   /** Only for kind "digest": slugs of the weekly issues it summarises. */
   covers?: string[];
+}
+
+export interface CallToAction extends LinkCard {
+  /** Shown above the card. */
+  heading?: string;
 }
 
 export interface Highlight {
@@ -55,6 +64,13 @@ export interface Image {
   src: string;
   alt: string;
   credit?: RichText;
+  /**
+   * Natural size in pixels. Optional for an absolute URL (without it the email cannot reserve
+   * the image's space or tell Outlook its size); for a relative path, validateIssueFile reads
+   * it from the file and it overrides what the editor wrote.
+   */
+  width?: number;
+  height?: number;
 }
 
 export interface Paper {

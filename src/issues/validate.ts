@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { imageSize } from 'image-size';
 import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import schema from '../../emails/issue.schema.json';
@@ -25,6 +26,17 @@ export interface ValidateOptions {
    * are only checked for their shape (e.g. for an issue whose assets are already stored).
    */
   assetExists?: (relativePath: string) => boolean;
+  /**
+   * The natural size of an existing relative image, undefined when the file is not an image.
+   * With it, the valid issue carries each relative image's real `width` and `height` (what
+   * the editor wrote there is replaced), so rendering never guesses an aspect ratio.
+   */
+  imageSize?: (relativePath: string) => ImageSize | undefined;
+}
+
+export interface ImageSize {
+  width: number;
+  height: number;
 }
 
 export function parseIssueText(text: string): ParseResult {
@@ -39,15 +51,16 @@ export function parseIssueText(text: string): ParseResult {
 export function validateIssue(value: unknown, opts: ValidateOptions = {}): ValidationResult {
   const validateSchema = compiledSchema();
   validateSchema(value);
+  const images = checkImages(value, opts);
   const problems = [
     ...(validateSchema.errors ?? []).flatMap(schemaProblem),
     ...textProblems(value),
     ...richTextProblems(value),
-    ...imageProblems(value, opts.assetExists),
+    ...images.problems,
     ...sectionIdProblems(value),
   ];
-  if (problems.length === 0) return { ok: true, issue: value as Issue };
-  return { ok: false, problems: inDocumentOrder(value, problems) };
+  if (problems.length > 0) return { ok: false, problems: inDocumentOrder(value, problems) };
+  return { ok: true, issue: withImageSizes(value as Issue, images.sizes) };
 }
 
 /** The IO edge of validation: reads the file and checks image paths against its folder. */
@@ -66,7 +79,7 @@ export async function validateIssueFile(file: string): Promise<FileValidationRes
   // Synchronous because the check is a pure callback; an issue has a handful of images.
   const assetExists = (relativePath: string): boolean =>
     statSync(path.join(baseDir, relativePath), { throwIfNoEntry: false })?.isFile() ?? false;
-  const result = validateIssue(parsed.value, { assetExists });
+  const result = validateIssue(parsed.value, { assetExists, imageSize: (relativePath) => readImageSize(path.join(baseDir, relativePath)) });
   return result.ok ? { ...result, baseDir } : result;
 }
 
@@ -200,35 +213,73 @@ function* richTextFields(value: unknown): Generator<[string, string]> {
   yield* stringAt('/outro', issue.outro);
 }
 
-function imageProblems(value: unknown, assetExists: ValidateOptions['assetExists']): IssueProblem[] {
+/** Image files are read by image-size, which knows the headers of PNG, JPEG, GIF, WebP, SVG… */
+export function readImageSize(file: string): ImageSize | undefined {
+  try {
+    const { width, height, orientation } = imageSize(readFileSync(file));
+    if (!width || !height) return undefined;
+    // EXIF orientations 5 to 8 turn a JPEG by 90°: readers see it with the sides swapped.
+    return orientation !== undefined && orientation >= 5 ? { width: height, height: width } : { width, height };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Problems with image sources, and the natural size of each relative image, by item. */
+function checkImages(value: unknown, opts: ValidateOptions): { problems: IssueProblem[]; sizes: Map<string, ImageSize> } {
   const problems: IssueProblem[] = [];
+  const sizes = new Map<string, ImageSize>();
   for (const [s, section] of asArray(asRecord(value).sections).entries()) {
     for (const [i, item] of asArray(asRecord(section).items).entries()) {
       const src = asRecord(asRecord(item).image).src;
       if (typeof src !== 'string' || src === '') continue;
-      const message = imageSourceProblem(src, assetExists);
-      if (message) problems.push({ pointer: `/sections/${s}/items/${i}/image/src`, message });
+      const pointer = `/sections/${s}/items/${i}/image/src`;
+      const source = imageSource(src, opts.assetExists);
+      if ('problem' in source) {
+        problems.push({ pointer, message: source.problem });
+      } else if ('relative' in source && opts.imageSize) {
+        const size = opts.imageSize(source.relative);
+        if (size) sizes.set(`${s}/${i}`, size);
+        else problems.push({ pointer, message: `${source.relative} is not an image file that can be read (PNG, JPEG, GIF, WebP or SVG with a size)` });
+      }
     }
   }
-  return problems;
+  return { problems, sizes };
+}
+
+function withImageSizes(issue: Issue, sizes: Map<string, ImageSize>): Issue {
+  if (sizes.size === 0) return issue;
+  return {
+    ...issue,
+    sections: issue.sections.map((section, s) => ({
+      ...section,
+      items: section.items.map((item, i) => {
+        const size = sizes.get(`${s}/${i}`);
+        return size && item.image ? { ...item, image: { ...item.image, ...size } } : item;
+      }),
+    })),
+  };
 }
 
 const URL_SCHEME = /^([a-z][a-z0-9+.-]*):/i;
 const WINDOWS_ABSOLUTE = /^([a-z]:)?[\\/]/i;
 
-function imageSourceProblem(src: string, assetExists: ValidateOptions['assetExists']): string | undefined {
+type ImageSource = { absolute: string } | { relative: string } | { problem: string };
+
+/** An https URL, a relative path (normalised, with "/"), or what is wrong with it. */
+function imageSource(src: string, assetExists: ValidateOptions['assetExists']): ImageSource {
   const scheme = URL_SCHEME.exec(src)?.[1]?.toLowerCase();
   // A one-letter "scheme" is a Windows drive (C:\…), handled as an absolute path below.
   if (scheme !== undefined && scheme.length > 1) {
-    if (scheme === 'https') return URL.canParse(src) ? undefined : 'must be a valid https URL';
-    if (scheme === 'http') return 'must use https: mail clients block or flag images served over plain http';
-    return 'must be an https URL or a path relative to the issue file';
+    if (scheme === 'https') return URL.canParse(src) ? { absolute: src } : { problem: 'must be a valid https URL' };
+    if (scheme === 'http') return { problem: 'must use https: mail clients block or flag images served over plain http' };
+    return { problem: 'must be an https URL or a path relative to the issue file' };
   }
-  if (WINDOWS_ABSOLUTE.test(src)) return 'must be a path relative to the issue file, not an absolute path';
+  if (WINDOWS_ABSOLUTE.test(src)) return { problem: 'must be a path relative to the issue file, not an absolute path' };
   const relative = path.posix.normalize(src.replaceAll('\\', '/'));
-  if (relative === '..' || relative.startsWith('../')) return "must stay inside the issue's folder";
-  if (assetExists && !assetExists(relative)) return `file not found: ${relative} (relative to the issue file)`;
-  return undefined;
+  if (relative === '..' || relative.startsWith('../')) return { problem: "must stay inside the issue's folder" };
+  if (assetExists && !assetExists(relative)) return { problem: `file not found: ${relative} (relative to the issue file)` };
+  return { relative };
 }
 
 function sectionIdProblems(value: unknown): IssueProblem[] {

@@ -5,7 +5,7 @@ import type { Db } from '../db/database';
 import type { List, ListSection, NewList, SubscriptionStatus } from '../db/schema';
 import { AppError } from '../errors';
 import { countByStatus } from '../subscribers/repository';
-import { createList, getListBySlug } from './repository';
+import { createList, getListBySlug, updateList } from './repository';
 import { formatMonthlySlot, formatWeeklySlot, parseMonthlySlot, parseWeeklySlot } from './slots';
 
 /**
@@ -24,8 +24,8 @@ export interface ListInput {
   monthly?: string | null;
   language?: string;
   replyTo?: string | null;
-  /** The postal line for the footer. */
-  contact?: string;
+  /** The postal / contact line every email's footer shows: required (bulk mail must say who sends it and where). */
+  contact: string;
   /** `{ id, title }` or "id:title" as the CLI's `--section` takes it. */
   sections?: Array<ListSection | string>;
   /** Send a welcome email once a subscription is confirmed. */
@@ -123,8 +123,17 @@ export function validateListInput(input: unknown): NewListValues {
     else add('monthly', parsed.message);
   }
 
-  const contact = text('contact', raw.contact, false) ?? '';
-  if (!oneLine(contact) || contact.length > 500) add('contact', 'must be one line of at most 500 characters');
+  // Bulk mail must say who sends it and where (CAN-SPAM, the German Impressum, …): every
+  // email's footer shows this line, so a list cannot go without one.
+  const contact = text('contact', raw.contact, false);
+  if (contact === undefined || contact === '') {
+    // (a non-string has been reported by text() already)
+    if (typeof raw.contact === 'string' || raw.contact === undefined || raw.contact === null) {
+      add('contact', "is required: who sends the newsletter and where (a postal address), shown in every email's footer");
+    }
+  } else if (!oneLine(contact) || contact.length > 500) {
+    add('contact', 'must be one line of at most 500 characters');
+  }
 
   const digestTitle = text('digestTitle', raw.digestTitle, false) ?? null;
   if (digestTitle !== null && (!oneLine(digestTitle) || digestTitle.length > 200)) add('digestTitle', 'must be one line of at most 200 characters');
@@ -177,7 +186,7 @@ export function validateListInput(input: unknown): NewListValues {
     timezone,
     weekly_slot: weeklySlot,
     monthly_slot: monthlySlot,
-    contact,
+    contact: contact!,
     sections,
     welcome_email: welcomeEmail,
     digest_title: digestTitle,
@@ -188,6 +197,32 @@ export function validateListInput(input: unknown): NewListValues {
 /** Validates and stores a new list; a taken slug is a `conflict`. */
 export async function createListFromInput(db: Db, input: unknown): Promise<List> {
   return createList(db, validateListInput(input));
+}
+
+/** What `lists update` and PATCH /lists/:slug may change: everything `create` takes but the slug. */
+const UPDATABLE = new Set(['name', 'from', 'timezone', 'weekly', 'monthly', 'language', 'replyTo', 'contact', 'sections', 'welcomeEmail']);
+
+/**
+ * Changes some settings of a list: the given fields over the stored ones, checked by the same
+ * rules as a new list (so a list cannot be updated into one `create` would refuse). A field
+ * left out keeps its value; `null` clears an optional one (weekly, monthly, replyTo).
+ */
+export async function updateListFromInput(db: Db, slug: string, changes: unknown): Promise<List> {
+  if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
+    throw new AppError('invalid_input', 'send the changes as a JSON object, like { "contact": "…" }');
+  }
+  const given = Object.entries(changes).filter(([, value]) => value !== undefined);
+  const unknown = given.filter(([field]) => !UPDATABLE.has(field)).map(([field]) => field);
+  if (unknown.length > 0) {
+    const problems = unknown.map((field) => ({
+      field,
+      message: field === 'slug' ? 'cannot be changed (sent emails link to it)' : 'is not a setting of a list',
+    }));
+    throw new AppError('invalid_input', `invalid list: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, problems);
+  }
+  const current = await getListBySlug(db, slug);
+  const { slug: _unchanged, ...values } = validateListInput({ ...listToJson(current), ...Object.fromEntries(given) });
+  return updateList(db, slug, values);
 }
 
 export type StatusCounts = Record<SubscriptionStatus, number>;

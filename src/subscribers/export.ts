@@ -17,17 +17,23 @@ interface ExportRow {
 }
 
 /**
- * A spreadsheet runs a cell starting with = + - @ as a formula, and names come from the public
- * subscribe form: a leading apostrophe keeps them text. The import takes it off again.
+ * A spreadsheet runs a cell starting with = + - @ as a formula, and both names and addresses
+ * come from the public subscribe form (`=1+2@example.com` is a valid address): a leading
+ * apostrophe keeps them text. The import takes it off again (`unescapeFormula`).
  */
-function guardFormula(value: string): string {
+export function guardFormula(value: string): string {
   return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+/** Takes off what guardFormula added, so that an export imports again as it was. */
+export function unescapeFormula(value: string): string {
+  return /^'[=+\-@\t\r]/.test(value) ? value.slice(1) : value;
 }
 
 function toCsv(rows: ExportRow[]): string {
   return stringify(
     rows.map((r) => [
-      r.email,
+      guardFormula(r.email),
       guardFormula(r.name),
       r.cadence,
       r.status,

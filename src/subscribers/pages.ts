@@ -1,7 +1,7 @@
 import type { Cadence, List, Subscriber, Subscription } from '../db/schema';
 import { html, type PageView, type SafeHtml } from '../http/page';
 import { t, type Lang, type MessageKey } from '../i18n';
-import type { InputField } from './service';
+import type { InputField } from './input';
 
 /**
  * The reader's pages, as pure functions of what they show. Every word comes from the
@@ -108,7 +108,14 @@ export function confirmInactive(lang: Lang, list: List): PageView {
   );
 }
 
-export type PreferencesNotice = 'saved' | 'paused' | 'resumed';
+export type PreferencesNotice = 'saved' | 'paused' | 'resumed' | 'data_sent';
+
+const NOTICE_KEYS: Record<PreferencesNotice, MessageKey> = {
+  saved: 'prefs.saved',
+  paused: 'prefs.paused',
+  resumed: 'prefs.resumed',
+  data_sent: 'prefs.data.sent',
+};
 
 export function preferences(
   lang: Lang,
@@ -129,11 +136,11 @@ export function preferences(
         : subscription.status === 'unsubscribed'
           ? t(lang, 'prefs.status.unsubscribed', vars)
           : t(lang, 'prefs.status.bounced');
-  const notice = options.notice
-    ? html`<p class="notice" role="status">${t(lang, options.notice === 'saved' ? 'prefs.saved' : options.notice === 'paused' ? 'prefs.paused' : 'prefs.resumed')}</p>`
-    : '';
+  const notice = options.notice ? html`<p class="notice" role="status">${t(lang, NOTICE_KEYS[options.notice])}</p>` : '';
+  // The empty `sections` says "the sections were on the form": with every box unticked, it is
+  // the only `sections` value the browser sends (see the POST /preferences route).
   const sections = list.sections.length
-    ? html`<fieldset><legend>${t(lang, 'prefs.sections')}<span class="hint">${t(lang, 'prefs.sections.hint')}</span></legend>${list.sections.map(
+    ? html`<input type="hidden" name="sections" value=""><fieldset><legend>${t(lang, 'prefs.sections')}<span class="hint">${t(lang, 'prefs.sections.hint')}</span></legend>${list.sections.map(
         (s, i) =>
           html`<div class="choice"><input type="checkbox" id="section-${i}" name="sections" value="${s.id}"${subscription.excluded_sections.includes(s.id) ? '' : html` checked`}><label for="section-${i}">${s.title}</label></div>`,
       )}</fieldset>`
@@ -170,6 +177,18 @@ export function preferencesExpired(lang: Lang, list: List): PageView {
     t(lang, 'prefs.expired.title'),
     html`<p>${t(lang, 'prefs.expired.body')}</p><p><a href="/lists/${encodeURIComponent(list.slug)}/preferences">${t(lang, 'prefs.expired.link')}</a></p>`,
   );
+}
+
+export function exportAsk(lang: Lang, list: List, token: string): PageView {
+  return frame(
+    list,
+    t(lang, 'export.title'),
+    html`<p>${t(lang, 'export.body')}</p><form method="post" action="/export/${token}"><button type="submit" autofocus>${t(lang, 'export.submit')}</button></form>`,
+  );
+}
+
+export function exportExpired(lang: Lang, list: List): PageView {
+  return frame(list, t(lang, 'export.expired.title'), html`<p>${t(lang, 'export.expired.body')}</p>`);
 }
 
 export function deleteAsk(lang: Lang, list: List, token: string): PageView {

@@ -23,16 +23,16 @@ export function findSubscriberByEmail(db: Db, email: string): Promise<Subscriber
     .executeTakeFirst();
 }
 
-/** The subscriber with this address, created if new; an existing name is kept unless one is given. */
+/**
+ * The subscriber with this address, created (with `name`) if new. An existing subscriber is
+ * returned as stored: the no-op update only makes RETURNING give their row, and never writes
+ * a name that an anonymous request supplied.
+ */
 export async function upsertSubscriber(db: Db, email: string, name?: string): Promise<Subscriber> {
   const row = await db
     .insertInto('subscribers')
     .values({ email, name: name ?? '' })
-    .onConflict((oc) =>
-      oc
-        .expression(sql`lower(email)`)
-        .doUpdateSet(name ? { name } : { email: sql`subscribers.email` }),
-    )
+    .onConflict((oc) => oc.expression(sql`lower(email)`).doUpdateSet({ email: sql`subscribers.email` }))
     .returningAll()
     .executeTakeFirstOrThrow();
   return row;

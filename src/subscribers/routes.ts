@@ -7,22 +7,10 @@ import { pickLanguage, t, type Lang } from '../i18n';
 import { getListBySlug } from '../lists/repository';
 import * as pages from './pages';
 import { createSubscribeLimits } from './rate-limits';
-import {
-  changePreferences,
-  confirm,
-  deleteMe,
-  exportMyData,
-  openToken,
-  pause,
-  requestPreferencesLink,
-  resendConfirmation,
-  resume,
-  subscribe,
-  unsubscribe,
-  type InputField,
-  type RequestMeta,
-  type SubscriberDeps,
-} from './service';
+import type { InputField } from './input';
+import { deleteMe, exportMyData, requestDataLink } from './my-data';
+import { changePreferences, pause, resume, unsubscribe } from './preferences';
+import { confirm, openToken, requestPreferencesLink, resendConfirmation, subscribe, type RequestMeta, type SubscriberDeps } from './service';
 import { signToken, type TokenPurpose } from './tokens';
 
 /**
@@ -36,7 +24,9 @@ import { signToken, type TokenPurpose } from './tokens';
  *   POST /confirm/:token                        confirms (idempotent)
  *   POST /confirm/:token/resend                 a new link, from an expired one
  *   GET  /preferences/:token                    preferences page
- *   POST /preferences[/pause|/resume|/export|/delete]   token in the form body
+ *   POST /preferences[/pause|/resume|/export|/delete]   token in the form body; export emails a data link
+ *   GET  /export/:token                         page with a download button (link valid one hour)
+ *   POST /export/:token                         the reader's data as a JSON download
  *   GET  /unsubscribe/:token                    page with one button
  *   POST /unsubscribe/:token                    unsubscribes; RFC 8058 one-click answers 200 text
  *
@@ -205,8 +195,11 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
       const link = await openPreferences(res, body.token);
       if (!link) return;
       const tokenValue = String(body.token);
-      // Checkboxes name the sections the reader wants; what is stored is what they don't.
-      const wanted = new Set(arrayOf(body.sections));
+      // Checkboxes name the sections the reader wants; what is stored is what they don't. A
+      // browser sends nothing for a box left unticked, so the page's form always sends an empty
+      // `sections` too: a request without the field at all did not show the sections, and
+      // leaves them as they are rather than excluding every one.
+      const wanted = body.sections === undefined ? undefined : new Set(arrayOf(body.sections));
       try {
         await changePreferences(
           service,
@@ -214,7 +207,7 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
           {
             name: body.name as string | undefined,
             cadence: body.cadence as 'weekly' | 'monthly' | undefined,
-            excludedSections: link.list.sections.map((s) => s.id).filter((id) => !wanted.has(id)),
+            excludedSections: wanted && link.list.sections.map((s) => s.id).filter((id) => !wanted.has(id)),
           },
           metaOf(req),
         );
@@ -245,14 +238,42 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
     page(async (req, res) => {
       const link = await openPreferences(res, bodyOf(req).token);
       if (!link) return;
+      if (!(await takeClient(req, res, false))) return;
+      await requestDataLink(service, link.subscription.id);
+      await showPreferences(res, 200, link.subscription.id, String(bodyOf(req).token), { notice: 'data_sent' });
+    }),
+  );
+
+  // --- Data export (from the short-lived link that "email me my data link" sent) -------
+
+  /** Opens an export token; an expired one gets its page. */
+  async function openExport(res: Response, value: string) {
+    const link = await openToken(deps, value, 'export');
+    if (link.state === 'expired') {
+      sendPage(res, 410, langOf(link.list), pages.exportExpired(langOf(link.list), link.list));
+      return undefined;
+    }
+    return link;
+  }
+
+  router.get(
+    '/export/:token',
+    page(async (req, res) => {
+      const link = await openExport(res, param(req, 'token'));
+      if (!link) return;
+      sendPage(res, 200, langOf(link.list), pages.exportAsk(langOf(link.list), link.list, param(req, 'token')));
+    }),
+  );
+
+  router.post(
+    '/export/:token',
+    page(async (req, res) => {
+      const link = await openExport(res, param(req, 'token'));
+      if (!link) return;
       const data = await exportMyData(service, link.subscription.id, metaOf(req));
       res
         .status(200)
-        .set({
-          'Content-Disposition': `attachment; filename="${link.list.slug}-my-data.json"`,
-          'Cache-Control': 'no-store',
-          'X-Content-Type-Options': 'nosniff',
-        })
+        .set({ 'Content-Disposition': `attachment; filename="${link.list.slug}-my-data.json"`, 'Cache-Control': 'no-store' })
         .type('application/json')
         .send(JSON.stringify(data, null, 2));
     }),
@@ -289,14 +310,15 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
   router.post(
     '/unsubscribe/:token',
     page(async (req, res) => {
-      // The token in the URL is the whole authorisation (RFC 8058): no cookie, no CSRF token.
-      // Mail providers may post multipart/form-data, which is not parsed here and need not be.
-      const oneClick = bodyOf(req)['List-Unsubscribe'] === 'One-Click' || Boolean(req.is('multipart/form-data'));
+      // The token in the URL is the whole authorisation (RFC 8058): no cookie, no CSRF token,
+      // and no body either: whatever arrives (malformed, oversized, multipart) the reader is
+      // unsubscribed. The app leaves this body unparsed; only its start is looked at, to
+      // choose between the one-click answer and the page.
+      const oneClick = await looksLikeOneClick(req);
       const { list, subscription } = await openToken(deps, param(req, 'token'), 'unsubscribe');
       await unsubscribe(service, subscription.id, { ...metaOf(req), method: oneClick ? 'one-click' : 'page' });
       const lang = langOf(list);
       if (oneClick) {
-        req.resume();
         res.status(200).type('text/plain; charset=utf-8').set('Cache-Control', 'no-store').send(t(lang, 'unsub.oneclick'));
         return;
       }
@@ -349,13 +371,41 @@ function renderError(req: Request, res: Response, err: unknown): void {
     else kind = 'bad_request';
   }
   // Logged without the token: a log line must not be a working link.
-  if (status >= 500) console.error(`error on ${req.method} ${req.path.replace(/\/(confirm|preferences|unsubscribe)\.[^/]*/g, '/$1.…')}`, err);
+  if (status >= 500) console.error(`error on ${req.method} ${req.path.replace(/\/(confirm|preferences|unsubscribe|export)\.[^/]*/g, '/$1.…')}`, err);
   const view: PageView = pages.errorPage(lang, kind);
   sendPage(res, status, lang, view);
 }
 
 function isTokenRoute(req: Request): boolean {
-  return /^\/(confirm|preferences|unsubscribe)(\/|$)/.test(req.path);
+  return /^\/(confirm|preferences|unsubscribe|export)(\/|$)/.test(req.path);
+}
+
+/** What the one-click POST route reads of its body: enough for `List-Unsubscribe=One-Click`. */
+const ONE_CLICK_PEEK_BYTES = 1024;
+
+/**
+ * Whether an unsubscribe POST is a mail provider's RFC 8058 one-click: its body says
+ * `List-Unsubscribe=One-Click` (form-encoded, or as a multipart field) or it is multipart at
+ * all. Reads at most the first KB and lets the rest flow away unread, so no body can fail or
+ * hold up the unsubscribe.
+ */
+async function looksLikeOneClick(req: Request): Promise<boolean> {
+  const multipart = Boolean(req.is('multipart/form-data'));
+  if (req.readableEnded) return multipart;
+  let head = '';
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      req.off('data', onData).off('end', done).off('error', done);
+      req.resume(); // the rest is discarded
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (head.length >= ONE_CLICK_PEEK_BYTES) done();
+    };
+    req.on('data', onData).on('end', done).on('error', done);
+  });
+  return multipart || /List-Unsubscribe=One-Click/i.test(head.slice(0, ONE_CLICK_PEEK_BYTES));
 }
 
 function langOf(list: Pick<List, 'language'>): Lang {

@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import type { Db } from '../db/database';
-import type { Cadence, List, Subscription } from '../db/schema';
+import type { List, Subscription } from '../db/schema';
 import { AppError } from '../errors';
 import { findListById, getListBySlug } from '../lists/repository';
 import type { Queues } from '../queues';
@@ -12,20 +12,19 @@ import {
   findSubscription,
   findSubscriptionContext,
   type SubscriberContext,
-  findSubscriptionById,
   updateSubscription,
   upsertSubscriber,
 } from './repository';
-import { isValidAddress, NAME_MAX } from './address';
-import { forgetSubscriber } from './forget';
+import { parseCadence, parseEmail, parseName } from './input';
 import { enqueueConfirmation, enqueuePreferencesLink, enqueueWelcome } from './system-mail';
 import { verifyToken, type TokenPurpose } from './tokens';
 
 /**
- * What a reader can do: subscribe, confirm, change preferences, pause, leave, take their
- * data, be deleted. Each function owns its transaction; state changes lock the subscription
- * row first, so a double click or a replayed link changes things (and logs an event) once.
- * Emails are enqueued after the commit, so the worker never reads a row before it exists.
+ * What a reader can do without a link (subscribe, ask for a preferences link) and with the
+ * confirmation link; `preferences.ts` and `my-data.ts` hold what the other links do. Each
+ * function owns its transaction; state changes lock the rows first (`lockOrFail`), so a double
+ * click or a replayed link changes things (and logs an event) once. Emails are enqueued after
+ * the commit, so the worker never reads a row before it exists.
  */
 export interface SubscriberDeps {
   db: Db;
@@ -44,39 +43,7 @@ export type ConsentSource = 'form' | 'api';
 
 export type { SubscriberContext };
 
-// ---------------------------------------------------------------------------------------
-// Input
-
-export type InputField = 'email' | 'name' | 'cadence';
-
-function invalid(field: InputField, message: string): AppError {
-  return new AppError('invalid_input', message, { field });
-}
-
-export function parseEmail(value: unknown): string {
-  const email = typeof value === 'string' ? value.trim() : '';
-  if (!isValidAddress(email)) {
-    throw invalid('email', 'email: enter a valid email address, like name@example.com');
-  }
-  return email;
-}
-
-export function parseName(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw invalid('name', 'name: must be text');
-  // Control characters would end up in mail headers (the To display name).
-  const name = value.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  if (name.length > NAME_MAX) throw invalid('name', `name: at most ${NAME_MAX} characters`);
-  return name;
-}
-
-export function parseCadence(value: unknown): Cadence | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  if (value === 'weekly' || value === 'monthly') return value;
-  throw invalid('cadence', 'cadence: must be "weekly" or "monthly"');
-}
-
-function eventMeta(meta: RequestMeta): Record<string, string> {
+export function eventMeta(meta: RequestMeta): Record<string, string> {
   const data: Record<string, string> = {};
   if (meta.ip) data.ip = meta.ip;
   if (meta.userAgent) data.user_agent = meta.userAgent.slice(0, 500);
@@ -103,12 +70,19 @@ export async function openToken(deps: Pick<SubscriberDeps, 'db' | 'config'>, tok
   return check.ok ? { state: 'valid', issuedAt: check.issuedAt, ...context } : { state: 'expired', ...context };
 }
 
-function lockSubscription(db: Db, id: string): Promise<Subscription | undefined> {
-  return db.selectFrom('subscriptions').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
-}
-
-async function lockOrFail(db: Db, id: string): Promise<Subscription> {
-  const found = await lockSubscription(db, id);
+/**
+ * Locks a subscription for a change, and its subscriber before it. Every writer takes the two
+ * in this order (subscriber, then subscription), as `forgetSubscriber`'s delete does through
+ * its cascade: a name change racing "delete me" took them the other way round and deadlocked.
+ */
+export async function lockOrFail(db: Db, id: string): Promise<Subscription> {
+  await db
+    .selectFrom('subscribers')
+    .select('id')
+    .where('id', '=', (eb) => eb.selectFrom('subscriptions').select('subscriber_id').where('id', '=', id))
+    .forUpdate()
+    .execute();
+  const found = await db.selectFrom('subscriptions').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
   if (!found) throw new AppError('not_found', 'no such subscription');
   return found;
 }
@@ -130,6 +104,11 @@ export interface SubscribeInput {
  * - pending: the confirmation email again;
  * - active: nothing changes; the reader gets an email with their preferences link instead.
  * An address gets at most 3 such emails an hour; past that, nothing is sent.
+ *
+ * Anyone may type anyone's address, so this request proves nothing about who sent it: it may
+ * create a pending subscription (name and cadence included) and trigger an email, never change
+ * what is stored for an existing subscriber or a pending subscription. Those changes need the
+ * preferences link, which only the mailbox receives.
  */
 export async function subscribe(
   deps: SubscriberDeps,
@@ -151,13 +130,8 @@ export async function subscribe(
   const event = { source: meta.source, ...eventMeta(meta) };
 
   const next = await deps.db.transaction().execute(async (trx) => {
-    let subscriber = await findSubscriberByEmail(trx, email);
-    if (!subscriber) {
-      subscriber = await upsertSubscriber(trx, email, name || undefined);
-    } else if (!subscriber.name && name) {
-      // Only a missing name is filled in: anyone may type anyone's address into the form.
-      await trx.updateTable('subscribers').set({ name }).where('id', '=', subscriber.id).execute();
-    }
+    // An existing subscriber keeps their name, even an empty one (see above).
+    const subscriber = (await findSubscriberByEmail(trx, email)) ?? (await upsertSubscriber(trx, email, name || undefined));
 
     const inserted = await trx
       .insertInto('subscriptions')
@@ -174,10 +148,7 @@ export async function subscribe(
     const sub = existing && (await lockOrFail(trx, existing.id));
     if (!sub) throw new AppError('internal', 'subscription vanished while subscribing');
     if (sub.status === 'active') return { mail: 'preferences' as const, subscriptionId: sub.id };
-    if (sub.status === 'pending') {
-      if (cadence && cadence !== sub.cadence) await updateSubscription(trx, sub.id, { cadence });
-      return { mail: 'confirm' as const, subscriptionId: sub.id };
-    }
+    if (sub.status === 'pending') return { mail: 'confirm' as const, subscriptionId: sub.id };
     // Unsubscribed, bounced or complained: asking again is a new consent, confirmed anew.
     await updateSubscription(trx, sub.id, {
       status: 'pending',
@@ -247,176 +218,6 @@ export async function resendConfirmation(deps: SubscriberDeps, subscriptionId: s
   const context = await findSubscriptionContext(deps.db, subscriptionId);
   if (!context || context.subscription.status !== 'pending') return;
   if (await deps.limits.takeAddress(context.subscriber.email)) await enqueueConfirmation(deps.queues, subscriptionId);
-}
-
-// ---------------------------------------------------------------------------------------
-// Preferences
-
-export interface PreferenceChanges {
-  name?: string;
-  cadence?: Cadence;
-  /** Section ids of the list the reader does not want; unknown ids are dropped. */
-  excludedSections?: readonly string[];
-}
-
-/** Applies what changed and records one `preferences_changed` event listing it (or none if nothing did). */
-export async function changePreferences(
-  deps: Pick<SubscriberDeps, 'db'>,
-  subscriptionId: string,
-  changes: PreferenceChanges,
-  meta: RequestMeta,
-): Promise<Subscription> {
-  const name = parseName(changes.name);
-  const cadence = parseCadence(changes.cadence);
-  return deps.db.transaction().execute(async (trx) => {
-    const sub = await lockOrFail(trx, subscriptionId);
-    const list = await findListById(trx, sub.list_id);
-    const changed: Record<string, unknown> = {};
-    const update: Parameters<typeof updateSubscription>[2] = {};
-
-    if (cadence && cadence !== sub.cadence) {
-      update.cadence = cadence;
-      changed.cadence = { from: sub.cadence, to: cadence };
-    }
-    if (changes.excludedSections) {
-      const known = new Set((list?.sections ?? []).map((s) => s.id));
-      const excluded = [...new Set(changes.excludedSections.filter((id) => known.has(id)))].sort();
-      const before = [...sub.excluded_sections].sort();
-      if (excluded.join('\u0000') !== before.join('\u0000')) {
-        update.excluded_sections = excluded;
-        changed.excluded_sections = { from: before, to: excluded };
-      }
-    }
-    if (name !== undefined) {
-      const subscriber = await trx.selectFrom('subscribers').select('name').where('id', '=', sub.subscriber_id).executeTakeFirst();
-      if (subscriber && subscriber.name !== name) {
-        await trx.updateTable('subscribers').set({ name }).where('id', '=', sub.subscriber_id).execute();
-        // The log says that the name changed, not what to: it is evidence, not a copy of the profile.
-        changed.name = true;
-      }
-    }
-    if (Object.keys(changed).length === 0) return sub;
-    const updated = Object.keys(update).length > 0 ? await updateSubscription(trx, sub.id, update) : sub;
-    await appendEvent(trx, sub.id, 'preferences_changed', { changed, ...eventMeta(meta) });
-    return updated;
-  });
-}
-
-async function setPaused(deps: Pick<SubscriberDeps, 'db'>, subscriptionId: string, paused: boolean, meta: RequestMeta): Promise<Subscription> {
-  return deps.db.transaction().execute(async (trx) => {
-    const sub = await lockOrFail(trx, subscriptionId);
-    if (sub.paused === paused || (sub.status !== 'active' && sub.status !== 'pending')) return sub;
-    const updated = await updateSubscription(trx, sub.id, { paused });
-    await appendEvent(trx, sub.id, paused ? 'paused' : 'resumed', eventMeta(meta));
-    return updated;
-  });
-}
-
-/** Stops delivery without unsubscribing; idempotent. */
-export function pause(deps: Pick<SubscriberDeps, 'db'>, subscriptionId: string, meta: RequestMeta): Promise<Subscription> {
-  return setPaused(deps, subscriptionId, true, meta);
-}
-
-export function resume(deps: Pick<SubscriberDeps, 'db'>, subscriptionId: string, meta: RequestMeta): Promise<Subscription> {
-  return setPaused(deps, subscriptionId, false, meta);
-}
-
-// ---------------------------------------------------------------------------------------
-// Leaving
-
-/**
- * Unsubscribes at once: the sender checks the status of every message before handing it to
- * SMTP, so nothing more goes out. Idempotent; `changed` is false when there was nothing to do.
- */
-export async function unsubscribe(
-  deps: Pick<SubscriberDeps, 'db'>,
-  subscriptionId: string,
-  meta: RequestMeta & { method: 'one-click' | 'page' | 'api' },
-): Promise<{ changed: boolean; subscription: Subscription }> {
-  return deps.db.transaction().execute(async (trx) => {
-    const sub = await lockOrFail(trx, subscriptionId);
-    if (sub.status !== 'active' && sub.status !== 'pending') return { changed: false, subscription: sub };
-    const updated = await updateSubscription(trx, sub.id, { status: 'unsubscribed', unsubscribed_at: new Date() });
-    await appendEvent(trx, sub.id, 'unsubscribed', { method: meta.method, previous_status: sub.status, ...eventMeta(meta) });
-    return { changed: true, subscription: updated };
-  });
-}
-
-export interface MyData {
-  exported_at: string;
-  subscriber: { email: string; name: string; created_at: string };
-  subscriptions: Array<{
-    list: { slug: string; name: string };
-    status: string;
-    cadence: string;
-    excluded_sections: string[];
-    paused: boolean;
-    consent: { at: string; ip: string | null; user_agent: string | null; source: string };
-    confirmed_at: string | null;
-    unsubscribed_at: string | null;
-    created_at: string;
-    events: Array<{ type: string; data: Record<string, unknown>; at: string }>;
-  }>;
-}
-
-/**
- * Everything held about the person behind this subscription: the subscriber, each of their
- * subscriptions (on every list of this site) and each one's event log. The link proves
- * control of the mailbox, which is what every one of those subscriptions is tied to.
- */
-export async function exportMyData(deps: Pick<SubscriberDeps, 'db'>, subscriptionId: string, meta: RequestMeta): Promise<MyData> {
-  const sub = await findSubscriptionById(deps.db, subscriptionId);
-  if (!sub) throw new AppError('not_found', 'no such subscription');
-  await appendEvent(deps.db, sub.id, 'exported', { by: 'reader', ...eventMeta(meta) });
-
-  const subscriber = await deps.db.selectFrom('subscribers').selectAll().where('id', '=', sub.subscriber_id).executeTakeFirstOrThrow();
-  const subs = await deps.db
-    .selectFrom('subscriptions')
-    .innerJoin('lists', 'lists.id', 'subscriptions.list_id')
-    .selectAll('subscriptions')
-    .select(['lists.slug as list_slug', 'lists.name as list_name'])
-    .where('subscriptions.subscriber_id', '=', subscriber.id)
-    .orderBy('subscriptions.created_at')
-    .execute();
-  const events = subs.length
-    ? await deps.db
-        .selectFrom('subscription_events')
-        .selectAll()
-        .where(
-          'subscription_id',
-          'in',
-          subs.map((s) => s.id),
-        )
-        .orderBy('id')
-        .execute()
-    : [];
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
-  return {
-    exported_at: new Date().toISOString(),
-    subscriber: { email: subscriber.email, name: subscriber.name, created_at: subscriber.created_at.toISOString() },
-    subscriptions: subs.map((s) => ({
-      list: { slug: s.list_slug, name: s.list_name },
-      status: s.status,
-      cadence: s.cadence,
-      excluded_sections: s.excluded_sections,
-      paused: s.paused,
-      consent: { at: s.consent_at.toISOString(), ip: s.consent_ip, user_agent: s.consent_user_agent, source: s.consent_source },
-      confirmed_at: iso(s.confirmed_at),
-      unsubscribed_at: iso(s.unsubscribed_at),
-      created_at: s.created_at.toISOString(),
-      events: events.filter((e) => e.subscription_id === s.id).map((e) => ({ type: e.type, data: e.data, at: e.created_at.toISOString() })),
-    })),
-  };
-}
-
-/**
- * Erases the person behind this subscription: the subscriber row and, through the foreign
- * keys, all their subscriptions and events. Only a hash of the address is kept, so that an
- * import cannot bring them back: `broadsheet subscribers forget`, by the reader's own hand.
- */
-export async function deleteMe(deps: Pick<SubscriberDeps, 'db'>, subscriptionId: string): Promise<void> {
-  const context = await findSubscriptionContext(deps.db, subscriptionId);
-  if (context) await forgetSubscriber(deps.db, context.subscriber.email);
 }
 
 /**

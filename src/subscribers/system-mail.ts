@@ -14,14 +14,16 @@ import { appendEvent, findSubscriptionContext } from './repository';
 import { subscriberLink } from './tokens';
 
 /**
- * The emails Broadsheet sends on its own: the confirmation link, the optional welcome, and
- * a preferences link asked for from the web. The HTTP side only enqueues a job naming the
- * subscription; the worker renders and sends it, reading the rows again, so a job for a
- * subscription that changed meanwhile (confirmed, deleted) sends nothing wrong.
+ * The emails Broadsheet sends on its own: the confirmation link, the optional welcome, a
+ * preferences link asked for from the web, and a short-lived link to download one's data.
+ * The HTTP side only enqueues a job naming the subscription; the worker renders and sends it,
+ * reading the rows again, so a job for a subscription that changed meanwhile (confirmed,
+ * deleted) sends nothing wrong.
  */
-export type SystemMailKind = SystemMailJob['kind'];
+export type SystemMailKind = SystemMailJob['kind'] | 'export';
+type SystemMail = { kind: SystemMailKind; subscriptionId: string };
 
-async function enqueue(queues: Queues, job: SystemMailJob): Promise<void> {
+async function enqueue(queues: Queues, job: SystemMail): Promise<void> {
   await queues.add('system-mail', job);
 }
 
@@ -38,6 +40,11 @@ export async function enqueuePreferencesLink(queues: Queues, subscriptionId: str
   await enqueue(queues, { kind: 'preferences', subscriptionId });
 }
 
+/** The "download my data" link, asked for on the preferences page: data only ever goes to the mailbox. */
+export async function enqueueDataLink(queues: Queues, subscriptionId: string): Promise<void> {
+  await enqueue(queues, { kind: 'export', subscriptionId });
+}
+
 // ---------------------------------------------------------------------------------------
 // Rendering: each template is compiled by MJML once per language, with the catalogue's
 // words in place and `{{name}}` slots left for the per-message values (list name, links),
@@ -48,6 +55,7 @@ const TEMPLATE_FILE: Record<SystemMailKind, string> = {
   confirm: 'confirm.mjml',
   welcome: 'welcome.mjml',
   preferences: 'preferences-link.mjml',
+  export: 'data-link.mjml',
 };
 
 const compiled = new Map<string, Promise<string>>();
@@ -150,6 +158,23 @@ export async function renderSystemMail(
     ];
     // The welcome goes to a subscriber: like every newsletter, it can be left in one click.
     Object.assign(headers, unsubscribeHeaders(unsubscribeUrl, list.from_address));
+  } else if (kind === 'export') {
+    const url = subscriberLink(config, 'export', subscription.id, now);
+    values.url = url;
+    subject = t(lang, 'email.data.subject', vars);
+    text = [
+      t(lang, 'email.data.heading'),
+      '',
+      t(lang, 'email.data.body', vars),
+      '',
+      url,
+      '',
+      t(lang, 'email.data.ignore'),
+      ...footer,
+      `${t(lang, 'email.footer.preferences')}: ${preferencesUrl}`,
+      `${t(lang, 'email.footer.unsubscribe')}: ${unsubscribeUrl}`,
+      ...contact,
+    ];
   } else {
     subject = t(lang, 'email.prefs.subject', vars);
     text = [
@@ -188,6 +213,7 @@ const SENDABLE: Record<SystemMailKind, ReadonlyArray<Subscription['status']>> = 
   welcome: ['active'],
   // Asked for by the reader; an unsubscribed reader may want to look at or delete their data.
   preferences: ['pending', 'active', 'unsubscribed'],
+  export: ['pending', 'active', 'unsubscribed'],
 };
 
 /**
@@ -195,7 +221,7 @@ const SENDABLE: Record<SystemMailKind, ReadonlyArray<Subscription['status']>> = 
  * with backoff; a permanent one (5xx to the address) marks the subscription bounced and is
  * not retried.
  */
-export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMailJob): Promise<SystemMailOutcome> {
+export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMail): Promise<SystemMailOutcome> {
   const loaded = await findSubscriptionContext(deps.db, job.subscriptionId);
   if (!loaded || !SENDABLE[job.kind].includes(loaded.subscription.status)) return 'skipped';
   const { list, subscriber, subscription } = loaded;

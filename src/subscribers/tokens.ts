@@ -6,7 +6,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  *     purpose . subscription id . expiry . signature
  *     confirm . 3q2-7wAAQ…(22) . m5x1k2a0 . Hx…(43)
  *
- * - purpose: `confirm`, `preferences` or `unsubscribe`; signed, so one purpose is refused for another.
+ * - purpose: `confirm`, `preferences`, `unsubscribe` or `export`; signed, so one purpose is refused for another.
  * - subscription id: the opaque uuid as 16 bytes in base64url. Never the address.
  * - expiry: epoch milliseconds in base 36, or `0` for a link that never expires. Milliseconds
  *   (not seconds) so that "issued before the last unsubscribe" is decidable (see `issuedAt`).
@@ -19,9 +19,11 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * and readers use it months later and it must always work. Preferences one year: every
  * newsletter carries a fresh one, so only a link in a year-old email has run out, and its
  * page offers to email a new link. A year bounds how long a forwarded email keeps access to
- * someone's settings and data download.
+ * someone's settings. Export one hour: it hands over personal data (addresses, IPs, every
+ * list), so it is only ever emailed on request, to be used at once, and a forwarded or
+ * leaked one is soon worthless.
  */
-export type TokenPurpose = 'confirm' | 'preferences' | 'unsubscribe';
+export type TokenPurpose = 'confirm' | 'preferences' | 'unsubscribe' | 'export';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -30,6 +32,7 @@ export const TOKEN_LIFETIME_MS: Readonly<Record<TokenPurpose, number | null>> = 
   confirm: 7 * DAY_MS,
   preferences: 365 * DAY_MS,
   unsubscribe: null,
+  export: 60 * 60 * 1000,
 });
 
 export type TokenCheck =
@@ -38,7 +41,7 @@ export type TokenCheck =
   | { ok: false; reason: 'expired'; subscriptionId: string; expiresAt: Date }
   | { ok: false; reason: 'malformed' | 'bad_signature' | 'wrong_purpose' };
 
-const SHAPE = /^(confirm|preferences|unsubscribe)\.([A-Za-z0-9_-]{22})\.(0|[1-9a-z][0-9a-z]{0,11})\.([A-Za-z0-9_-]{43})$/;
+const SHAPE = /^(confirm|preferences|unsubscribe|export)\.([A-Za-z0-9_-]{22})\.(0|[1-9a-z][0-9a-z]{0,11})\.([A-Za-z0-9_-]{43})$/;
 
 function signature(key: string, payload: string): string {
   // The version and the separator make a token of this format unforgeable from any other HMAC use of the key.

@@ -1,26 +1,17 @@
 import type { Browser, Page } from 'playwright-core';
-import { compilePersonalization } from '../../src/issues/personalize';
-import { renderIssue } from '../../src/issues/render';
-import { loadTemplates } from '../../src/issues/templates';
-import { goldenContext, loadGolden } from '../fixtures/golden';
-import { blockRemoteRequests, hasChromium, launchBrowser } from '../helpers/browser';
+import type { Issue } from '../../src/issues/types';
+import { emailHtml, serveImages } from '../fixtures/email-page';
+import { DIGEST_DIR, GOLDEN_DIR, loadDigest, loadGolden } from '../fixtures/golden';
+import { hasChromium, launchBrowser } from '../helpers/browser';
 
 let browser: Browser;
-let html: string;
+const fixtures: Record<'golden' | 'digest', { issue: Issue; dir: string; html: string }> = {} as never;
 
 beforeAll(async () => {
   if (!hasChromium()) throw new Error('Chromium is missing at /usr/bin/chromium (apt-get install chromium)');
-  const issue = loadGolden();
-  const rendered = await renderIssue(issue, goldenContext(issue), loadTemplates());
-  html = compilePersonalization(rendered.html).fill(
-    {
-      name: 'Anna',
-      preferences_url: 'http://localhost:3000/preferences/t',
-      unsubscribe_url: 'http://localhost:3000/unsubscribe/t',
-      web_url: 'http://localhost:3000/lists/ml-news/archive/x',
-    },
-    'html',
-  );
+  for (const [name, issue, dir] of [['golden', loadGolden(), GOLDEN_DIR], ['digest', loadDigest(), DIGEST_DIR]] as const) {
+    fixtures[name] = { issue, dir, html: await emailHtml(issue) };
+  }
   browser = await launchBrowser();
 });
 
@@ -28,11 +19,11 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function open(width: number, colorScheme: 'light' | 'dark' = 'light'): Promise<Page> {
+/** The email in a page of this width, its images loaded from the fixture (nothing from the internet). */
+async function open(width: number, colorScheme: 'light' | 'dark' = 'light', fixture: 'golden' | 'digest' = 'golden'): Promise<Page> {
+  const { issue, dir, html } = fixtures[fixture];
   const page = await browser.newPage({ viewport: { width, height: 900 }, colorScheme });
-  // Images are remote (or on a localhost nobody serves): their width/height attributes hold
-  // the layout either way, and the test never waits on the network.
-  await blockRemoteRequests(page);
+  await serveImages(page, issue, dir);
   await page.setContent(html, { waitUntil: 'load' });
   return page;
 }
@@ -117,3 +108,57 @@ describe('the golden issue in Chromium', () => {
     await page.close();
   });
 });
+
+interface ImageBox {
+  src: string;
+  complete: boolean;
+  natural: { width: number; height: number };
+  shown: { width: number; height: number };
+  attributes: { width: number; height: number | null };
+}
+
+describe.each(['golden', 'digest'] as const)('the %s issue at reader widths', (fixture) => {
+  it.each([320, 375, 700])('at %i px: no horizontal overflow, no image above its natural size, aspect ratios kept', async (width) => {
+    const page = await open(width, 'light', fixture);
+    const overflow = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      // Any element reaching past the right edge, e.g. a long word that did not wrap.
+      wide: [...document.body.querySelectorAll('*')]
+        .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+        .map((el) => el.tagName),
+    }));
+    expect(overflow).toEqual({ page: width, wide: [] });
+
+    const images: ImageBox[] = await page.$$eval('.bs-media-img img', (imgs) =>
+      (imgs as HTMLImageElement[]).map((img) => {
+        const r = img.getBoundingClientRect();
+        return {
+          src: img.src,
+          complete: img.complete,
+          natural: { width: img.naturalWidth, height: img.naturalHeight },
+          shown: { width: r.width, height: r.height },
+          attributes: { width: Number(img.getAttribute('width')), height: img.hasAttribute('height') ? Number(img.getAttribute('height')) : null },
+        };
+      }),
+    );
+    expect(images.length).toBeGreaterThan(fixture === 'golden' ? 10 : 3);
+    for (const image of images) {
+      expect([image.src, image.complete, image.natural.width > 0]).toEqual([image.src, true, true]);
+      // Never scaled up: a 40x20 badge stays 40x20 on a phone.
+      expect(image.shown.width).toBeLessThanOrEqual(image.natural.width + 0.5);
+      // Never cropped or squeezed: the shown box has the image's own proportions.
+      const ratio = image.natural.width / image.natural.height;
+      expect(Math.abs(image.shown.width / image.shown.height - ratio) / ratio).toBeLessThan(0.02);
+      // Outlook's attributes are the image's proportions too, at most its own size.
+      expect(image.attributes.width).toBeLessThanOrEqual(image.natural.width);
+      expect(image.attributes.height).not.toBeNull();
+      expect(Math.abs(image.attributes.width / (image.attributes.height as number) - ratio) / ratio).toBeLessThan(0.02);
+    }
+    if (fixture === 'digest') {
+      const badge = images.find((image) => image.src.endsWith('/badge.png'));
+      expect(badge?.shown).toEqual({ width: 40, height: 20 });
+    }
+    await page.close();
+  });
+});
+

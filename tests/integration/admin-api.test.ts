@@ -94,6 +94,7 @@ describe('admin API operations', () => {
       from: 'ML News <news@example.com>',
       timezone: 'Europe/Berlin',
       weekly: 'fri 07:00',
+      contact: 'ML News, 1 Main Street, Springfield',
       sections: [{ id: 'papers', title: 'Papers' }],
     });
     expect(created.status).toBe(201);
@@ -104,14 +105,30 @@ describe('admin API operations', () => {
     expect(invalid.status).toBe(400);
     const error = (await invalid.json()).error;
     expect(error.code).toBe('invalid_input');
-    expect(error.details.map((d: { field: string }) => d.field)).toEqual(['slug', 'from', 'timezone', 'monthly']);
+    expect(error.details.map((d: { field: string }) => d.field)).toEqual(['slug', 'from', 'timezone', 'monthly', 'contact']);
 
-    const taken = await postJson('/lists', { slug: 'ml-news', name: 'Again', from: 'a@example.com' });
+    const taken = await postJson('/lists', { slug: 'ml-news', name: 'Again', from: 'a@example.com', contact: 'Again, 1 Main Street' });
     expect(taken.status).toBe(409);
     expect((await api('/lists', { method: 'POST', body: 'slug=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(400);
 
     const all = await (await api('/lists')).json();
     expect(all.lists.map((l: { slug: string }) => l.slug)).toEqual(['ml-news']);
+  });
+
+  it('changes a list with PATCH, by the same rules as POST', async () => {
+    const patch = (body: unknown, slug = 'ml-news', type = 'application/json') =>
+      api(`/lists/${slug}`, { method: 'PATCH', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': type } });
+    const changed = await patch({ contact: 'ML News · 2 Side Street · Hamburg', weekly: null, language: 'zh-cn' });
+    expect(changed.status).toBe(200);
+    expect((await changed.json()).list).toMatchObject({ slug: 'ml-news', name: 'ML News', contact: 'ML News · 2 Side Street · Hamburg', weekly: null, language: 'zh-CN' });
+
+    const invalid = await patch({ contact: '', timezone: 'Nowhere/City' });
+    expect(invalid.status).toBe(400);
+    expect((await invalid.json()).error.details.map((d: { field: string }) => d.field)).toEqual(['timezone', 'contact']);
+    expect((await patch({ slug: 'other' })).status).toBe(400);
+    expect((await patch('contact=x', 'ml-news', 'application/x-www-form-urlencoded')).status).toBe(400);
+    expect((await patch({ name: 'X' }, 'no-such-list')).status).toBe(404);
+    expect((await (await api('/lists/ml-news')).json()).list.contact).toBe('ML News · 2 Side Street · Hamburg');
   });
 
   it('imports a CSV body, reports bad lines, counts per status, exports and forgets', async () => {

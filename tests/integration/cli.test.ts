@@ -81,6 +81,45 @@ describe('with a database', () => {
   });
   afterAll(() => t.drop());
 
+  test('lists create asks for a contact line; lists update changes any setting', async () => {
+    const env = { DATABASE_URL: t.url };
+    const base = ['lists', 'create', 'cli-news', '--name', 'CLI News', '--from', 'CLI News <news@example.org>'];
+    const missing = await broadsheet(base, env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/--contact/);
+    expect((await broadsheet([...base, '--contact', '   '], env)).stderr).toMatch(/^error: invalid list: contact: is required/);
+    expect((await broadsheet([...base, '--contact', 'CLI Press · 1 Main Street', '--weekly', 'mon 09:00'], env)).code).toBe(0);
+
+    const updated = await broadsheet(['lists', 'update', 'cli-news', '--contact', 'CLI Press · 2 Side Street', '--no-weekly', '--section', 'papers:Papers', '--name', 'CLI Weekly News'], env);
+    expect(updated.code).toBe(0);
+    expect(updated.stdout).toContain('contact   CLI Press · 2 Side Street');
+    expect(updated.stdout).toContain('schedule  weekly (none)');
+    expect(updated.stdout).toContain('sections  papers (Papers)');
+    expect((await broadsheet(['lists', 'update', 'cli-news'], env)).stderr).toMatch(/^error: nothing to change/);
+    expect((await broadsheet(['lists', 'update', 'cli-news', '--timezone', 'Mars/Olympus'], env)).stderr).toMatch(/timezone/);
+  });
+
+  test("render takes the list's name and contact line from the database, and says when it cannot", async () => {
+    await broadsheet(['lists', 'create', 'ml-news', '--name', '机器学习月报', '--from', 'ML <ml@example.org>', '--contact', 'Example Press · Berlin'], { DATABASE_URL: t.url });
+    const out = path.join(tmp, 'with-db');
+    const r = await broadsheet(['render', GOLDEN_FILE, '--out', out], { DATABASE_URL: t.url });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain('placeholder');
+    const html = await fs.readFile(path.join(out, 'index.html'), 'utf8');
+    expect(html).toContain('你订阅了「机器学习月报」的每周版');
+    expect(html).toContain('Example Press · Berlin');
+
+    const offline = path.join(tmp, 'offline');
+    const started = Date.now();
+    const o = await broadsheet(['render', GOLDEN_FILE, '--out', offline], { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/broadsheet' });
+    expect(o.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(o.stderr).toMatch(/^note: the database could not be read .*placeholders/m);
+    const offlineHtml = await fs.readFile(path.join(offline, 'index.html'), 'utf8');
+    expect(offlineHtml).toContain('[list name]');
+    expect(offlineHtml).not.toMatch(/>ml-news<|「ml-news」/);
+  });
+
   test('a user error is one line on stderr and exit 1', async () => {
     const r = await broadsheet(['subscribers', 'export', '--list', 'no-such-list'], { DATABASE_URL: t.url });
     expect(r.code).toBe(1);
@@ -108,7 +147,7 @@ describe('broadsheet start', () => {
       REDIS_URL: 'redis://127.0.0.1:6379/7',
       SMTP_URL: '',
     };
-    const list = await broadsheet(['lists', 'create', 'smoke', '--name', 'Smoke', '--from', 'Smoke <smoke@example.org>'], env);
+    const list = await broadsheet(['lists', 'create', 'smoke', '--name', 'Smoke', '--from', 'Smoke <smoke@example.org>', '--contact', 'Smoke, 1 Main Street'], env);
     expect(list.code).toBe(0);
     const child = spawn('node', [BIN, 'start'], { env, stdio: 'pipe' });
     try {

@@ -14,8 +14,8 @@ let queues: Queues;
 beforeAll(async () => {
   t = await createTestDb();
   queues = createQueues(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", `bs-test-forget-${randomBytes(4).toString("hex")}`, t.db);
-  await createListFromInput(t.db, { slug: 'weekly', name: 'Weekly', from: 'weekly@example.com' });
-  await createListFromInput(t.db, { slug: 'monthly', name: 'Monthly', from: 'monthly@example.com' });
+  await createListFromInput(t.db, { slug: 'weekly', name: 'Weekly', from: 'weekly@example.com', contact: 'Weekly, 1 Main Street' });
+  await createListFromInput(t.db, { slug: 'monthly', name: 'Monthly', from: 'monthly@example.com', contact: 'Monthly, 1 Main Street' });
 });
 
 afterAll(async () => {

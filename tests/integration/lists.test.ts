@@ -1,10 +1,11 @@
 import { AppError } from '../../src/errors';
 import { allLists } from '../../src/lists/repository';
-import { createListFromInput, getListWithCounts, validateListInput, type ListProblem } from '../../src/lists/service';
+import { lookUpList } from '../../src/lists/lookup';
+import { createListFromInput, getListWithCounts, updateListFromInput, validateListInput, type ListProblem } from '../../src/lists/service';
 import { upsertSubscriber } from '../../src/subscribers/repository';
 import { createTestDb, type TestDb } from '../helpers/db';
 
-const valid = { slug: 'ml-news', name: 'ML News', from: 'ML News <news@example.com>' };
+const valid = { slug: 'ml-news', name: 'ML News', from: 'ML News <news@example.com>', contact: 'ML News · 1 Main Street · Springfield' };
 
 function problemsOf(input: unknown): ListProblem[] {
   try {
@@ -80,6 +81,7 @@ describe('list input validation', () => {
         'timezone',
         'weekly',
         'monthly',
+        'contact',
         'sections[0]',
       ]);
     }
@@ -89,10 +91,21 @@ describe('list input validation', () => {
     expect(message).not.toContain('\n');
   });
 
+  it('requires a contact line: bulk mail must say who sends it and where', () => {
+    const { contact: _none, ...withoutContact } = valid;
+    for (const contact of [undefined, null, '', '   ']) {
+      expect(problemsOf({ ...withoutContact, contact })).toEqual([
+        { field: 'contact', message: "is required: who sends the newsletter and where (a postal address), shown in every email's footer" },
+      ]);
+    }
+    expect(problemsOf({ ...valid, contact: 'two\nlines' }).map((p) => p.field)).toEqual(['contact']);
+    expect(validateListInput({ ...valid, contact: '  Example Press · Berlin  ' }).contact).toBe('Example Press · Berlin');
+  });
+
   it('refuses duplicate section ids and wrong types from JSON', () => {
     expect(problemsOf({ ...valid, sections: ['a:A', 'a:Again'] })).toEqual([{ field: 'sections[1]', message: 'section id "a" is given twice' }]);
     expect(problemsOf({ ...valid, name: 42 }).map((p) => p.field)).toEqual(['name']);
-    expect(problemsOf(null).map((p) => p.field)).toEqual(['slug', 'name', 'from']);
+    expect(problemsOf(null).map((p) => p.field)).toEqual(['slug', 'name', 'from', 'contact']);
   });
 });
 
@@ -122,5 +135,44 @@ describe('lists in the database', () => {
     expect(counts).toEqual({ active: 2, pending: 1, unsubscribed: 1, bounced: 0, complained: 0 });
     expect((await allLists(t.db)).map((l) => l.slug)).toEqual(['ml-news']);
     await expect(getListWithCounts(t.db, 'nope')).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  it('updates only the given settings, by the rules of create; null clears an optional one', async () => {
+    await createListFromInput(t.db, { ...valid, slug: 'upd', weekly: 'mon 09:00', replyTo: 'editor@example.com', sections: ['papers:Papers'] });
+    const updated = await updateListFromInput(t.db, 'upd', { contact: 'New Press · 2 Side Street · Hamburg', weekly: null, monthly: '1 08:00', name: 'Updated' });
+    expect(updated).toMatchObject({
+      slug: 'upd',
+      name: 'Updated',
+      contact: 'New Press · 2 Side Street · Hamburg',
+      weekly_slot: null,
+      monthly_slot: '1 08:00',
+      reply_to: 'editor@example.com', // not given: kept
+      sections: [{ id: 'papers', title: 'Papers' }],
+    });
+
+    for (const [changes, fields] of [
+      [{ contact: '' }, ['contact']],
+      [{ from: 'nobody', weekly: 'someday' }, ['from', 'weekly']],
+      [{ slug: 'renamed' }, ['slug']],
+      [{ nmae: 'typo' }, ['nmae']],
+    ] as const) {
+      const error = await updateListFromInput(t.db, 'upd', changes).catch((err: AppError) => err);
+      expect(error).toMatchObject({ code: 'invalid_input' });
+      expect(((error as AppError).details as ListProblem[]).map((p) => p.field)).toEqual(fields);
+    }
+    await expect(updateListFromInput(t.db, 'upd', ['contact'])).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(updateListFromInput(t.db, 'nope', { name: 'X' })).rejects.toMatchObject({ code: 'not_found' });
+    expect((await getListWithCounts(t.db, 'upd')).list.contact).toBe('New Press · 2 Side Street · Hamburg');
+  });
+
+  it('looks a list up for render and preview, and says why when it cannot', async () => {
+    const found = await lookUpList(t.url, 'ml-news');
+    expect(found).toMatchObject({ list: { slug: 'ml-news', name: 'ML News', contact: valid.contact } });
+    expect(await lookUpList(t.url, 'nope')).toEqual({ missing: 'the database has no list "nope"' });
+    const started = Date.now();
+    // Nothing listens on port 1: refused at once; an unroutable address would take the 2 s timeout.
+    const down = await lookUpList('postgres://postgres@127.0.0.1:1/broadsheet', 'ml-news');
+    expect(down).toMatchObject({ missing: expect.stringMatching(/^the database could not be read/) });
+    expect(Date.now() - started).toBeLessThan(2500);
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { simpleParser } from 'mailparser';
 import { dkimVerify } from 'mailauth/lib/dkim/verify';
 import { stableMessageId } from '../../src/mail/headers';
-import { unsubscribe } from '../../src/subscribers/service';
+import { unsubscribe } from '../../src/subscribers/preferences';
 import {
   addSubscribers,
   deliveryCounts,

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { List } from '../../src/db/schema';
 import { parseMail } from '../../src/mail/capture';
 import { emailHash } from '../../src/subscribers/repository';
-import { signToken } from '../../src/subscribers/tokens';
+import { signToken, verifyToken } from '../../src/subscribers/tokens';
 import {
   address,
   eventually,
@@ -181,8 +181,11 @@ test('the whole path: subscribe → email → link → active → preferences �
   await postForm(`${app.baseUrl}/preferences/resume`, { token });
   expect((await subscriptionOf(email))!.paused).toBe(false);
 
-  // Download my data: the subscriber, the subscriptions and their events.
-  const exported = await postForm(`${app.baseUrl}/preferences/export`, { token });
+  // Download my data: the page emails a short-lived link; that link's page hands the data over.
+  expect((await postForm(`${app.baseUrl}/preferences/export`, { token })).status).toBe(200);
+  const dataMail = await parseMail(await waitForMail(app.smtp, email, /Your data from/));
+  const dataLink = /https?:\/\/\S+\/export\/\S+/.exec(dataMail.text ?? '')![0];
+  const exported = await fetch(dataLink, { method: 'POST' });
   expect(exported.status).toBe(200);
   expect(exported.headers.get('content-disposition')).toContain('attachment');
   const data = (await exported.json()) as {
@@ -381,13 +384,17 @@ describe('links that are wrong', () => {
     const oldKey = 'the-key-before-rotation-0001';
     const rotated = await startSubscriberApp({ env: { SECRET_KEY: 'the-key-after-rotation-00002', SECRET_KEY_OLD: oldKey } });
     try {
-      const list = await rotated.createList('rot');
+      await rotated.createList('rot');
       await postForm(`${rotated.baseUrl}/lists/rot/subscribe`, { email });
       const sub = await rotated.test.db.selectFrom('subscriptions').select('id').executeTakeFirstOrThrow();
       const old = signToken([oldKey], 'preferences', sub.id);
       expect((await fetch(`${rotated.baseUrl}/preferences/${old}`)).status).toBe(200);
       expect((await fetch(`${rotated.baseUrl}/preferences/${signToken(['never-a-key-of-ours-123'], 'preferences', sub.id)}`)).status).toBe(400);
-      expect(list.slug).toBe('rot');
+      // New links are signed with the new key: they verify under it alone, not under the old one.
+      const mail = await waitForMail(rotated.smtp, email, /Confirm/);
+      const fresh = (await linkIn(mail, 'confirm')).split('/').pop()!;
+      expect(verifyToken(['the-key-after-rotation-00002'], fresh, 'confirm')).toMatchObject({ ok: true, subscriptionId: sub.id });
+      expect(verifyToken([oldKey], fresh, 'confirm')).toMatchObject({ ok: false, reason: 'bad_signature' });
     } finally {
       await rotated.close();
     }
