@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
 import { AppError } from '../errors';
+import { SENT_STATUSES } from '../issues/published';
 import type { Issue } from '../issues/types';
-import { PUBLISHED } from '../archive/repository';
 import { log } from '../log';
 import { createSend } from '../sending/control';
 import { buildDigest, digestSlug, type DigestWeekly } from './digest';
@@ -31,7 +31,7 @@ export async function sentWeekliesOf(db: Db, listId: string, year: number, month
     .where('issues.kind', '=', 'weekly')
     .where('issues.date', '>=', first)
     .where('issues.date', '<=', last)
-    .where('sends.status', 'in', PUBLISHED)
+    .where('sends.status', 'in', SENT_STATUSES)
     .orderBy('issues.date')
     .orderBy('issues.slug')
     .execute();
