@@ -200,6 +200,21 @@ describe('the scheduler tick', () => {
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatch(/^scheduler: started a send late .*"late":true,"lateBySeconds":10800/);
   });
+
+  it('a flushed Redis loses no schedule: the schedule is the row', async () => {
+    await addIssue(smallIssue('fl', '2026-03-30'));
+    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 'fl', when: { at: '2026-03-30T09:00' }, now: new Date('2026-03-25T12:00:00Z'), batchSize: 100 });
+    const queues = deps(test.db).queues;
+    // Everything this test's deployment has in Redis, gone (FLUSHALL, limited to our prefix:
+    // the Redis is shared with other tests).
+    const redis = await queues.queue('plan-send').client;
+    const keys = await redis.keys(`${PREFIX}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    const report = await tick(deps(test.db), new Date('2026-03-30T07:00:01Z'));
+    expect(report.started).toEqual([{ sendId: send.id, late: false }]);
+    // And the planning job it queued is in Redis again, for the workers.
+    expect(await queues.queue('plan-send').getJobCounts()).toMatchObject({ waiting: 1 });
+  });
 });
 
 describe('monthly digests at the slot', () => {
