@@ -114,14 +114,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const publicUrl = url(env, 'PUBLIC_URL', `http://localhost:${port}`)!.replace(/\/+$/, '');
   const smtpUrl = url(env, 'SMTP_URL', undefined);
-  // Without SMTP_URL mail is captured and shown at /dev/outbox, links and all: in production
-  // that page would hand anyone every subscriber's confirm, preferences and unsubscribe link.
-  if (!smtpUrl && mode === 'production') {
-    throw new AppError(
-      'invalid_input',
-      'SMTP_URL is required when NODE_ENV=production (without it mail is only captured in memory, for development)',
-    );
-  }
 
   return Object.freeze({
     env: mode,
@@ -146,4 +138,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
     repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
   });
+}
+
+/**
+ * Checked by the processes that serve or send (not by `validate` or `render`, which run fine in
+ * a production image without mail). Without SMTP_URL mail is captured and shown at /dev/outbox,
+ * links and all: in production that page would hand anyone every subscriber's links.
+ */
+export function checkCanRun(config: Config): void {
+  if (!config.smtpUrl && config.env === 'production') {
+    throw new AppError(
+      'invalid_input',
+      'SMTP_URL is required when NODE_ENV=production (without it mail is only captured in memory, for development)',
+    );
+  }
 }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createApp } from './app';
 import { connect } from './connect';
-import type { Config } from './config';
+import { checkCanRun, type Config } from './config';
 import { migrateToLatest } from './db/database';
 import { loadTemplates } from './issues/templates';
 import { log } from './log';
@@ -34,6 +34,7 @@ function bounded(step: Promise<unknown> | unknown, name: string): Promise<void> 
  * each step bounded, so a stop finishes whatever is down.
  */
 export async function runProcess(config: Config, roles: { http: boolean; workers: boolean }): Promise<void> {
+  checkCanRun(config);
   const deps = await connect(config);
   await migrateToLatest(deps.db);
   watchQueues(deps.queues);

@@ -65,7 +65,7 @@ const KINDS: { [K in JobKind]: KindOptions<JobPayloads[K]> } = {
 export const JOB_KINDS = Object.keys(KINDS) as JobKind[];
 
 /** How long an enqueue may wait for Redis before the caller is told it is unavailable. */
-const ENQUEUE_TIMEOUT_MS = 3000;
+const ENQUEUE_TIMEOUT_MS = 10_000;
 
 export interface Queues {
   /** The Redis key prefix of this deployment (or test); rate-limit counters share it. */

@@ -2,6 +2,7 @@ import { Kysely, Migrator, PostgresDialect, type MigrationResultSet } from 'kyse
 import pg from 'pg';
 import { migrations } from '../../migrations';
 import { AppError } from '../errors';
+import { log } from '../log';
 import type { Database } from './schema';
 
 export type Db = Kysely<Database>;
@@ -18,7 +19,7 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
   // An idle client whose server went away (a restart: 57P01) is an 'error' event on the pool;
   // unhandled, it would end the process. The pool drops that client and connects afresh when
   // next asked; the queries in flight fail on their own and their callers retry.
-  pool.on('error', (err) => console.warn(`PostgreSQL connection lost (${(err as { code?: string }).code ?? err.message}); reconnecting on next use`));
+  pool.on('error', (err) => log.warn({ code: (err as { code?: string }).code, err: err.message }, 'PostgreSQL connection lost; reconnecting on next use'));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, pool);
   return db;

@@ -1,35 +1,15 @@
-import { createHash } from 'node:crypto';
 import mjml2html from 'mjml';
 import { AppError } from '../errors';
-import type { Issue, Item, LinkCard, RichText } from './types';
-import { markdown, SAFE_LINK } from './markdown';
 import { escapeHtml } from '../escape-html';
-import { compilePersonalization, markers, type TokenName } from './personalize';
-import { formatDate, stringsFor, textDirection, type Strings } from './strings';
+import { compilePersonalization, type TokenName } from './personalize';
+import { richHtml, richInlineHtml } from './rich-text';
 import { fillTemplate, type TemplateName, type Templates } from './templates';
-import { plainText, renderText } from './text';
+import { renderText } from './text';
+import type { Issue, RichText } from './types';
+import { issueView, sectionHeading, type IssueView, type LinkView, type RenderContext } from './view';
 
-export interface RenderContext {
-  list: {
-    slug: string;
-    name: string;
-    /** Used when the issue has no `language`. */
-    language: string;
-    /** The postal / contact line, plain text. */
-    contact: string;
-    logoUrl?: string;
-  };
-  /** e.g. http://localhost:3000, without trailing slash. */
-  publicUrl: string;
-  /** Relative image paths resolve against this, e.g. `${publicUrl}/assets/ml-news/2021-02`. */
-  assetBaseUrl: string;
-  /** The subscriber's cadence, named in the footer (a digest always names the monthly edition). */
-  cadence: 'weekly' | 'monthly';
-  /** Section ids the subscriber opted out of: render once per distinct choice. */
-  excludeSections?: string[];
-  /** Titles of the weekly issues a digest covers, by slug; a cover without one shows its slug. */
-  coverTitles?: Readonly<Record<string, string>>;
-}
+// The view model is its own module (view.ts); what callers of renderIssue use is here too.
+export { arxivUrl, issueView, numberedByEditor, type IssueView, type RenderContext } from './view';
 
 export interface RenderedIssue {
   subject: string;
@@ -44,66 +24,6 @@ export interface RenderedIssue {
 }
 
 /**
- * Everything both parts need, resolved once from the issue and the context: the sections the
- * subscriber gets, absolute URLs, citations, the words of the issue's language and the
- * personalization markers. Plain data; rich text is still Markdown here.
- */
-export interface IssueView {
-  issue: Issue;
-  language: string;
-  dir: 'ltr' | 'rtl';
-  strings: Strings;
-  subject: string;
-  preheader: string;
-  /** The date as readers of the language write it. */
-  date: string;
-  listName: string;
-  /** The list's contact / postal line; '' when the list has none (then no line is shown). */
-  contact: string;
-  /** The edition the footer names: 'monthly' for a digest, whatever the context says. */
-  cadence: RenderContext['cadence'];
-  logoUrl?: string;
-  /** The public archive page of the issue: the same for everyone, so not a token. */
-  webUrl: string;
-  marks: { name: string; ifName: string; endName: string; preferencesUrl: string; unsubscribeUrl: string };
-  /** A digest's weekly issues, with their archive pages; empty for a weekly issue. */
-  covers: LinkView[];
-  sections: SectionView[];
-  callToAction?: LinkView & { heading?: string };
-  linksHeading: string;
-  links: LinkView[];
-}
-
-export interface SectionView {
-  id: string;
-  /**
-   * 1-based position among the sections this subscriber gets, shown before the title;
-   * undefined when the editor numbers the sections in their titles ("1. Featured").
-   */
-  number?: number;
-  title: string;
-  intro?: RichText;
-  items: ItemView[];
-}
-
-export interface ItemView {
-  title: string;
-  url: string;
-  source: string;
-  /** width and height: the natural size, when known. */
-  image?: { src: string; alt: string; credit?: RichText; width?: number; height?: number };
-  paper?: { citation: string; url?: string };
-  summary?: RichText;
-}
-
-export interface LinkView {
-  title: string;
-  url: string;
-  description?: string;
-  host: string;
-}
-
-/**
  * Issue → MJML → HTML, plus the plain-text part. Pure: the same issue, context and templates
  * give the same bytes (no clock, no randomness, no IO; templates are loaded by the caller).
  */
@@ -114,147 +34,6 @@ export async function renderIssue(issue: Issue, ctx: RenderContext, templates: T
   const text = renderText(view);
   const tokens = new Set<TokenName>([...compilePersonalization(html).tokens, ...compilePersonalization(text).tokens]);
   return { subject: view.subject, preheader: view.preheader, mjml, html, text, tokens: [...tokens].sort() };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The view
-
-export function issueView(issue: Issue, ctx: RenderContext): IssueView {
-  const language = issue.language ?? ctx.list.language;
-  const excluded = new Set(ctx.excludeSections ?? []);
-  // The nonce makes markers unforgeable by content: text in the issue cannot contain the
-  // hash of the issue it is part of.
-  const nonce = createHash('sha256').update(JSON.stringify([issue, ctx])).digest('hex').slice(0, 12);
-  const mark = markers(nonce);
-  const autoNumber = !issue.sections.some((section) => numberedByEditor(section.title));
-  const sections = issue.sections
-    .map((section, index) => ({ section, index }))
-    .filter(({ section }) => !excluded.has(section.id))
-    .map(({ section, index }, position): SectionView => ({
-      id: section.id,
-      number: autoNumber ? position + 1 : undefined,
-      title: section.title,
-      intro: section.intro,
-      items: section.items.map((item, i) => itemView(item, ctx, `/sections/${index}/items/${i}`)),
-    }));
-  const strings = stringsFor(language);
-  return {
-    issue,
-    language,
-    dir: textDirection(language),
-    strings,
-    subject: issue.subject ?? issue.title,
-    preheader: issue.preheader ?? derivePreheader(issue),
-    date: formatDate(issue.date, language),
-    listName: ctx.list.name,
-    contact: ctx.list.contact.trim(),
-    cadence: issue.kind === 'digest' ? 'monthly' : ctx.cadence,
-    logoUrl: ctx.list.logoUrl === undefined ? undefined : httpUrl(ctx.list.logoUrl, 'list logo URL', 'invalid_input'),
-    webUrl: archiveUrl(ctx, issue.slug),
-    marks: {
-      name: mark.token('name'),
-      ifName: mark.ifFilled('name'),
-      endName: mark.endIf('name'),
-      preferencesUrl: mark.token('preferences_url'),
-      unsubscribeUrl: mark.token('unsubscribe_url'),
-    },
-    covers: (issue.kind === 'digest' ? (issue.covers ?? []) : []).map((slug): LinkView => {
-      const url = archiveUrl(ctx, slug);
-      return { title: ctx.coverTitles?.[slug] ?? slug, url, host: hostOf(url) };
-    }),
-    sections,
-    callToAction: issue.callToAction && {
-      ...linkView(issue.callToAction, '/callToAction/url'),
-      heading: issue.callToAction.heading,
-    },
-    linksHeading: issue.linksTitle ?? strings.furtherReading,
-    links: (issue.links ?? []).map((link, i) => linkView(link, `/links/${i}/url`)),
-  };
-}
-
-/**
- * "1. Featured", "01 — Papers", "III. Tools", "第一章", "（一）": the editor numbers the
- * sections, and the email must not number them again. One numbered title is enough to turn
- * automatic numbers off for the whole issue: half-numbered headings read worse than none.
- */
-export function numberedByEditor(title: string): boolean {
-  return (
-    /^\s*\d{1,3}(?:\s*[.)．、:：](?!\d)|\s+[-–—]\s)/u.test(title) || // 1. 2) 3、 04 — (not "1.5 billion")
-    /^\s*[IVXLC]{1,7}[.)]\s/u.test(title) || // II. (upper case: "Civil: …" is not a number)
-    /^\s*[(（][\d一二三四五六七八九十]{1,3}[)）]|^\s*第[\d一二三四五六七八九十百]{1,4}[章节部篇期]/u.test(title) // （一） 第三章
-  );
-}
-
-function archiveUrl(ctx: RenderContext, issueSlug: string): string {
-  return `${ctx.publicUrl}/lists/${encodeURIComponent(ctx.list.slug)}/archive/${encodeURIComponent(issueSlug)}`;
-}
-
-function linkView(link: LinkCard, pointer: string): LinkView {
-  const url = httpUrl(link.url, pointer);
-  return { title: link.title, url, description: link.description, host: hostOf(url) };
-}
-
-function itemView(item: Item, ctx: RenderContext, pointer: string): ItemView {
-  const url = httpUrl(item.url, `${pointer}/url`);
-  return {
-    title: item.title,
-    url,
-    source: item.source ?? hostOf(url),
-    image: item.image && {
-      src: imageUrl(item.image.src, ctx.assetBaseUrl, `${pointer}/image/src`),
-      alt: item.image.alt,
-      credit: item.image.credit,
-      width: item.image.width,
-      height: item.image.height,
-    },
-    paper: item.paper && { citation: `[${item.paper.id}] ${item.paper.title}`, url: arxivUrl(item.paper.id) },
-    summary: item.summary,
-  };
-}
-
-/** `2102.12092`, `arXiv:2102.12092v2`, `hep-th/9901001` → its abstract page. */
-export function arxivUrl(id: string): string | undefined {
-  const m = /^(?:arxiv:)?(\d{4}\.\d{4,5}(?:v\d+)?|[a-z-]+(?:\.[a-z]{2})?\/\d{7}(?:v\d+)?)$/i.exec(id.trim());
-  return m ? `https://arxiv.org/abs/${m[1]}` : undefined;
-}
-
-function hostOf(url: string): string {
-  return new URL(url).hostname.replace(/^www\./, '');
-}
-
-/**
- * Validation guarantees http(s) URLs; rendering checks again because an email must never carry
- * a `javascript:` or `data:` link, whatever reached it.
- */
-function httpUrl(value: string, pointer: string, code: 'invalid_issue' | 'invalid_input' = 'invalid_issue'): string {
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(value);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
-    const message = 'must be an absolute http(s) URL';
-    throw new AppError(code, `${pointer}: ${message}`, code === 'invalid_issue' ? [{ pointer, message }] : undefined);
-  }
-  return value;
-}
-
-/** Relative image paths are assets of the issue, served under assetBaseUrl. No data: URLs. */
-function imageUrl(src: string, assetBaseUrl: string, pointer: string): string {
-  let resolved: string;
-  try {
-    resolved = new URL(src, `${assetBaseUrl}/`).href;
-  } catch {
-    resolved = src;
-  }
-  return httpUrl(resolved, pointer);
-}
-
-function derivePreheader(issue: Issue): string {
-  const source = issue.intro ?? issue.highlights?.[0]?.points[0] ?? '';
-  const text = plainText(source).replace(/\s+/g, ' ').trim();
-  return text.length <= 150 ? text : `${text.slice(0, 149)}…`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,9 +172,11 @@ export function issueMjml(view: IssueView, templates: Templates): string {
       unsubscribe: escapeHtml(strings.unsubscribe),
     }),
   ];
+  const fonts = fontStacks(view.language);
   return t('layout', {
     lang: escapeHtml(view.language),
-    fonts: fontStack(view.language),
+    fonts: fonts.inline,
+    allFonts: fonts.full,
     dir: view.dir,
     start,
     title: escapeHtml(issue.title),
@@ -412,21 +193,26 @@ const CJK_FACES = {
   jp: `'Hiragino Sans','Hiragino Kaku Gothic ProN','Yu Gothic',Meiryo,'Noto Sans CJK JP'`,
 };
 
-export function fontStack(language: string): string {
+/**
+ * The font stacks for an issue's language. `inline` (the issue's own CJK faces) goes on every
+ * block, for clients that drop the head's styles; `full` (all three scripts) is set once in
+ * the head. Inlining the full stack costs ~7 KB, and took the golden HTML past 64 K
+ * characters, where V8 allocates each personalized copy as a large object (100× slower).
+ */
+export function fontStacks(language: string): { inline: string; full: string } {
   const tag = language.toLowerCase();
-  const first = tag.startsWith('ja') ? 'jp' : /^zh-(hant|tw|hk|mo)/.test(tag) ? 'tc' : 'sc';
-  const order = [first, ...(['sc', 'tc', 'jp'] as const).filter((script) => script !== first)] as (keyof typeof CJK_FACES)[];
-  return [LATIN_FACES, ...order.map((script) => CJK_FACES[script]), 'sans-serif'].join(',');
+  const first: keyof typeof CJK_FACES = tag.startsWith('ja') ? 'jp' : /^zh-(hant|tw|hk|mo)/.test(tag) ? 'tc' : 'sc';
+  const order = [first, ...(['sc', 'tc', 'jp'] as const).filter((script) => script !== first)];
+  return {
+    inline: [LATIN_FACES, CJK_FACES[first], 'sans-serif'].join(','),
+    full: [LATIN_FACES, ...order.map((script) => CJK_FACES[script]), 'sans-serif'].join(','),
+  };
 }
 
 function anchor(sectionId: string): string {
   return `s-${sectionId}`;
 }
 
-/** The heading as the contents and the text part show it: "2. Papers", or the editor's own "2. Papers". */
-export function sectionHeading(section: Pick<SectionView, 'number' | 'title'>): string {
-  return section.number === undefined ? section.title : `${section.number}. ${section.title}`;
-}
 
 function headingHtml(text: string): string {
   return `<h2 class="bs-accent" style="margin:0 0 12px;font-size:13px;line-height:1.6;letter-spacing:0.08em;text-transform:uppercase;font-weight:700;color:#b3261e;">${escapeHtml(text)}</h2>`;
@@ -453,45 +239,6 @@ function imageSizing(image: { width?: number; height?: number }): { size: string
   const width = Math.min(image.width, IMAGE_COLUMN);
   const height = Math.max(1, Math.round((image.height * width) / image.width));
   return { size: `width="${width}" height="${height}"`, fit: `width:100%;max-width:${image.width}px;height:auto;` };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rich text
-
-type Token = ReturnType<typeof markdown.parse>[number];
-
-/** Rich text as block HTML (paragraphs, lists) with inline spacing that survives any client. */
-export function richHtml(source: RichText, start: 'left' | 'right' = 'left'): string {
-  const env = {};
-  const tokens = markdown.parse(source, env);
-  for (const token of tokens) {
-    if (token.type === 'paragraph_open') token.attrSet('style', 'margin:0 0 12px;');
-    else if (token.type === 'bullet_list_open' || token.type === 'ordered_list_open') token.attrSet('style', `margin:0 0 12px;padding-${start}:22px;`);
-    else if (token.type === 'list_item_open') token.attrSet('style', 'margin:0 0 4px;');
-    else if (token.type === 'inline') dropUnsafeLinks(token.children);
-  }
-  return markdown.renderer.render(tokens, markdown.options, env).trim();
-}
-
-/** Rich text where only inline HTML may go (list items, credits): paragraphs become line breaks. */
-export function richInlineHtml(source: RichText): string {
-  const env = {};
-  const tokens = markdown.parseInline(source.trim(), env);
-  for (const token of tokens) dropUnsafeLinks(token.children);
-  return markdown.renderer.render(tokens, markdown.options, env).trim();
-}
-
-/** A link to anything but http(s) or mailto keeps its text and loses its link. */
-function dropUnsafeLinks(children: Token[] | null): void {
-  if (!children) return;
-  const kept: Token[] = [];
-  let dropping = false; // links do not nest, so the next link_close is the unsafe link's
-  for (const token of children) {
-    if (token.type === 'link_open' && !SAFE_LINK.test(String(token.attrGet('href') ?? ''))) dropping = true;
-    else if (token.type === 'link_close' && dropping) dropping = false;
-    else kept.push(token);
-  }
-  children.splice(0, children.length, ...kept);
 }
 
 // ---------------------------------------------------------------------------------------------

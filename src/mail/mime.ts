@@ -51,7 +51,7 @@ function rawHeader(name: string, value: string): string {
 }
 
 export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
-  const boundary = `----bs-${randomBytes(12).toString('hex')}`;
+  const boundary = `bs-${randomBytes(12).toString("hex")}`;
   const staticHead =
     rawHeader('From', parts.from) +
     (parts.replyTo ? rawHeader('Reply-To', parts.replyTo) : '') +
@@ -74,7 +74,15 @@ export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
     build({ to, messageId, date, values, headers }) {
       let head = rawHeader('To', to) + rawHeader('Date', date.toUTCString().replace('GMT', '+0000')) + rawHeader('Message-ID', messageId);
       for (const name in headers) head += rawHeader(name, headers[name]!);
-      return Buffer.from(head + staticHead + textHead + textBody.fill(values, 'text') + htmlHead + htmlBody.fill(values, 'html') + end, 'utf8');
+      // One Buffer per part, not one string: V8 flattens a rope joined from two large ropes
+      // very slowly (1.5 ms instead of 0.1 ms here). The bodies are QP, so ASCII: latin1 is exact.
+      return Buffer.concat([
+        Buffer.from(head + staticHead + textHead, 'utf8'),
+        Buffer.from(textBody.fill(values, 'text'), 'latin1'),
+        Buffer.from(htmlHead, 'latin1'),
+        Buffer.from(htmlBody.fill(values, 'html'), 'latin1'),
+        Buffer.from(end, 'latin1'),
+      ]);
     },
   };
 }

@@ -12,7 +12,7 @@ import { markBounced } from '../subscribers/bounce';
 import { subscriberLink } from '../subscribers/tokens';
 import { finishSendIfDone, pauseSend } from './control';
 import type { Throttle } from './throttle';
-import type { VariantCache } from './variants';
+import { coverTitles, type VariantCache } from './variants';
 
 /** Temporary failures of one delivery before it is given up as failed. */
 export const MAX_DELIVERY_ATTEMPTS = 10;
@@ -103,7 +103,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
 
   let temporaryInARow = 0;
   let next = 0;
-  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates };
+  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, coverTitles: await coverTitles(db, issue) };
   const worker = async () => {
     while (!stopped && next < eligible.length && temporaryInARow < ABORT_AFTER_TEMPORARY) {
       const row = eligible[next++]!;

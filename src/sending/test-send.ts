@@ -5,7 +5,7 @@ import { bareAddress, formatAddress, stableMessageId } from '../mail/headers';
 import type { Mailer, SmtpResult } from '../mail/transport';
 import type { TestSendJob } from '../queues';
 import { subscriberLink } from '../subscribers/tokens';
-import { compileVariant } from './variants';
+import { compileVariant, coverTitles } from './variants';
 
 /**
  * One test email of an issue, as a weekly subscriber with no sections excluded sees it,
@@ -29,7 +29,7 @@ export async function sendTestEmail(
     .executeTakeFirst();
   const send = { id: `test-${job.requestId}`, cadence: issue.kind === 'digest' ? 'monthly' : 'weekly' } as const;
   const variant = await compileVariant(
-    { send, issue, list, publicUrl: config.publicUrl, templates: deps.templates },
+    { send, issue, list, publicUrl: config.publicUrl, templates: deps.templates, coverTitles: await coverTitles(db, issue) },
     [],
     { subjectPrefix: '[TEST] ' },
   );

@@ -1,3 +1,4 @@
+import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
 import { listId } from '../mail/headers';
 import { buildMimeTemplate, type MimeTemplate } from '../mail/mime';
@@ -27,6 +28,8 @@ export interface VariantSource {
   list: List;
   publicUrl: string;
   templates: Templates;
+  /** A digest's covered weekly issues: slug → title, for its list of what it gathers. */
+  coverTitles?: Readonly<Record<string, string>>;
 }
 
 /** Compiles one variant. Pure apart from MJML's own work; the caller caches it. */
@@ -42,6 +45,7 @@ export async function compileVariant(source: VariantSource, excluded: readonly s
       assetBaseUrl: assetBaseUrl(publicUrl, list.slug, issue.slug),
       cadence: send.cadence,
       excludeSections: excluded.filter((id) => sectionIds.has(id)),
+      coverTitles: source.coverTitles,
     },
     source.templates,
   );
@@ -76,4 +80,12 @@ export class VariantCache {
     }
     return entry;
   }
+}
+
+/** Titles of the weekly issues a digest covers, read once per batch (a digest names a handful). */
+export async function coverTitles(db: Db, issue: IssueRow): Promise<Record<string, string> | undefined> {
+  const covers = issueContent(issue).covers;
+  if (!covers?.length) return undefined;
+  const rows = await db.selectFrom('issues').select(['slug', 'title']).where('list_id', '=', issue.list_id).where('slug', 'in', covers).execute();
+  return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }

@@ -11,9 +11,9 @@ export interface TestDb {
 }
 
 /** A fresh, migrated database of its own for one test file; `drop()` removes it. */
-export async function createTestDb(): Promise<TestDb> {
+export async function createTestDb(server: string = SERVER): Promise<TestDb> {
   const name = `broadsheet_test_${randomBytes(6).toString('hex')}`;
-  const url = `${SERVER}/${name}`;
+  const url = `${server}/${name}`;
   await ensureDatabase(url);
   const db = createDb(url, { max: 5 });
   await migrateToLatest(db);
@@ -22,7 +22,7 @@ export async function createTestDb(): Promise<TestDb> {
     url,
     async drop() {
       await db.destroy();
-      const admin = new pg.Client({ connectionString: `${SERVER}/postgres` });
+      const admin = new pg.Client({ connectionString: `${server}/postgres` });
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
       await admin.end();

@@ -47,10 +47,12 @@ export interface WorldOptions {
   onConnect?: () => RcptVerdict;
   workers?: boolean;
   smtpPort?: number;
+  /** postgres://user@host:port of another PostgreSQL server (fault tests run their own). */
+  databaseServer?: string;
 }
 
 export async function startSendWorld(options: WorldOptions = {}): Promise<SendWorld> {
-  const test = await createTestDb();
+  const test = await createTestDb(options.databaseServer);
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `bs-send-${randomBytes(5).toString('hex')}`;
   const smtp = await startCaptureServer({ onRcpt: options.onRcpt, onConnect: options.onConnect, keep: 1_000_000, port: options.smtpPort });
@@ -143,7 +145,12 @@ export async function startSend(world: SendWorld, issueSlug: string) {
 export async function waitForSendStatus(db: Db, status: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const send = await db.selectFrom('sends').select(['status', 'pause_reason']).executeTakeFirst();
+    // A fault test may have the database away for a moment: ask again.
+    const send = await db
+      .selectFrom('sends')
+      .select(['status', 'pause_reason'])
+      .executeTakeFirst()
+      .catch(() => undefined);
     if (send?.status === status) return;
     if (Date.now() > deadline) throw new Error(`send is ${send?.status} (${send?.pause_reason ?? ''}), not ${status}, after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));

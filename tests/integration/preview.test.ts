@@ -59,3 +59,19 @@ test('recompiles on save: problems show on the page, and go away when fixed', as
   await fs.writeFile(file, original);
   await waitForPage(/width:700px/);
 });
+
+test("uses the list record's name and contact line, and says so when it has only placeholders", async () => {
+  const page = await get('/');
+  expect(page.body).toContain('placeholders for the name and contact line: no list record was looked up');
+  const list = { slug: 'ml-news', name: '机器学习月报', language: 'zh-CN', contact: 'Example Press · Berlin' };
+  const withList = await startPreviewServer(path.join(dir, 'issue.json'), 0, { listSource: async () => ({ list }) });
+  try {
+    const res = await fetch(`${withList.url}/`);
+    expect(await res.text()).toContain('name and contact line from the list record');
+    const email = await (await fetch(`${withList.url}/email.html`)).text();
+    expect(email).toContain('你订阅了「机器学习月报」的每周版');
+    expect(email).toContain('Example Press · Berlin');
+  } finally {
+    await withList.close();
+  }
+});

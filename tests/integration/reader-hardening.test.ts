@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { createApp } from '../../src/app';
+import { runProcess } from '../../src/main';
 import { loadConfig } from '../../src/config';
 import type { List } from '../../src/db/schema';
 import { parseMail } from '../../src/mail/capture';
@@ -287,9 +288,8 @@ describe('configuration that changes the HTTP answers', () => {
     }
   });
 
-  test('production without SMTP_URL refuses to start, so no outbox can exist there', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'a-production-secret-key-0001' })).toThrow(
-      /SMTP_URL is required when NODE_ENV=production/,
-    );
+  test('production without SMTP_URL refuses to start, so no outbox can exist there', async () => {
+    const config = loadConfig({ NODE_ENV: 'production', SECRET_KEY: 'a-production-secret-key-0001' });
+    await expect(runProcess(config, { http: true, workers: true })).rejects.toThrow(/SMTP_URL is required when NODE_ENV=production/);
   });
 });

@@ -8,7 +8,7 @@ import { compilePersonalization, type TokenName } from '../../../src/issues/pers
 import { numberedByEditor, renderIssue, type RenderContext, type RenderedIssue } from '../../../src/issues/render';
 import { loadTemplates } from '../../../src/issues/templates';
 import type { Issue } from '../../../src/issues/types';
-import { validateIssueFile } from '../../../src/issues/validate';
+import { validateIssue, validateIssueFile } from '../../../src/issues/validate';
 import { DIGEST_FILE, GOLDEN_FILE, goldenContext, loadDigest, loadGolden } from '../../fixtures/golden';
 
 /**
@@ -138,6 +138,16 @@ describe('4. images keep their own size and aspect ratio', () => {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('takes width and height of an absolute image only together, as whole pixels', () => {
+    const issue = JSON.parse(JSON.stringify(loadDigest())) as Issue;
+    const image = issue.sections[1]!.items[1]!.image!;
+    delete image.height;
+    const result = validateIssue(issue);
+    expect(result.ok ? [] : result.problems.map((p) => p.pointer)).toEqual(['/sections/1/items/1/image']);
+    image.height = 2.5;
+    expect(validateIssue(issue).ok).toBe(false);
   });
 
   it('gives Outlook true width and height, never scales above the natural width, never crops', async () => {

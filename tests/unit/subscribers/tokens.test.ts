@@ -36,7 +36,7 @@ test('confirmation links expire after 7 days, preference links after a year, uns
   const unsub = signToken([KEY], 'unsubscribe', ID, now);
   expect(unsub.split('.')[2]).toBe('0');
   expect(verifyToken([KEY], unsub, 'unsubscribe', later(20 * 365 * DAY))).toMatchObject({ ok: true, expiresAt: null });
-  expect(TOKEN_LIFETIME_MS).toEqual({ confirm: 7 * DAY, preferences: 365 * DAY, unsubscribe: null });
+  expect(TOKEN_LIFETIME_MS).toEqual({ confirm: 7 * DAY, preferences: 365 * DAY, unsubscribe: null, export: 60 * 60 * 1000 });
 });
 
 test('a token of one purpose is refused for another, even with the purpose rewritten', () => {

@@ -1,0 +1,66 @@
+import { simpleParser } from 'mailparser';
+import { compilePersonalization, markers } from '../../../src/issues/personalize';
+import { bareAddress, formatAddress, listId, stableMessageId, unsubscribeHeaders } from '../../../src/mail/headers';
+import { buildMimeTemplate } from '../../../src/mail/mime';
+import { classifySmtpError } from '../../../src/mail/transport';
+
+const m = markers('0123456789ab');
+
+function template(html: string, text: string) {
+  return buildMimeTemplate({
+    from: '"ML News" <news@example.org>',
+    subject: '机器学习月报：2021 年 2 月 — a long subject that has to be folded over more than one header line',
+    headers: { 'List-Id': listId({ slug: 'ml-news', name: '机器学习月报' }, 'https://news.example.org') },
+    html: compilePersonalization(html),
+    text: compilePersonalization(text),
+  });
+}
+
+test('a prebuilt message filled per recipient decodes to exactly the values, whatever they contain', async () => {
+  const longLine = '长'.repeat(300) + ' = =3D ' + 'x'.repeat(200);
+  const html = `<p>${m.ifFilled('name')}Hi ${m.token('name')},${m.endIf('name')} ${longLine}</p><a href="${m.token('unsubscribe_url')}">leave</a>\n<p>end</p>`;
+  const text = `${m.ifFilled('name')}Hi ${m.token('name')},${m.endIf('name')}\n${longLine}\nUnsubscribe: ${m.token('unsubscribe_url')}\n`;
+  const mime = template(html, text);
+  const values = { name: 'Zoë <b>&"王"', preferences_url: 'https://p', unsubscribe_url: 'https://news.example.org/unsubscribe/a=b&c', web_url: 'https://w' };
+  const raw = mime.build({ to: formatAddress('Zoë 王', 'zoe@example.org'), messageId: '<id@example.org>', date: new Date('2026-11-28T10:00:00Z'), values, headers: unsubscribeHeaders(values.unsubscribe_url, 'ML News <news@example.org>') });
+
+  // Every line within the 998-octet limit, and QP lines within 78.
+  for (const line of raw.toString('latin1').split('\r\n')) expect([line.length, line]).toEqual([Math.min(line.length, 78), line]);
+  const parsed = await simpleParser(raw);
+  expect(parsed.subject).toBe('机器学习月报：2021 年 2 月 — a long subject that has to be folded over more than one header line');
+  expect(parsed.text).toBe(`Hi Zoë <b>&"王",\n${longLine}\nUnsubscribe: https://news.example.org/unsubscribe/a=b&c\n`);
+  expect(parsed.html).toBe(`<p>Hi Zoë &lt;b&gt;&amp;&quot;王&quot;, ${longLine}</p><a href="https://news.example.org/unsubscribe/a=b&amp;c">leave</a>\n<p>end</p>`);
+  expect(parsed.to && 'value' in parsed.to ? parsed.to.value[0] : undefined).toEqual({ address: 'zoe@example.org', name: 'Zoë 王' });
+  expect(parsed.messageId).toBe('<id@example.org>');
+
+  // An empty name drops the conditional greeting in both parts.
+  const anonymous = await simpleParser(mime.build({ to: 'a@example.org', messageId: '<2@x>', date: new Date(), values: { ...values, name: '' }, headers: {} }));
+  expect(anonymous.text).toBe(`\n${longLine}\nUnsubscribe: https://news.example.org/unsubscribe/a=b&c\n`);
+});
+
+test('headers: addresses, List-Id, List-Unsubscribe with https and mailto, stable Message-IDs', () => {
+  expect(formatAddress('', 'a@example.org')).toBe('a@example.org');
+  expect(formatAddress('Ann "the" Reader', 'a@example.org')).toBe('"Ann \\"the\\" Reader" <a@example.org>');
+  expect(formatAddress('Evil\r\nBcc: x@y', 'a@example.org')).not.toMatch(/[\r\n]/);
+  expect(formatAddress('王', 'a@example.org')).toMatch(/^=\?UTF-8\?Q\?.+\?= <a@example\.org>$/);
+  expect(bareAddress('"ML News" <news@example.org>')).toBe('news@example.org');
+  expect(listId({ slug: 'ml-news', name: 'ML News' }, 'https://news.example.org/')).toBe('"ML News" <ml-news.news.example.org>');
+  const headers = unsubscribeHeaders('https://news.example.org/unsubscribe/tok.en', 'ML <news@example.org>');
+  expect(headers['List-Unsubscribe']).toBe('<https://news.example.org/unsubscribe/tok.en>, <mailto:news@example.org?subject=unsubscribe%20tok.en>');
+  expect(headers['List-Unsubscribe-Post']).toBe('List-Unsubscribe=One-Click');
+  const a = stableMessageId(['send-1', 'sub-1'], 'https://news.example.org');
+  expect(a).toBe(stableMessageId(['send-1', 'sub-1'], 'https://news.example.org'));
+  expect(a).not.toBe(stableMessageId(['send-1', 'sub-2'], 'https://news.example.org'));
+  expect(a).toMatch(/^<[A-Za-z0-9_-]{32}@news\.example\.org>$/);
+  expect(a).not.toContain('sub-1');
+});
+
+test('SMTP failures: 5xx to RCPT or DATA is permanent; 4xx, connection trouble and 5xx to AUTH are temporary', () => {
+  expect(classifySmtpError({ responseCode: 550, command: 'RCPT TO' })).toBe('permanent');
+  expect(classifySmtpError({ responseCode: 554, command: 'DATA' })).toBe('permanent');
+  expect(classifySmtpError({ responseCode: 451, command: 'RCPT TO' })).toBe('temporary');
+  expect(classifySmtpError({ responseCode: 421, command: 'CONN' })).toBe('temporary');
+  expect(classifySmtpError({ code: 'ECONNREFUSED' })).toBe('temporary');
+  expect(classifySmtpError({ code: 'ETIMEDOUT' })).toBe('temporary');
+  expect(classifySmtpError({ responseCode: 535, command: 'AUTH PLAIN' })).toBe('temporary');
+});
