@@ -33,3 +33,22 @@ export function findPublishedIssue(db: Db, listId: string, slug: string): Promis
     .where('sends.status', 'in', SENT_STATUSES)
     .executeTakeFirst();
 }
+
+/**
+ * The weekly issues a digest covers that are public, slug → title, for the web version's
+ * "covers" block. Like the sender's query for the email (sending/variants.ts), but only sent
+ * issues: a public page must neither link to a 404 nor show the title of a draft.
+ */
+export async function publicCoversOf(db: Db, issue: IssueRow): Promise<Record<string, string>> {
+  const covers = (issue.content as { covers?: unknown }).covers;
+  if (!Array.isArray(covers) || covers.length === 0) return {};
+  const rows = await db
+    .selectFrom('issues')
+    .innerJoin('sends', 'sends.issue_id', 'issues.id')
+    .select(['issues.slug', 'issues.title'])
+    .where('issues.list_id', '=', issue.list_id)
+    .where('issues.slug', 'in', covers as string[])
+    .where('sends.status', 'in', SENT_STATUSES)
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
+}

@@ -33,7 +33,7 @@ function deps(db: Db): SchedulerDeps {
   let queues = queuesOf.get(db);
   if (!queues) queuesOf.set(db, (queues = createQueues(REDIS_URL, PREFIX, db)));
   const write = (fields: object, message: string) => void logs.push(`${message} ${JSON.stringify(fields)}`);
-  return { db, queues, config: { publicUrl: 'https://news.example.org', dataDir, sendBatchSize: 100 }, log: { info: write, warn: write } as SchedulerDeps['log'] };
+  return { db, queues, config: { dataDir, sendBatchSize: 100 }, log: { info: write, warn: write } as SchedulerDeps['log'] };
 }
 
 async function addIssue(issue: Issue, sendStatus?: 'done' | 'scheduled', at?: Date): Promise<string> {
