@@ -130,7 +130,7 @@ describe('the Dockerfile, reproduced without Docker', () => {
       const out = path.join(tmp, 'out');
       await sh('node', ['bin/broadsheet.js', 'render', path.join(issueDir, 'issue.json'), '--out', out], {
         cwd: runtime,
-        // Production settings are checked whole at start, so the image is run as it would be.
+        // Configured as a production container would be.
         env: { ...env, SECRET_KEY: 'a-key-of-sixteen-chars-or-more', SMTP_URL: 'smtp://127.0.0.1:2525' },
       });
       expect(fs.readFileSync(path.join(out, 'index.html'), 'utf8')).toMatch(/<html/);
