@@ -1,11 +1,9 @@
 import type { Db } from '../db/database';
-import type { IssueRow, SendStatus } from '../db/schema';
+import type { IssueRow } from '../db/schema';
+import { SENT_STATUSES } from '../issues/published';
 
-/**
- * An issue is public once its send has started: readers may have it in their inbox, so the
- * web version may exist. Drafts, scheduled and cancelled-before-start issues stay private.
- */
-export const PUBLISHED: readonly SendStatus[] = ['sending', 'paused', 'done'];
+// Public is sent: an issue whose send has started (issues/published.ts). Everything else,
+// drafts and scheduled issues included, is answered 404 by the routes.
 
 export type PublishedIssue = IssueRow & { sent_at: Date };
 
@@ -17,7 +15,7 @@ export function publishedIssues(db: Db, listId: string, limit = 500): Promise<Pu
     .selectAll('issues')
     .select((eb) => eb.fn.coalesce('sends.started_at', 'sends.updated_at').as('sent_at'))
     .where('issues.list_id', '=', listId)
-    .where('sends.status', 'in', PUBLISHED)
+    .where('sends.status', 'in', SENT_STATUSES)
     .orderBy('issues.date', 'desc')
     .orderBy('sent_at', 'desc')
     .limit(limit)
@@ -32,6 +30,25 @@ export function findPublishedIssue(db: Db, listId: string, slug: string): Promis
     .select((eb) => eb.fn.coalesce('sends.started_at', 'sends.updated_at').as('sent_at'))
     .where('issues.list_id', '=', listId)
     .where('issues.slug', '=', slug)
-    .where('sends.status', 'in', PUBLISHED)
+    .where('sends.status', 'in', SENT_STATUSES)
     .executeTakeFirst();
+}
+
+/**
+ * The weekly issues a digest covers that are public, slug → title, for the web version's
+ * "covers" block. Like the sender's query for the email (sending/variants.ts), but only sent
+ * issues: a public page must neither link to a 404 nor show the title of a draft.
+ */
+export async function publicCoversOf(db: Db, issue: IssueRow): Promise<Record<string, string>> {
+  const covers = (issue.content as { covers?: unknown }).covers;
+  if (!Array.isArray(covers) || covers.length === 0) return {};
+  const rows = await db
+    .selectFrom('issues')
+    .innerJoin('sends', 'sends.issue_id', 'issues.id')
+    .select(['issues.slug', 'issues.title'])
+    .where('issues.list_id', '=', issue.list_id)
+    .where('issues.slug', 'in', covers as string[])
+    .where('sends.status', 'in', SENT_STATUSES)
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }

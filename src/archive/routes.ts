@@ -10,7 +10,7 @@ import { loadTemplates, type Templates } from '../issues/templates';
 import type { Issue } from '../issues/types';
 import { allLists, findListBySlug } from '../lists/repository';
 import { archiveFeed } from './feed';
-import { findPublishedIssue, publishedIssues, type PublishedIssue } from './repository';
+import { publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from './repository';
 import { renderWebVersion } from './web-version';
 
 /** What the archive and home pages need: read access to lists and issues, and the public URL. */
@@ -93,9 +93,13 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
     const key = `${issue.id}:${issue.updated_at.getTime()}`;
     let page = cache.get(key);
     if (page === undefined) {
-      const content = issue.content as unknown as Issue;
-      const covers = content.kind === 'digest' && content.covers ? await coveredIssues(db, list.id, content.covers) : [];
-      page = await renderWebVersion({ issue: content, list, publicUrl: config.publicUrl, covers }, templates);
+      let content = issue.content as unknown as Issue;
+      let coverTitles: Record<string, string> | undefined;
+      if (content.kind === 'digest' && content.covers) {
+        coverTitles = await publicCoversOf(db, issue);
+        content = { ...content, covers: content.covers.filter((slug) => slug in coverTitles!) };
+      }
+      page = await renderWebVersion({ issue: content, list, publicUrl: config.publicUrl, coverTitles }, templates);
       if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
       cache.set(key, page);
     }
@@ -115,16 +119,6 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
 
   router.use(notFoundPage);
   return router;
-}
-
-/** The covered weeklies that are public, in the digest's order (a cancelled one is left out). */
-async function coveredIssues(db: Db, listId: string, slugs: string[]): Promise<Array<{ slug: string; title: string }>> {
-  const published = await publishedIssues(db, listId);
-  const bySlug = new Map(published.map((i) => [i.slug, i]));
-  return slugs.flatMap((slug) => {
-    const found = bySlug.get(slug);
-    return found ? [{ slug, title: found.title }] : [];
-  });
 }
 
 function sendHtml(res: Response, page: string, csp: string): void {

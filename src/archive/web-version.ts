@@ -22,8 +22,8 @@ export interface WebVersionInput {
   issue: Issue;
   list: WebVersionList;
   publicUrl: string;
-  /** Archive slugs the digest covers that are public, with their titles (for the "covers" box). */
-  covers?: Array<{ slug: string; title: string }>;
+  /** Titles of the weeklies a digest covers, by slug: the email's own "covers" block shows them. */
+  coverTitles?: Readonly<Record<string, string>>;
 }
 
 export async function renderWebVersion(input: WebVersionInput, templates: Templates): Promise<string> {
@@ -34,6 +34,7 @@ export async function renderWebVersion(input: WebVersionInput, templates: Templa
     publicUrl,
     assetBaseUrl: `${publicUrl}/assets/${encodeURIComponent(list.slug)}/${encodeURIComponent(issue.slug)}`,
     cadence: issue.kind === 'digest' ? 'monthly' : 'weekly',
+    coverTitles: input.coverTitles,
   };
   const rendered = await renderIssue(issue, ctx, templates);
   // Nobody's name, nobody's links: the footer's "preferences" and "unsubscribe" lead to the
@@ -46,7 +47,7 @@ export async function renderWebVersion(input: WebVersionInput, templates: Templa
   const lang = pickLanguage(issue.language ?? list.language);
   // As on every page: no favicon request, so no 404 in the console and no asset to host.
   const withIcon = page.replace(/<\/head>/i, '<link rel="icon" href="data:,"></head>');
-  return injectAround(withIcon, topBar(lang, list, listPath, issue, input.covers ?? []), subscribeBox(lang, list, listPath));
+  return injectAround(withIcon, topBar(lang, list, listPath), subscribeBox(lang, list, listPath));
 }
 
 /** Puts `top` right after `<body…>` and `bottom` right before `</body>`. */
@@ -63,14 +64,8 @@ function injectAround(document: string, top: string, bottom: string): string {
 const BOX = 'max-width:600px;margin:0 auto;padding:16px;box-sizing:border-box;font-family:-apple-system,BlinkMacSystemFont,&quot;Segoe UI&quot;,Roboto,Arial,&quot;PingFang SC&quot;,&quot;Microsoft YaHei&quot;,sans-serif;font-size:16px;line-height:1.5;color:#1f2328;';
 const LINK = 'color:#0b57d0;';
 
-function topBar(lang: Lang, list: WebVersionList, listPath: string, issue: Issue, covers: Array<{ slug: string; title: string }>): string {
-  const coverList =
-    issue.kind === 'digest' && covers.length > 0
-      ? `<p style="margin:8px 0 0;">${escapeHtml(t(lang, 'archive.covers'))}</p><ul style="margin:4px 0 0;padding-left:22px;">${covers
-          .map((c) => `<li><a style="${LINK}" href="${listPath}/archive/${encodeURIComponent(c.slug)}">${escapeHtml(c.title)}</a></li>`)
-          .join('')}</ul>`
-      : '';
-  return `<nav aria-label="${escapeHtml(list.name)}" style="${BOX}"><a style="${LINK}" href="${listPath}/archive">← ${escapeHtml(t(lang, 'archive.back', { list: list.name }))}</a>${coverList}</nav>`;
+function topBar(lang: Lang, list: WebVersionList, listPath: string): string {
+  return `<nav aria-label="${escapeHtml(list.name)}" style="${BOX}"><a style="${LINK}" href="${listPath}/archive">← ${escapeHtml(t(lang, 'archive.back', { list: list.name }))}</a></nav>`;
 }
 
 function subscribeBox(lang: Lang, list: WebVersionList, listPath: string): string {

@@ -71,7 +71,6 @@ export const registerScheduleCommands: RegisterCommands = (program, ctx) => {
         const list = await getListBySlug(deps.db, opts.list);
         const { draftDigest } = await monthly();
         const digest = await draftDigest(deps.db, list, year, month, {
-          publicUrl: config.publicUrl,
           imageSrc: (weeklySlug, src) => draftImageSrc(config, list.slug, weeklySlug, src),
         });
         if (!digest) throw new AppError('not_found', `no weekly issue of ${list.slug} dated in ${opts.month} has been sent: there is nothing to digest`);

@@ -168,7 +168,6 @@ export const en = {
   'archive.feed': 'Atom feed',
   'archive.back': 'All issues of {list}',
   'archive.digest': 'Monthly digest',
-  'archive.covers': 'This digest covers:',
   'archive.form.title': 'Get {list} by email',
   'home.title': 'Newsletters',
   'home.empty': 'No newsletter here yet.',

@@ -157,7 +157,6 @@ export const zhCN: Record<MessageKey, string> = {
   'archive.feed': 'Atom 订阅源',
   'archive.back': '{list}的全部往期',
   'archive.digest': '月度精选',
-  'archive.covers': '本期精选收录：',
   'archive.form.title': '通过邮件接收「{list}」',
   'home.title': '新闻信',
   'home.empty': '这里还没有新闻信。',

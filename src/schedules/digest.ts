@@ -1,4 +1,4 @@
-import type { Highlight, Issue, Item, LinkCard, Section } from '../issues/types';
+import type { Highlight, Issue, Item, Section } from '../issues/types';
 import { pickLanguage, t } from '../i18n';
 import { monthKey } from './next-slot';
 
@@ -12,8 +12,8 @@ import { monthKey } from './next-slot';
  * - Items are de-duplicated by URL: a story that ran twice (updated, moved) appears once, as
  *   the latest weekly had it, in the section that weekly put it in.
  * - Highlights are merged by title; a point said twice is kept once.
- * - `covers` names the weeklies, and a link card for each points at its archive page, so the
- *   digest shows what it summarises.
+ * - `covers` names the weeklies; the email shows them with their titles and links to their
+ *   archive pages (issues/view.ts), so the digest shows what it summarises.
  */
 
 export interface DigestWeekly {
@@ -35,8 +35,6 @@ export interface DigestOptions {
   list: DigestList;
   year: number;
   month: number;
-  /** The public archive page of a weekly issue (absolute http(s) URL). */
-  archiveUrl(slug: string): string;
   /**
    * Where a weekly's relative image lives as seen from the digest: each weekly's assets sit in
    * its own folder, so a path relative to one weekly means nothing relative to the digest.
@@ -143,8 +141,6 @@ export function buildDigest(weeklies: readonly DigestWeekly[], opts: DigestOptio
   const title = clip(fill(list.digest_title ?? t(lang, 'digest.title'), vars), TITLE_MAX);
   const preheader = clip(fill(list.digest_preheader ?? t(lang, 'digest.preheader'), vars), PREHEADER_MAX);
 
-  const links: LinkCard[] = covered.map((w) => ({ title: w.content.title, url: opts.archiveUrl(w.slug), description: w.date }));
-
   return {
     format: 1,
     list: list.slug,
@@ -156,7 +152,6 @@ export function buildDigest(weeklies: readonly DigestWeekly[], opts: DigestOptio
     ...(languages.size === 1 && covered[0]!.content.language ? { language } : {}),
     ...(highlights.length > 0 ? { highlights } : {}),
     sections,
-    links,
     covers: covered.map((w) => w.slug),
   };
 }

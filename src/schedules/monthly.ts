@@ -3,8 +3,8 @@ import path from 'node:path';
 import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
 import { AppError } from '../errors';
+import { SENT_STATUSES } from '../issues/published';
 import type { Issue } from '../issues/types';
-import { PUBLISHED } from '../archive/repository';
 import { log } from '../log';
 import { createSend } from '../sending/control';
 import { buildDigest, digestSlug, type DigestWeekly } from './digest';
@@ -31,7 +31,7 @@ export async function sentWeekliesOf(db: Db, listId: string, year: number, month
     .where('issues.kind', '=', 'weekly')
     .where('issues.date', '>=', first)
     .where('issues.date', '<=', last)
-    .where('sends.status', 'in', PUBLISHED)
+    .where('sends.status', 'in', SENT_STATUSES)
     .orderBy('issues.date')
     .orderBy('issues.slug')
     .execute();
@@ -58,20 +58,13 @@ async function digestsOf(db: Db, list: List, year: number, month: number): Promi
 }
 
 export interface DigestDraftOptions {
-  publicUrl: string;
   imageSrc(weeklySlug: string, src: string): string;
 }
 
 /** The generated digest of a month, or undefined when no weekly of it was sent. */
 export async function draftDigest(db: Db, list: List, year: number, month: number, opts: DigestDraftOptions): Promise<Issue | undefined> {
   const weeklies = await sentWeekliesOf(db, list.id, year, month);
-  return buildDigest(weeklies, {
-    list,
-    year,
-    month,
-    archiveUrl: (slug) => `${opts.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(slug)}`,
-    imageSrc: opts.imageSrc,
-  });
+  return buildDigest(weeklies, { list, year, month, imageSrc: opts.imageSrc });
 }
 
 export type DigestOutcome =
@@ -87,7 +80,7 @@ export type DigestOutcome =
  */
 export async function ensureDigestSend(
   db: Db,
-  input: { list: List; year: number; month: number; slotAt: Date; publicUrl: string; dataDir: string; batchSize: number },
+  input: { list: List; year: number; month: number; slotAt: Date; dataDir: string; batchSize: number },
 ): Promise<DigestOutcome> {
   const { list, year, month } = input;
   const digests = await digestsOf(db, list, year, month);
@@ -99,7 +92,6 @@ export async function ensureDigestSend(
   if (!issue) {
     const slug = digestSlug(year, month);
     const content = await draftDigest(db, list, year, month, {
-      publicUrl: input.publicUrl,
       // Each weekly's assets live in its own folder; the digest gets a copy under its own, in
       // a sub-folder per weekly, so that its relative paths stay inside its folder.
       imageSrc: (weeklySlug, src) => `${weeklySlug}/${src}`,

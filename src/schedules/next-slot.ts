@@ -151,8 +151,8 @@ export function parseScheduleTime(text: string, zone: string): Date {
     if (!parsed.isValid) throw bad();
     return parsed.toJSDate();
   }
-  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
-  const check = DateTime.utc(year, month, day, hour, minute);
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(Number) as [number, number, number, number, number, number];
+  const check = DateTime.utc(year, month, day, hour, minute, second);
   if (!check.isValid || check.day !== day) throw bad();
-  return wallTimeToInstant({ year, month, day }, hour, minute, zone);
+  return new Date(wallTimeToInstant({ year, month, day }, hour, minute, zone).getTime() + second * 1000);
 }

@@ -19,7 +19,7 @@ import { lastMonthlySlot, monthKey, previousMonth } from './next-slot';
 
 /** A subset of WorkerDeps (src/jobs.ts): the worker passes its own deps as they are. */
 export type SchedulerDeps = ControlDeps & {
-  config: Pick<Config, 'publicUrl' | 'dataDir' | 'sendBatchSize'>;
+  config: Pick<Config, 'dataDir' | 'sendBatchSize'>;
   log: Pick<Logger, 'info' | 'warn'>;
 };
 
@@ -90,7 +90,6 @@ async function digestDue(deps: SchedulerDeps, list: List, now: Date): Promise<Ti
     year,
     month,
     slotAt: slot.at,
-    publicUrl: deps.config.publicUrl,
     dataDir: deps.config.dataDir,
     batchSize: deps.config.sendBatchSize,
   });

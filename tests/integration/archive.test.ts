@@ -53,11 +53,18 @@ describe('the web archive and its feed', () => {
     expect(page).toContain(`${app.baseUrl}/lists/ml-news/preferences`);
   });
 
-  it('shows a digest\'s weeklies, only the public ones, with links', async () => {
+  it('shows a digest\'s weeklies with their titles and links, only the public ones', async () => {
     const page = await (await fetch(`${app.baseUrl}/lists/ml-news/archive/digest-2021-02`)).text();
-    const nav = /<nav[\s\S]*?<\/nav>/.exec(page)![0];
-    expect([...nav.matchAll(/archive\/(w\d)"/g)].map((m) => m[1])).toEqual(['w1', 'w2']);
-    expect(nav).not.toContain('draft-1');
+    const linked = [...page.matchAll(/href="[^"]*\/lists\/ml-news\/archive\/([a-z0-9-]+)"[^>]*>([^<]*)</g)].map((m) => [m[1], m[2]]);
+    expect(linked).toEqual(
+      expect.arrayContaining([
+        ['w1', 'Issue w1 &lt;b&gt;&amp; co&lt;/b&gt;'],
+        ['w2', 'Issue w2 &lt;b&gt;&amp; co&lt;/b&gt;'],
+      ]),
+    );
+    // The draft it names is neither linked nor titled on a public page.
+    expect(page).not.toContain('draft-1');
+    expect(page).not.toMatch(/Secret/);
   });
 
   it('answers 404 for a draft, a scheduled, a cancelled or an unknown issue, and an unknown list', async () => {

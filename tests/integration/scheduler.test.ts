@@ -33,7 +33,7 @@ function deps(db: Db): SchedulerDeps {
   let queues = queuesOf.get(db);
   if (!queues) queuesOf.set(db, (queues = createQueues(REDIS_URL, PREFIX, db)));
   const write = (fields: object, message: string) => void logs.push(`${message} ${JSON.stringify(fields)}`);
-  return { db, queues, config: { publicUrl: 'https://news.example.org', dataDir, sendBatchSize: 100 }, log: { info: write, warn: write } as SchedulerDeps['log'] };
+  return { db, queues, config: { dataDir, sendBatchSize: 100 }, log: { info: write, warn: write } as SchedulerDeps['log'] };
 }
 
 async function addIssue(issue: Issue, sendStatus?: 'done' | 'scheduled', at?: Date): Promise<string> {
@@ -199,6 +199,21 @@ describe('the scheduler tick', () => {
     const mine = logs.filter((l) => l.includes(`"list":"${list.slug}","issue":"r"`));
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatch(/^scheduler: started a send late .*"late":true,"lateBySeconds":10800/);
+  });
+
+  it('a flushed Redis loses no schedule: the schedule is the row', async () => {
+    await addIssue(smallIssue('fl', '2026-03-30'));
+    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 'fl', when: { at: '2026-03-30T09:00' }, now: new Date('2026-03-25T12:00:00Z'), batchSize: 100 });
+    const queues = deps(test.db).queues;
+    // Everything this test's deployment has in Redis, gone (FLUSHALL, limited to our prefix:
+    // the Redis is shared with other tests).
+    const redis = await queues.queue('plan-send').client;
+    const keys = await redis.keys(`${PREFIX}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    const report = await tick(deps(test.db), new Date('2026-03-30T07:00:01Z'));
+    expect(report.started).toEqual([{ sendId: send.id, late: false }]);
+    // And the planning job it queued is in Redis again, for the workers.
+    expect(await queues.queue('plan-send').getJobCounts()).toMatchObject({ waiting: 1 });
   });
 });
 

@@ -147,6 +147,7 @@ describe('parseScheduleTime', () => {
   it('reads a time without offset in the list\'s zone', () => {
     expect(iso(parseScheduleTime('2026-12-07T09:00', 'Asia/Shanghai'))).toBe('2026-12-07T01:00:00.000Z');
     expect(iso(parseScheduleTime('2026-07-07 09:00', 'Europe/Berlin'))).toBe('2026-07-07T07:00:00.000Z');
+    expect(iso(parseScheduleTime('2026-07-07T09:00:30', 'Europe/Berlin'))).toBe('2026-07-07T07:00:30.000Z');
   });
 
   it('refuses what is not a time', () => {
