@@ -73,6 +73,15 @@ async function lockRows<T extends object>(client: PoolClient, table: 'subscriber
   return rows;
 }
 
+/** A row's subscriber, and its subscription on the list if it has one. */
+interface Resolved {
+  line: number;
+  subscriber_id: string;
+  /** The stored name is empty and the row has one. */
+  fillable: boolean;
+  subscription_id: string | null;
+}
+
 interface Existing {
   id: string;
   subscriber_id: string;
@@ -143,28 +152,36 @@ async function apply(client: PoolClient, listId: string, rows: StagedRow[], repo
     staged.delete(f.line);
   }
 
-  await client.query(`
+  // New subscribers have no subscription yet: their rows are decided without a probe, and
+  // leave import_rows, so that only the addresses already known are looked up below.
+  const created = await client.query<{ id: string; email: string }>(`
     INSERT INTO subscribers (email, name) SELECT email, name FROM import_rows ORDER BY lower(email)
-    ON CONFLICT ((lower(email))) DO NOTHING`);
-  // Each row's subscriber and subscription, one index probe per row (a LATERAL … LIMIT 1 and a
-  // scalar subquery are never turned into a join): on the statistics a growing import leaves
-  // behind, the planner priced a scan of the whole list below a few thousand probes and took
-  // it for every batch, which made a million-row import quadratic.
-  const resolved = await client.query<{ line: number; subscriber_id: string; fillable: boolean; subscription_id: string | null }>(
-    `SELECT r.line, p.id AS subscriber_id, p.name = '' AND r.name <> '' AS fillable,
-            (SELECT s.id FROM subscriptions s WHERE s.list_id = $1 AND s.subscriber_id = p.id) AS subscription_id
-     FROM import_rows r CROSS JOIN LATERAL (SELECT id, name FROM subscribers WHERE lower(email) = lower(r.email) LIMIT 1) p`,
-    [listId],
-  );
+    ON CONFLICT ((lower(email))) DO NOTHING RETURNING id, email`);
+  const lineOf = new Map([...staged.values()].map((r) => [r.email, r.line]));
+  const resolved: Resolved[] = created.rows.map((c) => ({ line: lineOf.get(c.email)!, subscriber_id: c.id, fillable: false, subscription_id: null }));
+  if (created.rows.length < staged.size) {
+    if (created.rows.length > 0) await client.query('DELETE FROM import_rows WHERE line = ANY($1::int[])', [resolved.map((r) => r.line)]);
+    // Each known address's subscriber and subscription, one index probe per row (a LATERAL …
+    // LIMIT 1 and a scalar subquery are never turned into a join): on the statistics a growing
+    // import leaves behind, the planner priced a scan of the whole list below a few thousand
+    // probes and took it for every batch, which made a million-row import quadratic.
+    const known = await client.query<Resolved>(
+      `SELECT r.line, p.id AS subscriber_id, p.name = '' AND r.name <> '' AS fillable,
+              (SELECT s.id FROM subscriptions s WHERE s.list_id = $1 AND s.subscriber_id = p.id LIMIT 1) AS subscription_id
+       FROM import_rows r CROSS JOIN LATERAL (SELECT id, name FROM subscribers WHERE lower(email) = lower(r.email) LIMIT 1) p`,
+      [listId],
+    );
+    resolved.push(...known.rows);
+  }
   // Locked before anything is decided, subscribers first: a reader unsubscribing or renaming
   // themselves during this transaction must not be overwritten by a decision taken on what was
   // read before it. The statuses come from these locked rows.
-  const fillable = resolved.rows.filter((r) => r.fillable).map((r) => r.subscriber_id);
+  const fillable = resolved.filter((r) => r.fillable).map((r) => r.subscriber_id);
   const canFill = new Set((await lockRows<{ id: string }>(client, 'subscribers', fillable, 'id')).map((r) => r.id));
   const locked = await lockRows<Existing>(
     client,
     'subscriptions',
-    resolved.rows.flatMap((r) => (r.subscription_id ? [r.subscription_id] : [])),
+    resolved.flatMap((r) => (r.subscription_id ? [r.subscription_id] : [])),
     'id, subscriber_id, status, cadence',
   );
   const bySubscriber = new Map(locked.map((s) => [s.subscriber_id, s]));
@@ -173,7 +190,7 @@ async function apply(client: PoolClient, listId: string, rows: StagedRow[], repo
   const updates: Array<{ line: number; id: string; status: SubscriptionStatus; cadence: Cadence; from: SubscriptionStatus }> = [];
   const names: Array<{ id: string; name: string }> = [];
   const events: Array<{ id: string; data: Record<string, unknown> }> = [];
-  for (const { line, subscriber_id: subscriberId, subscription_id: subscriptionId } of resolved.rows) {
+  for (const { line, subscriber_id: subscriberId, subscription_id: subscriptionId } of resolved) {
     const row = staged.get(line)!;
     staged.delete(line);
     const subscription = bySubscriber.get(subscriberId);
