@@ -11,8 +11,10 @@
  * Uses its own database on TEST_DATABASE_SERVER (default postgres://postgres@127.0.0.1:5432)
  * and its own queue prefix on REDIS_URL.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -55,22 +57,52 @@ interface Run {
   seconds: number;
   report: ImportReport;
   rssSamples: number[];
+  /** CPU seconds used by this process and by the database's PostgreSQL backends. */
+  cpu: { node: number; postgres: number };
 }
 
-async function timedImport(run: () => Promise<ImportReport>): Promise<Run> {
+/**
+ * CPU seconds of every PostgreSQL backend connected to `dbName` (their process titles name
+ * it): on a machine shared with other work, wall-clock rows/s says as much about the
+ * neighbours as about the import, CPU time per row does not.
+ */
+function postgresCpuSeconds(dbName: string): number {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(` ${dbName} `)) continue;
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      total += (Number(fields[11]) + Number(fields[12])) / tick; // utime, stime
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
+}
+
+async function timedImport(dbName: string, run: () => Promise<ImportReport>): Promise<Run> {
   const rssSamples: number[] = [];
   const timer = setInterval(() => rssSamples.push(process.memoryUsage().rss), 1000);
   const started = process.hrtime.bigint();
+  const nodeBefore = process.cpuUsage();
+  const pgBefore = postgresCpuSeconds(dbName);
   try {
     const report = await run();
-    return { seconds: Number(process.hrtime.bigint() - started) / 1e9, report, rssSamples };
+    const node = process.cpuUsage(nodeBefore);
+    return {
+      seconds: Number(process.hrtime.bigint() - started) / 1e9,
+      report,
+      rssSamples,
+      cpu: { node: (node.user + node.system) / 1e6, postgres: postgresCpuSeconds(dbName) - pgBefore },
+    };
   } finally {
     clearInterval(timer);
   }
 }
 
 function describeRun(label: string, run: Run): void {
-  const { report, seconds, rssSamples } = run;
+  const { report, seconds, rssSamples, cpu } = run;
   const samples = rssSamples.length ? rssSamples : [process.memoryUsage().rss];
   const pick = (f: number) => mb(samples[Math.min(samples.length - 1, Math.floor(f * samples.length))]!);
   console.log(
@@ -79,12 +111,19 @@ function describeRun(label: string, run: Run): void {
       `confirmations queued ${report.confirmationsQueued})`,
   );
   console.log(`  RSS during the import at 10% / 50% / 90% of the time: ${pick(0.1)} / ${pick(0.5)} / ${pick(0.9)}; peak RSS so far ${peak()}`);
+  const perCore = report.rows / Math.max(cpu.node, cpu.postgres);
+  console.log(
+    `  CPU: node ${cpu.node.toFixed(1)} s, PostgreSQL ${cpu.postgres.toFixed(1)} s (${os.loadavg()[0]!.toFixed(1)} load average on ${os.cpus().length} cores); ` +
+      `with a core each, the busier side allows ${Math.round(perCore)} rows/s`,
+  );
 }
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${ROWS} rows`);
   const genStart = Date.now();
-  await generate(FILE, ROWS);
+  // In a child process: writing a million lines leaves tens of MB of garbage in the heap,
+  // which would count against the import's RSS in this one.
+  execFileSync(process.execPath, [...process.execArgv, __filename, '--generate', '--rows', String(ROWS)], { stdio: 'inherit' });
   console.log(`generated ${FILE}: ${mb(fs.statSync(FILE).size)} in ${((Date.now() - genStart) / 1000).toFixed(1)} s; RSS ${mb(process.memoryUsage().rss)}, peak RSS ${peak()}`);
 
   const dbName = `broadsheet_bench_${randomBytes(4).toString('hex')}`;
@@ -98,12 +137,12 @@ async function main(): Promise<void> {
     console.log(`database ${dbName} ready; RSS before the import ${mb(process.memoryUsage().rss)}, peak RSS ${peak()}`);
 
     const confirmed = !flag('pending');
-    const first = await timedImport(() => importSubscribers(db, queues, 'bench', fs.createReadStream(FILE), { confirmed }));
+    const first = await timedImport(dbName, () => importSubscribers(db, queues, 'bench', fs.createReadStream(FILE), { confirmed }));
     describeRun(`import${confirmed ? ' --confirmed' : ''}`, first);
     console.log(`  first bad lines: ${first.report.badLines.slice(0, 2).map((l) => `line ${l.line}: ${l.reason}`).join('; ')}`);
 
     if (flag('again')) {
-      const again = await timedImport(() => importSubscribers(db, queues, 'bench', fs.createReadStream(FILE), { confirmed }));
+      const again = await timedImport(dbName, () => importSubscribers(db, queues, 'bench', fs.createReadStream(FILE), { confirmed }));
       describeRun('same file again', again);
     }
 
@@ -139,7 +178,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
+(flag('generate') ? generate(FILE, ROWS) : main()).catch((err) => {
   console.error(err);
   process.exitCode = 1;
 });

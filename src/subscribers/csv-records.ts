@@ -126,7 +126,7 @@ function isBlank(fields: string[]): boolean {
  * file, however it is shaped, keeps other requests waiting. A stop (unclosed quote,
  * oversized record) is thrown as CsvStop after every record before it was yielded.
  */
-export async function* csvRecords(input: AsyncIterable<Buffer | string>, options: CsvOptions): AsyncGenerator<CsvRecord[]> {
+export async function* csvRecords(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, options: CsvOptions): AsyncGenerator<CsvRecord[]> {
   const decoder = new StringDecoder('utf8');
   let carry = '';
   let line = 1;

@@ -39,10 +39,12 @@ export async function createStaging(client: PoolClient): Promise<void> {
   await client.query(`CREATE TEMPORARY TABLE import_rows (
     line integer PRIMARY KEY, email text NOT NULL, name text NOT NULL, cadence text, wanted text NOT NULL, hash text NOT NULL)`);
   await client.query('CREATE TEMPORARY TABLE import_seen (key text PRIMARY KEY, line integer NOT NULL)');
+  await client.query(`CREATE TEMPORARY TABLE import_new (
+    subscriber_id uuid PRIMARY KEY, line integer NOT NULL, status text NOT NULL, cadence text NOT NULL)`);
 }
 
 export async function dropStaging(client: PoolClient): Promise<void> {
-  await client.query('DROP TABLE IF EXISTS pg_temp.import_rows, pg_temp.import_seen');
+  await client.query('DROP TABLE IF EXISTS pg_temp.import_rows, pg_temp.import_seen, pg_temp.import_new');
 }
 
 /** COPY's text format: backslash, tab and line breaks escaped, \N for null. */
@@ -51,12 +53,33 @@ function copyText(value: string | undefined): string {
   return /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : value;
 }
 
-async function stage(client: PoolClient, rows: StagedRow[]): Promise<void> {
+/** `COPY target FROM STDIN` of `rows`, each an array of the target's columns in order. */
+async function copyRows(client: PoolClient, target: string, rows: Array<Array<string | number | undefined>>): Promise<void> {
   let text = '';
-  for (const r of rows) {
-    text += `${r.line}\t${copyText(r.email)}\t${copyText(r.name)}\t${copyText(r.cadence)}\t${r.wanted}\t${r.hash}\n`;
-  }
-  await pipeline(Readable.from([text]), client.query(copyFrom('COPY import_rows (line, email, name, cadence, wanted, hash) FROM STDIN')));
+  for (const row of rows) text += row.map((v) => (typeof v === 'number' ? String(v) : copyText(v))).join('\t') + '\n';
+  await pipeline(Readable.from([text]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+}
+
+/**
+ * Locks rows by id in id order, one index probe each (see the probes in apply), and returns
+ * the locked rows' `columns`: those still there.
+ */
+async function lockRows<T extends object>(client: PoolClient, table: 'subscribers' | 'subscriptions', ids: string[], columns: string): Promise<T[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await client.query<T>(
+    `SELECT t.* FROM unnest($1::uuid[]) AS k(id) CROSS JOIN LATERAL (SELECT ${columns} FROM ${table} WHERE id = k.id FOR UPDATE) t`,
+    [[...ids].sort()],
+  );
+  return rows;
+}
+
+/** A row's subscriber, and its subscription on the list if it has one. */
+interface Resolved {
+  line: number;
+  subscriber_id: string;
+  /** The stored name is empty and the row has one. */
+  fillable: boolean;
+  subscription_id: string | null;
 }
 
 interface Existing {
@@ -82,8 +105,15 @@ export async function writeBatch(
     // A crash loses at most this batch, which a re-import writes again: no need to wait for
     // the disk at every commit of a million-row file.
     await client.query('SET LOCAL synchronous_commit = off');
-    await client.query('TRUNCATE import_rows');
-    await stage(client, rows);
+    await client.query('TRUNCATE import_rows, import_new');
+    await copyRows(
+      client,
+      'import_rows (line, email, name, cadence, wanted, hash)',
+      rows.map((r) => [r.line, r.email, r.name, r.cadence, r.wanted, r.hash]),
+    );
+    // Temporary tables are never analyzed by autovacuum: without this the planner guesses the
+    // batch's size, and a wrong guess turned the joins below into scans of whole tables.
+    await client.query('ANALYZE import_rows');
     const pending = await apply(client, listId, rows, report);
     await client.query('COMMIT');
     return pending;
@@ -99,11 +129,11 @@ async function apply(client: PoolClient, listId: string, rows: StagedRow[], repo
   // Duplicates, within the batch or of an earlier one (import_seen): the first line counts.
   // Keys are lower(email), exactly as the subscribers index decides uniqueness.
   const dups = await client.query<{ line: number; email: string; first: number }>(`
-    WITH keyed AS (SELECT line, email, lower(email) AS key FROM import_rows),
-         firsts AS (SELECT DISTINCT ON (key) key, line FROM keyed ORDER BY key, line)
-    SELECT k.line, k.email, coalesce(s.line, f.line) AS first
-    FROM keyed k JOIN firsts f USING (key) LEFT JOIN import_seen s USING (key)
-    WHERE s.key IS NOT NULL OR k.line <> f.line`);
+    SELECT line, email, first FROM (
+      SELECT line, email,
+             coalesce((SELECT s.line FROM import_seen s WHERE s.key = lower(r.email)), min(line) OVER (PARTITION BY lower(email))) AS first
+      FROM import_rows r) d
+    WHERE first <> line`);
   if (dups.rows.length > 0) {
     for (const d of dups.rows) {
       noteBad(report, d.line, `duplicate of line ${d.first} (${shown(d.email)})`);
@@ -122,35 +152,52 @@ async function apply(client: PoolClient, listId: string, rows: StagedRow[], repo
     staged.delete(f.line);
   }
 
-  await client.query(`
+  // New subscribers have no subscription yet: their rows are decided without a probe, and
+  // leave import_rows, so that only the addresses already known are looked up below.
+  const created = await client.query<{ id: string; email: string }>(`
     INSERT INTO subscribers (email, name) SELECT email, name FROM import_rows ORDER BY lower(email)
-    ON CONFLICT ((lower(email))) DO NOTHING`);
-  // Subscribers whose missing name this file may fill in, locked before any subscription.
-  const fillable = await client.query<{ id: string }>(`
-    SELECT p.id FROM subscribers p JOIN import_rows r ON lower(p.email) = lower(r.email)
-    WHERE p.name = '' AND r.name <> '' ORDER BY p.id FOR UPDATE OF p`);
-  // FOR UPDATE: a reader unsubscribing during this transaction must not be overwritten by a
-  // decision taken on the status read before it.
-  const existing = await client.query<Existing>(
-    `SELECT s.id, s.subscriber_id, s.status, s.cadence
-     FROM subscriptions s JOIN subscribers p ON p.id = s.subscriber_id JOIN import_rows r ON lower(p.email) = lower(r.email)
-     WHERE s.list_id = $1 ORDER BY s.id FOR UPDATE OF s`,
-    [listId],
+    ON CONFLICT ((lower(email))) DO NOTHING RETURNING id, email`);
+  const lineOf = new Map([...staged.values()].map((r) => [r.email, r.line]));
+  const resolved: Resolved[] = created.rows.map((c) => ({ line: lineOf.get(c.email)!, subscriber_id: c.id, fillable: false, subscription_id: null }));
+  if (created.rows.length < staged.size) {
+    if (created.rows.length > 0) await client.query('DELETE FROM import_rows WHERE line = ANY($1::int[])', [resolved.map((r) => r.line)]);
+    // Each known address's subscriber and subscription, one index probe per row (a LATERAL …
+    // LIMIT 1 and a scalar subquery are never turned into a join): on the statistics a growing
+    // import leaves behind, the planner priced a scan of the whole list below a few thousand
+    // probes and took it for every batch, which made a million-row import quadratic.
+    const known = await client.query<Resolved>(
+      `SELECT r.line, p.id AS subscriber_id, p.name = '' AND r.name <> '' AS fillable,
+              (SELECT s.id FROM subscriptions s WHERE s.list_id = $1 AND s.subscriber_id = p.id LIMIT 1) AS subscription_id
+       FROM import_rows r CROSS JOIN LATERAL (SELECT id, name FROM subscribers WHERE lower(email) = lower(r.email) LIMIT 1) p`,
+      [listId],
+    );
+    resolved.push(...known.rows);
+  }
+  // Locked before anything is decided, subscribers first: a reader unsubscribing or renaming
+  // themselves during this transaction must not be overwritten by a decision taken on what was
+  // read before it. The statuses come from these locked rows.
+  const fillable = resolved.filter((r) => r.fillable).map((r) => r.subscriber_id);
+  const canFill = new Set((await lockRows<{ id: string }>(client, 'subscribers', fillable, 'id')).map((r) => r.id));
+  const locked = await lockRows<Existing>(
+    client,
+    'subscriptions',
+    resolved.flatMap((r) => (r.subscription_id ? [r.subscription_id] : [])),
+    'id, subscriber_id, status, cadence',
   );
-  const subscriberOf = await client.query<{ line: number; id: string }>(
-    'SELECT r.line, p.id FROM import_rows r JOIN subscribers p ON lower(p.email) = lower(r.email)',
-  );
+  const bySubscriber = new Map(locked.map((s) => [s.subscriber_id, s]));
 
-  const bySubscriber = new Map(existing.rows.map((s) => [s.subscriber_id, s]));
-  const canFill = new Set(fillable.rows.map((f) => f.id));
   const inserts: Array<{ line: number; subscriberId: string; status: SubscriptionStatus; cadence: Cadence }> = [];
   const updates: Array<{ line: number; id: string; status: SubscriptionStatus; cadence: Cadence; from: SubscriptionStatus }> = [];
   const names: Array<{ id: string; name: string }> = [];
   const events: Array<{ id: string; data: Record<string, unknown> }> = [];
-  for (const { line, id: subscriberId } of subscriberOf.rows) {
+  for (const { line, subscriber_id: subscriberId, subscription_id: subscriptionId } of resolved) {
     const row = staged.get(line)!;
     staged.delete(line);
     const subscription = bySubscriber.get(subscriberId);
+    if (subscriptionId && !subscription) {
+      noteSkipped(report, line, 'concurrent'); // erased between the probe and the lock
+      continue;
+    }
     const plan = planRow(subscription, row);
     if (plan.kind === 'skip') {
       noteSkipped(report, line, plan.reason);
@@ -166,7 +213,7 @@ async function apply(client: PoolClient, listId: string, rows: StagedRow[], repo
       events.push({ id: subscription!.id, data: { import: report.importId, line, name: 'filled in' } });
     } else report.unchanged++;
   }
-  // Left without a subscriber: erased between the insert above and the select. The erasure wins.
+  // Left without a subscriber: erased between the insert above and the probe. The erasure wins.
   for (const line of staged.keys()) noteSkipped(report, line, 'concurrent');
 
   if (names.length > 0) {
@@ -178,32 +225,32 @@ async function apply(client: PoolClient, listId: string, rows: StagedRow[], repo
 
   const pending: string[] = [];
   if (inserts.length > 0) {
-    // New subscriptions and their 'imported' events in one statement; what comes back is only
-    // what the caller needs: the pending ones, and lines that someone else subscribed meanwhile.
-    const result = await client.query<{ line: number; id: string | null }>(
-      `WITH v AS (SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[]) AS v(subscriber_id, status, cadence, line)),
-       ins AS (
+    // The new subscriptions, staged with their lines (import_new, keyed by subscriber), so that
+    // their 'imported' events are written in the same statement by an index lookup.
+    await copyRows(client, 'import_new (subscriber_id, status, cadence, line)', inserts.map((i) => [i.subscriberId, i.status, i.cadence, i.line]));
+    const inserted = await client.query<{ id: string; subscriber_id: string; status: SubscriptionStatus }>(
+      `WITH ins AS (
          INSERT INTO subscriptions (list_id, subscriber_id, status, cadence, consent_source, confirmed_at, unsubscribed_at)
          SELECT $1, subscriber_id, status, cadence, 'import',
                 CASE WHEN status = 'active' THEN now() END, CASE WHEN status = 'unsubscribed' THEN now() END
-         FROM v ORDER BY subscriber_id
+         FROM import_new ORDER BY subscriber_id
          ON CONFLICT (list_id, subscriber_id) DO NOTHING
          RETURNING id, subscriber_id, status, cadence),
        ev AS (
          INSERT INTO subscription_events (subscription_id, type, data)
-         SELECT ins.id, 'imported', jsonb_build_object('import', $6::text, 'line', v.line, 'status', ins.status, 'cadence', ins.cadence)
-         FROM ins JOIN v USING (subscriber_id))
-       SELECT v.line, ins.id FROM v LEFT JOIN ins USING (subscriber_id) WHERE ins.id IS NULL OR ins.status = 'pending'`,
-      [listId, inserts.map((i) => i.subscriberId), inserts.map((i) => i.status), inserts.map((i) => i.cadence), inserts.map((i) => i.line), report.importId],
+         SELECT ins.id, 'imported', jsonb_build_object('import', $2::text, 'line', n.line, 'status', ins.status, 'cadence', ins.cadence)
+         FROM ins JOIN import_new n USING (subscriber_id))
+       SELECT id, subscriber_id, status FROM ins`,
+      [listId, report.importId],
     );
-    let missed = 0;
-    for (const r of result.rows) {
-      if (r.id === null) {
-        missed++;
-        noteSkipped(report, r.line, 'concurrent'); // subscribed through the form a moment ago
-      } else pending.push(r.id);
+    const done = new Set<string>();
+    for (const r of inserted.rows) {
+      done.add(r.subscriber_id);
+      if (r.status === 'pending') pending.push(r.id);
     }
-    report.imported += inserts.length - missed;
+    report.imported += inserted.rows.length;
+    // Not inserted: subscribed through the form a moment ago. Left as the reader made it.
+    for (const i of inserts) if (!done.has(i.subscriberId)) noteSkipped(report, i.line, 'concurrent');
   }
 
   if (updates.length > 0) {

@@ -73,11 +73,7 @@ export function noteSkipped(report: ImportReport, line: number, reason: SkipReas
   if (report.skippedLines.length < MAX_REPORTED_LINES) report.skippedLines.push({ line, reason: SKIP_REASON_TEXT[reason] });
 }
 
-/**
- * Batches report their lines in the order the database finds them; the editor reads them in
- * file order. (Bounded lists: the first MAX_REPORTED_LINES noted, which with batches written
- * in file order are the first ones of the file but for the last batch's few.)
- */
+/** Batches note their lines in the order the database finds them; the editor reads them in file order. */
 export function sortLines(report: ImportReport): ImportReport {
   report.badLines.sort((a, b) => a.line - b.line);
   report.skippedLines.sort((a, b) => a.line - b.line);

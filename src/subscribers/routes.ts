@@ -161,15 +161,20 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
 
   // --- Preferences --------------------------------------------------------------------
 
-  /** Opens the preferences token of a GET (in the URL) or a POST (in the form); an expired one gets its page. */
-  async function openPreferences(res: Response, value: unknown) {
-    const link = await openToken(deps, value, 'preferences');
+  /**
+   * Opens a preferences token (from a GET's URL or a POST's form) or an export token; an
+   * expired one gets its page, which says how to get a fresh one.
+   */
+  async function openFresh(res: Response, value: unknown, purpose: 'preferences' | 'export') {
+    const link = await openToken(deps, value, purpose);
     if (link.state === 'expired') {
-      sendPage(res, 410, langOf(link.list), pages.preferencesExpired(langOf(link.list), link.list));
+      const lang = langOf(link.list);
+      sendPage(res, 410, lang, purpose === 'export' ? pages.exportExpired(lang, link.list) : pages.preferencesExpired(lang, link.list));
       return undefined;
     }
     return link;
   }
+  const openPreferences = (res: Response, value: unknown) => openFresh(res, value, 'preferences');
 
   function showPreferences(res: Response, status: number, subscriptionId: string, tokenValue: string, options: Parameters<typeof pages.preferences>[4] = {}) {
     return openToken(deps, tokenValue, 'preferences').then((fresh) => {
@@ -246,20 +251,10 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
 
   // --- Data export (from the short-lived link that "email me my data link" sent) -------
 
-  /** Opens an export token; an expired one gets its page. */
-  async function openExport(res: Response, value: string) {
-    const link = await openToken(deps, value, 'export');
-    if (link.state === 'expired') {
-      sendPage(res, 410, langOf(link.list), pages.exportExpired(langOf(link.list), link.list));
-      return undefined;
-    }
-    return link;
-  }
-
   router.get(
     '/export/:token',
     page(async (req, res) => {
-      const link = await openExport(res, param(req, 'token'));
+      const link = await openFresh(res, param(req, 'token'), 'export');
       if (!link) return;
       sendPage(res, 200, langOf(link.list), pages.exportAsk(langOf(link.list), link.list, param(req, 'token')));
     }),
@@ -268,7 +263,7 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
   router.post(
     '/export/:token',
     page(async (req, res) => {
-      const link = await openExport(res, param(req, 'token'));
+      const link = await openFresh(res, param(req, 'token'), 'export');
       if (!link) return;
       const data = await exportMyData(service, link.subscription.id, metaOf(req));
       res

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { GOLDEN_DIR } from '../fixtures/golden';
@@ -74,4 +75,41 @@ test("uses the list record's name and contact line, and says so when it has only
   } finally {
     await withList.close();
   }
+});
+
+test('serves nothing from outside the issue folder, not even through a symlink in it', async () => {
+  const outside = await fs.mkdtemp(path.join(os.tmpdir(), 'broadsheet-outside-'));
+  try {
+    await fs.writeFile(path.join(outside, 'secret.txt'), 'private key material');
+    await fs.symlink(path.join(outside, 'secret.txt'), path.join(dir, 'images', 'link.txt'));
+    await fs.symlink(outside, path.join(dir, 'outside-dir'));
+    for (const p of ['/assets/images/link.txt', '/assets/outside-dir/secret.txt', '/assets/..%2F..%2Fetc%2Fpasswd', '/assets/.hidden']) {
+      const res = await get(p);
+      expect(res.status).toBe(404);
+      expect(res.body).not.toContain('private key material');
+    }
+  } finally {
+    await fs.rm(path.join(dir, 'images', 'link.txt'), { force: true });
+    await fs.rm(path.join(dir, 'outside-dir'), { force: true });
+    await fs.rm(outside, { recursive: true, force: true });
+  }
+});
+
+test('answers only to its own host names (a rebound DNS name gets nothing)', async () => {
+  const port = new URL(server.url).port;
+  const ask = (host: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path: '/email.html', headers: { host } }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        })
+        .on('error', reject);
+    });
+  expect((await ask(`127.0.0.1:${port}`)).status).toBe(200);
+  expect((await ask(`localhost:${port}`)).status).toBe(200);
+  const rebound = await ask(`attacker.example:${port}`);
+  expect(rebound.status).toBe(421);
+  expect(rebound.body).not.toContain('<html');
 });

@@ -19,7 +19,7 @@ test('a token names purpose, subscription and expiry, is URL-safe and round-trip
   });
 });
 
-test('confirmation links expire after 7 days, preference links after a year, unsubscribe links never', () => {
+test('confirmation links expire after 7 days, preference links after a year, data links after an hour, unsubscribe links never', () => {
   const now = new Date('2026-03-01T10:00:00Z');
   const later = (ms: number) => new Date(now.getTime() + ms);
   const confirm = signToken([KEY], 'confirm', ID, now);
@@ -36,7 +36,11 @@ test('confirmation links expire after 7 days, preference links after a year, uns
   const unsub = signToken([KEY], 'unsubscribe', ID, now);
   expect(unsub.split('.')[2]).toBe('0');
   expect(verifyToken([KEY], unsub, 'unsubscribe', later(20 * 365 * DAY))).toMatchObject({ ok: true, expiresAt: null });
-  expect(TOKEN_LIFETIME_MS).toEqual({ confirm: 7 * DAY, preferences: 365 * DAY, unsubscribe: null, export: 60 * 60 * 1000 });
+  const data = signToken([KEY], 'export', ID, now);
+  expect(verifyToken([KEY], data, 'export', later(60 * 60_000 - 1)).ok).toBe(true);
+  expect(verifyToken([KEY], data, 'export', later(60 * 60_000))).toMatchObject({ ok: false, reason: 'expired' });
+  expect(verifyToken([KEY], prefs, 'export')).toMatchObject({ ok: false, reason: 'wrong_purpose' });
+  expect(TOKEN_LIFETIME_MS).toEqual({ confirm: 7 * DAY, preferences: 365 * DAY, unsubscribe: null, export: 60 * 60_000 });
 });
 
 test('a token of one purpose is refused for another, even with the purpose rewritten', () => {

@@ -1,0 +1,74 @@
+import { loadConfig } from '../../src/config';
+
+const PROD = { NODE_ENV: 'production', SECRET_KEY: 'a-production-secret-key-0001', SMTP_URL: 'smtp://relay.example.org:587' };
+
+describe('loadConfig', () => {
+  it('has working defaults for development', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 3000,
+      publicUrl: 'http://localhost:3000',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/broadsheet',
+      redisUrl: 'redis://127.0.0.1:6379',
+      smtpUrl: undefined,
+      trustProxy: 'loopback',
+      adminToken: undefined,
+      sendRate: 0,
+      sendConcurrency: 5,
+      subscribeRatePerIp: 10,
+      dkim: undefined,
+    });
+    expect(config.secretKeys).toHaveLength(1);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every variable, trims the public URL, lists old keys after the signing one', () => {
+    const config = loadConfig({
+      ...PROD,
+      PORT: '8080',
+      PUBLIC_URL: 'https://news.example.org//',
+      SECRET_KEY_OLD: ' old-key-one-0000001 , ,old-key-two-0000002',
+      ADMIN_TOKEN: 't0ken',
+      SEND_RATE: '20',
+      SEND_CONCURRENCY: '2',
+      SUBSCRIBE_RATE_PER_IP: '3',
+      DKIM_DOMAIN: 'example.org',
+      DKIM_SELECTOR: 's1',
+      DKIM_PRIVATE_KEY_FILE: '/k.pem',
+    });
+    expect(config).toMatchObject({
+      env: 'production',
+      port: 8080,
+      publicUrl: 'https://news.example.org',
+      smtpUrl: 'smtp://relay.example.org:587',
+      secretKeys: ['a-production-secret-key-0001', 'old-key-one-0000001', 'old-key-two-0000002'],
+      adminToken: 't0ken',
+      sendRate: 20,
+      sendConcurrency: 2,
+      subscribeRatePerIp: 3,
+      dkim: { domain: 'example.org', selector: 's1', privateKeyFile: '/k.pem' },
+    });
+  });
+
+  it('refuses what production cannot run with, saying which variable', () => {
+    expect(() => loadConfig({ ...PROD, SECRET_KEY: undefined })).toThrow('SECRET_KEY is required when NODE_ENV=production');
+    expect(() => loadConfig({ ...PROD, SMTP_URL: undefined })).toThrow(/^SMTP_URL is required when NODE_ENV=production/);
+    expect(() => loadConfig({ SECRET_KEY: 'short' })).toThrow('SECRET_KEY must be at least 16 characters');
+  });
+
+  it('refuses malformed numbers and URLs with the value given', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow('PORT must be a whole number of at least 0, got "eighty"');
+    expect(() => loadConfig({ SEND_CONCURRENCY: '0' })).toThrow(/SEND_CONCURRENCY must be a whole number of at least 1/);
+    expect(() => loadConfig({ REDIS_URL: 'not a url' })).toThrow('REDIS_URL must be a URL, got "not a url"');
+  });
+
+  it('TRUST_PROXY: loopback by default; false, true, hops, addresses, ranges and express names', () => {
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: ' loopback, 10.0.0.0/8 ,fd00::1' }).trustProxy).toBe('loopback,10.0.0.0/8,fd00::1');
+    expect(() => loadConfig({ TRUST_PROXY: 'proxy.example.org' })).toThrow(/TRUST_PROXY: "proxy.example.org" is not an address/);
+    expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/8/1' })).toThrow(/TRUST_PROXY/);
+  });
+});

@@ -1,0 +1,57 @@
+import { CsvStop, csvRecords, type CsvRecord } from '../../../src/subscribers/csv-records';
+
+async function read(chunks: Array<string | Buffer>, maxRecordChars = 64 * 1024): Promise<CsvRecord[]> {
+  const out: CsvRecord[] = [];
+  for await (const records of csvRecords(chunks, { maxRecordChars })) out.push(...records);
+  return out;
+}
+
+/** The text cut into pieces of `size` bytes: records, quotes, CRLFs and characters straddle them. */
+function pieces(text: string, size: number): Buffer[] {
+  const bytes = Buffer.from(text, 'utf8');
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+  return out;
+}
+
+const FILE = '\uFEFFemail,name\r\na@x.org,"Multi\r\nline, ""quoted"""\r\n\r\n  ,  \r\nb@x.org,O"Brien\rc@x.org,李小龍\nd@x.org';
+
+describe('csvRecords', () => {
+  it('numbers each record by the line it starts on, whatever the line ends and the chunking', async () => {
+    const expected = [
+      { line: 1, fields: ['email', 'name'] },
+      { line: 2, fields: ['a@x.org', 'Multi\r\nline, "quoted"'] },
+      { line: 6, fields: ['b@x.org', 'O"Brien'] },
+      { line: 7, fields: ['c@x.org', '李小龍'] },
+      { line: 8, fields: ['d@x.org'] },
+    ];
+    expect(await read([FILE])).toEqual(expected);
+    for (const size of [1, 2, 3, 7, 64]) expect(await read(pieces(FILE, size))).toEqual(expected);
+  });
+
+  it('stops at a quote that is never closed, on the line it opens, after the records before it', async () => {
+    const seen: CsvRecord[] = [];
+    const run = async () => {
+      for await (const records of csvRecords(['email\nq1@x.org\n"q2@x.org\nq3@x.org\n'], { maxRecordChars: 1000 })) seen.push(...records);
+    };
+    await expect(run()).rejects.toEqual(new CsvStop(3, 'a quoted field starting here is never closed; nothing after it was read'));
+    expect(seen.map((r) => r.line)).toEqual([1, 2]);
+    await expect(read(['email\n"', 'x'.repeat(200)], 100)).rejects.toMatchObject({ line: 2, message: expect.stringMatching(/not closed/) });
+  });
+
+  it('goes through a million blank lines quickly and gives the event loop turns meanwhile', async () => {
+    const blank = Buffer.from('\n'.repeat(64 * 1024));
+    const chunks = [Buffer.from('email\n'), ...Array.from({ length: 16 }, () => blank), Buffer.from('a@x.org\n')];
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const started = Date.now();
+    const records = await read(chunks);
+    clearInterval(timer);
+    expect(records).toEqual([
+      { line: 1, fields: ['email'] },
+      { line: 2 + 16 * 64 * 1024, fields: ['a@x.org'] },
+    ]);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(ticks).toBeGreaterThan(10);
+  });
+});
