@@ -80,7 +80,11 @@ describe('renderSystemMail', () => {
     expect(mail.text).toContain('You’ll receive one digest a month.');
     const [unsubscribe] = links(mail.text, 'unsubscribe');
     expect(links(mail.text, 'preferences').length).toBeGreaterThan(0);
-    expect(mail.headers).toEqual({ 'List-Unsubscribe': `<${unsubscribe}>`, 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' });
+    const token = unsubscribe!.slice(unsubscribe!.lastIndexOf('/') + 1);
+    expect(mail.headers).toEqual({
+      'List-Unsubscribe': `<${unsubscribe}>, <mailto:news@example.org?subject=unsubscribe%20${token}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+    });
   });
 
   it('preferences: the preferences link, and nothing that downloads data', async () => {
