@@ -5,7 +5,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 export interface CapturedMail {
   id: number;
   receivedAt: Date;
-  envelope: { from: string; to: string[] };
+  envelope: { from: string; to: string[]; /** MAIL FROM's BODY parameter (8BITMIME), if any */ body?: string };
   raw: Buffer;
 }
 
@@ -62,6 +62,7 @@ export async function startCaptureServer(
           envelope: {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             to: session.envelope.rcptTo.map((r) => r.address),
+            body: (session.envelope.mailFrom ? (session.envelope.mailFrom.args as Record<string, string> | false | undefined) || undefined : undefined)?.BODY,
           },
           raw: Buffer.concat(chunks),
         };

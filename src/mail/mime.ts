@@ -8,11 +8,17 @@ import type { Personalizer, TokenName } from '../issues/personalize';
  * open. Composing MIME for every message through nodemailer costs milliseconds (about 200
  * messages a second here); writing a recipient into a prebuilt message costs microseconds.
  *
- * Both parts are quoted-printable. QP allows a soft line break anywhere, so every static part
- * is encoded once, ending in a soft break, and each recipient's values are encoded on their
- * own: the concatenation is a valid QP body whatever the values are.
+ * A part whose lines are all short enough goes as 8bit (RFC 6152): UTF-8 as it is, with
+ * BODY=8BITMIME declared to servers that offer it, which every current MTA does. For the
+ * Chinese seed issue that is 100 KB a message instead of 160 KB in quoted-printable, and every
+ * byte is scanned again by the SMTP client's dot-stuffing. A part with a line too long for
+ * SMTP (998 octets) is quoted-printable: QP allows a soft line break anywhere, so every static
+ * part is encoded once, ending in a soft break, and each recipient's values are encoded on
+ * their own; the concatenation is a valid QP body whatever the values are.
  */
 export interface MimeTemplate {
+  /** Some part is 8bit: the envelope should declare BODY=8BITMIME. */
+  readonly eightBit: boolean;
   build(recipient: {
     to: string;
     messageId: string;
@@ -33,6 +39,25 @@ export interface MimeParts {
 }
 
 const CRLF = '\r\n';
+
+/**
+ * Longest static line an 8bit part may have: SMTP's limit is 998 octets, and a recipient's
+ * values (two signed links, a name of at most 100 characters) may land on the same line.
+ */
+const EIGHT_BIT_MAX_LINE = 600;
+
+function normalizeLines(s: string): string {
+  return s.replace(/\r?\n/g, CRLF);
+}
+
+function fitsEightBit(p: Personalizer): boolean {
+  let fits = true;
+  p.encoded((part) => {
+    for (const line of part.split(/\r?\n/)) if (Buffer.byteLength(line) > EIGHT_BIT_MAX_LINE) fits = false;
+    return part;
+  }, (v) => v);
+  return fits;
+}
 
 function qpChunk(s: string): string {
   if (s === '') return '';
@@ -62,25 +87,30 @@ export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
     'MIME-Version: 1.0' + CRLF +
     `Content-Type: multipart/alternative; boundary="${boundary}"` + CRLF +
     CRLF;
-  const partHead = (type: string) =>
-    `--${boundary}${CRLF}Content-Type: ${type}; charset=utf-8${CRLF}Content-Transfer-Encoding: quoted-printable${CRLF}${CRLF}`;
-  const textBody = parts.text.encoded(qpChunk, qpChunk);
-  const htmlBody = parts.html.encoded(qpChunk, qpChunk);
-  const textHead = partHead('text/plain');
-  const htmlHead = CRLF + partHead('text/html');
+  const textEight = fitsEightBit(parts.text);
+  const htmlEight = fitsEightBit(parts.html);
+  const partHead = (type: string, eight: boolean) =>
+    `--${boundary}${CRLF}Content-Type: ${type}; charset=utf-8${CRLF}Content-Transfer-Encoding: ${eight ? '8bit' : 'quoted-printable'}${CRLF}${CRLF}`;
+  const encode = (p: Personalizer, eight: boolean) => (eight ? p.encoded(normalizeLines, (v) => v.replace(/[\r\n]+/g, ' ')) : p.encoded(qpChunk, qpChunk));
+  const textBody = encode(parts.text, textEight);
+  const htmlBody = encode(parts.html, htmlEight);
+  const textHead = partHead('text/plain', textEight);
+  // An 8bit part that does not end its last line gets one before the boundary.
+  const htmlHead = CRLF + partHead('text/html', htmlEight);
   const end = `${CRLF}--${boundary}--${CRLF}`;
 
   return {
+    eightBit: textEight || htmlEight,
     build({ to, messageId, date, values, headers }) {
       let head = rawHeader('To', to) + rawHeader('Date', date.toUTCString().replace('GMT', '+0000')) + rawHeader('Message-ID', messageId);
       for (const name in headers) head += rawHeader(name, headers[name]!);
       // One Buffer per part, not one string: V8 flattens a rope joined from two large ropes
-      // very slowly (1.5 ms instead of 0.1 ms here). The bodies are QP, so ASCII: latin1 is exact.
+      // very slowly (1.5 ms instead of 0.1 ms here). A QP body is ASCII, so latin1 is exact.
       return Buffer.concat([
         Buffer.from(head + staticHead + textHead, 'utf8'),
-        Buffer.from(textBody.fill(values, 'text'), 'latin1'),
+        Buffer.from(textBody.fill(values, 'text'), textEight ? 'utf8' : 'latin1'),
         Buffer.from(htmlHead, 'latin1'),
-        Buffer.from(htmlBody.fill(values, 'html'), 'latin1'),
+        Buffer.from(htmlBody.fill(values, 'html'), htmlEight ? 'utf8' : 'latin1'),
         Buffer.from(end, 'latin1'),
       ]);
     },

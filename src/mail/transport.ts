@@ -27,7 +27,8 @@ export interface SmtpResult {
  */
 export interface Mailer {
   send(mail: OutgoingMail): Promise<SmtpResult>;
-  sendRaw(envelope: { from: string; to: string }, raw: Buffer, messageId: string): Promise<SmtpResult>;
+  /** `use8BitMime`: the message has an 8bit part; BODY=8BITMIME is declared where offered. */
+  sendRaw(envelope: { from: string; to: string; use8BitMime?: boolean }, raw: Buffer, messageId: string): Promise<SmtpResult>;
   close(): void;
 }
 

@@ -131,7 +131,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
         },
       });
       try {
-        const smtp = await deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: row.email! }, raw, messageId);
+        const smtp = await deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: row.email!, use8BitMime: variant.mime.eightBit }, raw, messageId);
         temporaryInARow = 0;
         result.sent++;
         recorder.add({ id: row.id, status: 'sent', response: smtp.response, tried: true });

@@ -48,5 +48,5 @@ export async function sendTestEmail(
       web_url: `${config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
     },
   });
-  return deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: job.to }, raw, messageId);
+  return deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: job.to, use8BitMime: variant.mime.eightBit }, raw, messageId);
 }

@@ -74,6 +74,9 @@ describe('a 2,000-recipient send of the golden issue', () => {
     expect(line('list-unsubscribe-post')).toBe('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
     expect(parsed.headers.get('content-type')).toMatchObject({ value: 'multipart/alternative' });
     expect(parsed.text).toContain('机器学习总结');
+    // The UTF-8 body goes as 8bit, declared to the server.
+    expect(mail.raw.toString('utf8')).toMatch(/Content-Transfer-Encoding: 8bit/);
+    expect(mail.envelope.body).toBe('8BITMIME');
     expect(parsed.html).toContain('<html');
     // The subscriber's own links in the footer: their token, not someone else's.
     const token = url!.slice(url!.lastIndexOf('/') + 1);

@@ -24,7 +24,9 @@ test('a prebuilt message filled per recipient decodes to exactly the values, wha
   const values = { name: 'Zoë <b>&"王"', preferences_url: 'https://p', unsubscribe_url: 'https://news.example.org/unsubscribe/a=b&c', web_url: 'https://w' };
   const raw = mime.build({ to: formatAddress('Zoë 王', 'zoe@example.org'), messageId: '<id@example.org>', date: new Date('2026-11-28T10:00:00Z'), values, headers: unsubscribeHeaders(values.unsubscribe_url, 'ML News <news@example.org>') });
 
-  // Every line within the 998-octet limit, and QP lines within 78.
+  // A line of 1,100 octets cannot go as 8bit: both parts are quoted-printable, lines within 78.
+  expect(mime.eightBit).toBe(false);
+  expect(raw.toString('latin1')).toContain('Content-Transfer-Encoding: quoted-printable');
   for (const line of raw.toString('latin1').split('\r\n')) expect([line.length, line]).toEqual([Math.min(line.length, 78), line]);
   const parsed = await simpleParser(raw);
   expect(parsed.subject).toBe('机器学习月报：2021 年 2 月 — a long subject that has to be folded over more than one header line');
@@ -63,4 +65,22 @@ test('SMTP failures: 5xx to RCPT or DATA is permanent; 4xx, connection trouble a
   expect(classifySmtpError({ code: 'ECONNREFUSED' })).toBe('temporary');
   expect(classifySmtpError({ code: 'ETIMEDOUT' })).toBe('temporary');
   expect(classifySmtpError({ responseCode: 535, command: 'AUTH PLAIN' })).toBe('temporary');
+});
+
+test('parts whose lines are short go as 8bit UTF-8, and decode to the same values', async () => {
+  const html = `<p>${m.ifFilled('name')}你好 ${m.token('name')}，${m.endIf('name')}</p>\n<a href="${m.token('unsubscribe_url')}">退订</a>\n.leading dot\n`;
+  const text = `你好 ${m.token('name')}\n.leading dot\n退订: ${m.token('unsubscribe_url')}\n`;
+  const mime = template(html, text);
+  expect(mime.eightBit).toBe(true);
+  const values = { name: '王\r\nBcc: x@y', preferences_url: 'https://p', unsubscribe_url: 'https://n.example.org/unsubscribe/a&b', web_url: 'https://w' };
+  const raw = mime.build({ to: 'a@example.org', messageId: '<8@x>', date: new Date(), values, headers: {} });
+  const wire = raw.toString('utf8');
+  expect(wire).toContain('Content-Transfer-Encoding: 8bit');
+  expect(wire).toContain('你好');
+  for (const line of wire.split('\r\n')) expect(Buffer.byteLength(line)).toBeLessThanOrEqual(998);
+  expect(wire.replace(/\r\n/g, '')).not.toMatch(/\n/); // only CRLF line ends
+  const parsed = await simpleParser(raw);
+  // A value cannot break a line (or add a header) in an 8bit part.
+  expect(parsed.text).toBe('你好 王 Bcc: x@y\n.leading dot\n退订: https://n.example.org/unsubscribe/a&b\n');
+  expect(parsed.html).toContain('<a href="https://n.example.org/unsubscribe/a&amp;b">退订</a>');
 });
