@@ -40,23 +40,72 @@ export interface MimeParts {
 
 const CRLF = '\r\n';
 
+/** SMTP's limit on a line, CRLF excluded (RFC 5321 4.5.3.1.6). */
+const SMTP_MAX_LINE = 998;
+
 /**
- * Longest static line an 8bit part may have: SMTP's limit is 998 octets, and a recipient's
- * values (two signed links, a name of at most 100 characters) may land on the same line.
+ * The longest a recipient's values can be: a name of 200 characters, each of which may become
+ * `&quot;` (6 octets) in HTML, and signed links well under 300 octets.
  */
-const EIGHT_BIT_MAX_LINE = 600;
+const WORST_CASE_VALUES: Record<TokenName, string> = {
+  name: '"'.repeat(200),
+  preferences_url: 'x'.repeat(300),
+  unsubscribe_url: 'x'.repeat(300),
+  web_url: 'x'.repeat(300),
+};
+
+/**
+ * Breaks HTML lines longer than `max` octets at a space, so that the part can go as 8bit: a
+ * space and a line break are the same whitespace to HTML, in text and between a tag's
+ * attributes alike, but not inside a quoted attribute value, where no break is made. Broadsheet's
+ * emails use no `<pre>` or `white-space: pre`. Lines with no such space stay long (and that part
+ * is then quoted-printable).
+ */
+export function foldHtmlLines(html: string, max = 500): string {
+  return html
+    .split('\n')
+    .map((line) => (Buffer.byteLength(line) <= max ? line : foldLine(line, max)))
+    .join('\n');
+}
+
+function foldLine(line: string, max: number): string {
+  const out: string[] = [];
+  let start = 0;
+  let bytes = 0;
+  let lastBreak = -1;
+  let inTag = false;
+  let quote = '';
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    const code = c.charCodeAt(0);
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code < 0xdc00 ? 4 : code >= 0xdc00 && code < 0xe000 ? 0 : 3;
+    if (quote) {
+      if (c === quote) quote = '';
+    } else if (inTag && (c === '"' || c === "'")) quote = c;
+    else if (c === '<') inTag = true;
+    else if (c === '>') inTag = false;
+    else if (c === ' ') lastBreak = i;
+    if (bytes > max && lastBreak > start) {
+      out.push(line.slice(start, lastBreak));
+      start = lastBreak + 1;
+      bytes = Buffer.byteLength(line.slice(start, i + 1));
+      lastBreak = -1;
+    }
+  }
+  out.push(line.slice(start));
+  return out.join('\n');
+}
 
 function normalizeLines(s: string): string {
   return s.replace(/\r?\n/g, CRLF);
 }
 
-function fitsEightBit(p: Personalizer): boolean {
-  let fits = true;
-  p.encoded((part) => {
-    for (const line of part.split(/\r?\n/)) if (Buffer.byteLength(line) > EIGHT_BIT_MAX_LINE) fits = false;
-    return part;
-  }, (v) => v);
-  return fits;
+/** Whether every line of the part stays within SMTP's limit, whatever a recipient's values. */
+function fitsEightBit(p: Personalizer, mode: 'html' | 'text'): boolean {
+  return p
+    .fill(WORST_CASE_VALUES, mode)
+    .split(/\r?\n/)
+    .every((line) => Buffer.byteLength(line) <= SMTP_MAX_LINE);
 }
 
 function qpChunk(s: string): string {
@@ -87,8 +136,8 @@ export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
     'MIME-Version: 1.0' + CRLF +
     `Content-Type: multipart/alternative; boundary="${boundary}"` + CRLF +
     CRLF;
-  const textEight = fitsEightBit(parts.text);
-  const htmlEight = fitsEightBit(parts.html);
+  const textEight = fitsEightBit(parts.text, 'text');
+  const htmlEight = fitsEightBit(parts.html, 'html');
   const partHead = (type: string, eight: boolean) =>
     `--${boundary}${CRLF}Content-Type: ${type}; charset=utf-8${CRLF}Content-Transfer-Encoding: ${eight ? '8bit' : 'quoted-printable'}${CRLF}${CRLF}`;
   const encode = (p: Personalizer, eight: boolean) => (eight ? p.encoded(normalizeLines, (v) => v.replace(/[\r\n]+/g, ' ')) : p.encoded(qpChunk, qpChunk));

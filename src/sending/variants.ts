@@ -1,7 +1,7 @@
 import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
 import { listId } from '../mail/headers';
-import { buildMimeTemplate, type MimeTemplate } from '../mail/mime';
+import { buildMimeTemplate, foldHtmlLines, type MimeTemplate } from '../mail/mime';
 import { compilePersonalization } from '../issues/personalize';
 import { renderIssue } from '../issues/render';
 import { assetBaseUrl, issueContent } from '../issues/repository';
@@ -54,7 +54,7 @@ export async function compileVariant(source: VariantSource, excluded: readonly s
     replyTo: list.reply_to ?? undefined,
     subject: (options.subjectPrefix ?? '') + rendered.subject,
     headers: { 'List-Id': listId(list, publicUrl) },
-    html: compilePersonalization(rendered.html),
+    html: compilePersonalization(foldHtmlLines(rendered.html)),
     text: compilePersonalization(rendered.text),
   });
   return { key: variantKey(send, sectionIds, excluded), mime };

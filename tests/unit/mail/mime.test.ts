@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { compilePersonalization, markers } from '../../../src/issues/personalize';
 import { bareAddress, formatAddress, listId, stableMessageId, unsubscribeHeaders } from '../../../src/mail/headers';
-import { buildMimeTemplate } from '../../../src/mail/mime';
+import { buildMimeTemplate, foldHtmlLines } from '../../../src/mail/mime';
 import { classifySmtpError } from '../../../src/mail/transport';
 
 const m = markers('0123456789ab');
@@ -83,4 +83,17 @@ test('parts whose lines are short go as 8bit UTF-8, and decode to the same value
   // A value cannot break a line (or add a header) in an 8bit part.
   expect(parsed.text).toBe('你好 王 Bcc: x@y\n.leading dot\n退订: https://n.example.org/unsubscribe/a&b\n');
   expect(parsed.html).toContain('<a href="https://n.example.org/unsubscribe/a&amp;b">退订</a>');
+});
+
+test('long HTML lines are folded at spaces outside attribute values, so the text renders the same', () => {
+  const href = `https://example.org/${'a b '.repeat(100)}`; // spaces inside a quoted value: never broken
+  const line = `<p style="margin: 0 0 6px; padding: 0">${'word '.repeat(150)}<a href="${href}" title='x y'>link text here</a> ${'字 '.repeat(200)}</p>`;
+  const folded = foldHtmlLines(line, 120);
+  for (const l of folded.split('\n')) {
+    if (!l.includes('https://example.org/')) expect(Buffer.byteLength(l)).toBeLessThanOrEqual(120);
+  }
+  expect(folded).toContain(`href="${href}"`);
+  expect(folded).toContain(`style="margin: 0 0 6px; padding: 0"`);
+  expect(folded.replace(/\n/g, ' ')).toBe(line);
+  expect(foldHtmlLines('short\nlines', 120)).toBe('short\nlines');
 });
