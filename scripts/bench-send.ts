@@ -386,7 +386,7 @@ async function realMessage(db: Db): Promise<Buffer> {
       unsubscribe_url: unsubscribeUrl,
       web_url: `${PUBLIC_URL}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
     },
-  });
+  }).raw;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as mimeFuncs from 'nodemailer/lib/mime-funcs';
 import * as qp from 'nodemailer/lib/qp';
+import { escapeHtml } from '../escape-html';
 import type { Personalizer, TokenName } from '../issues/personalize';
 
 /**
@@ -17,15 +18,14 @@ import type { Personalizer, TokenName } from '../issues/personalize';
  * their own; the concatenation is a valid QP body whatever the values are.
  */
 export interface MimeTemplate {
-  /** Some part is 8bit: the envelope should declare BODY=8BITMIME. */
-  readonly eightBit: boolean;
+  /** The message for one recipient; `eightBit`: the envelope should declare BODY=8BITMIME. */
   build(recipient: {
     to: string;
     messageId: string;
     date: Date;
     values: Record<TokenName, string>;
     headers: Record<string, string>;
-  }): Buffer;
+  }): { raw: Buffer; eightBit: boolean };
 }
 
 export interface MimeParts {
@@ -44,15 +44,25 @@ const CRLF = '\r\n';
 const SMTP_MAX_LINE = 998;
 
 /**
- * The longest a recipient's values can be: a name of 200 characters, each of which may become
- * `&quot;` (6 octets) in HTML, and signed links well under 300 octets.
+ * How long a recipient's values may be for the 8bit form (octets, HTML-escaped): a name of 100
+ * CJK characters, signed links well under 300 octets. A recipient with longer values gets the
+ * quoted-printable form, which has no line limit to fear.
  */
-const WORST_CASE_VALUES: Record<TokenName, string> = {
-  name: '"'.repeat(200),
-  preferences_url: 'x'.repeat(300),
-  unsubscribe_url: 'x'.repeat(300),
-  web_url: 'x'.repeat(300),
+const EIGHT_BIT_VALUE_LIMIT = 300;
+const LIMIT_VALUES: Record<TokenName, string> = {
+  name: 'x'.repeat(EIGHT_BIT_VALUE_LIMIT),
+  preferences_url: 'x'.repeat(EIGHT_BIT_VALUE_LIMIT),
+  unsubscribe_url: 'x'.repeat(EIGHT_BIT_VALUE_LIMIT),
+  web_url: 'x'.repeat(EIGHT_BIT_VALUE_LIMIT),
 };
+
+function valuesWithinLimit(values: Record<TokenName, string>): boolean {
+  for (const key in values) {
+    const value = values[key as TokenName];
+    if (Buffer.byteLength(key === 'name' ? escapeHtml(value) : value) > EIGHT_BIT_VALUE_LIMIT) return false;
+  }
+  return true;
+}
 
 /**
  * Breaks HTML lines longer than `max` octets at a space, so that the part can go as 8bit: a
@@ -100,10 +110,10 @@ function normalizeLines(s: string): string {
   return s.replace(/\r?\n/g, CRLF);
 }
 
-/** Whether every line of the part stays within SMTP's limit, whatever a recipient's values. */
+/** Whether every line of the part stays within SMTP's limit with values up to the limit. */
 function fitsEightBit(p: Personalizer, mode: 'html' | 'text'): boolean {
   return p
-    .fill(WORST_CASE_VALUES, mode)
+    .fill(LIMIT_VALUES, mode)
     .split(/\r?\n/)
     .every((line) => Buffer.byteLength(line) <= SMTP_MAX_LINE);
 }
@@ -136,32 +146,39 @@ export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
     'MIME-Version: 1.0' + CRLF +
     `Content-Type: multipart/alternative; boundary="${boundary}"` + CRLF +
     CRLF;
-  const textEight = fitsEightBit(parts.text, 'text');
-  const htmlEight = fitsEightBit(parts.html, 'html');
   const partHead = (type: string, eight: boolean) =>
     `--${boundary}${CRLF}Content-Type: ${type}; charset=utf-8${CRLF}Content-Transfer-Encoding: ${eight ? '8bit' : 'quoted-printable'}${CRLF}${CRLF}`;
-  const encode = (p: Personalizer, eight: boolean) => (eight ? p.encoded(normalizeLines, (v) => v.replace(/[\r\n]+/g, ' ')) : p.encoded(qpChunk, qpChunk));
-  const textBody = encode(parts.text, textEight);
-  const htmlBody = encode(parts.html, htmlEight);
-  const textHead = partHead('text/plain', textEight);
-  // An 8bit part that does not end its last line gets one before the boundary.
-  const htmlHead = CRLF + partHead('text/html', htmlEight);
   const end = `${CRLF}--${boundary}--${CRLF}`;
+  const form = (textEight: boolean, htmlEight: boolean) => {
+    const body = (p: Personalizer, eight: boolean) =>
+      eight ? p.encoded(normalizeLines, (v) => v.replace(/[\r\n]+/g, ' ')) : p.encoded(qpChunk, qpChunk);
+    const textBody = body(parts.text, textEight);
+    const htmlBody = body(parts.html, htmlEight);
+    const textHead = partHead('text/plain', textEight);
+    const htmlHead = CRLF + partHead('text/html', htmlEight);
+    return {
+      eightBit: textEight || htmlEight,
+      // One Buffer per part, not one string: V8 flattens a rope joined from two large ropes
+      // very slowly (1.5 ms instead of 0.1 ms here). A QP body is ASCII, so latin1 is exact.
+      write: (head: string, values: Record<TokenName, string>) =>
+        Buffer.concat([
+          Buffer.from(head + staticHead + textHead, 'utf8'),
+          Buffer.from(textBody.fill(values, 'text'), textEight ? 'utf8' : 'latin1'),
+          Buffer.from(htmlHead, 'latin1'),
+          Buffer.from(htmlBody.fill(values, 'html'), htmlEight ? 'utf8' : 'latin1'),
+          Buffer.from(end, 'latin1'),
+        ]),
+    };
+  };
+  const usual = form(fitsEightBit(parts.text, 'text'), fitsEightBit(parts.html, 'html'));
+  let quotedPrintable: ReturnType<typeof form> | undefined;
 
   return {
-    eightBit: textEight || htmlEight,
     build({ to, messageId, date, values, headers }) {
       let head = rawHeader('To', to) + rawHeader('Date', date.toUTCString().replace('GMT', '+0000')) + rawHeader('Message-ID', messageId);
       for (const name in headers) head += rawHeader(name, headers[name]!);
-      // One Buffer per part, not one string: V8 flattens a rope joined from two large ropes
-      // very slowly (1.5 ms instead of 0.1 ms here). A QP body is ASCII, so latin1 is exact.
-      return Buffer.concat([
-        Buffer.from(head + staticHead + textHead, 'utf8'),
-        Buffer.from(textBody.fill(values, 'text'), textEight ? 'utf8' : 'latin1'),
-        Buffer.from(htmlHead, 'latin1'),
-        Buffer.from(htmlBody.fill(values, 'html'), htmlEight ? 'utf8' : 'latin1'),
-        Buffer.from(end, 'latin1'),
-      ]);
+      const chosen = !usual.eightBit || valuesWithinLimit(values) ? usual : (quotedPrintable ??= form(false, false));
+      return { raw: chosen.write(head, values), eightBit: chosen.eightBit };
     },
   };
 }

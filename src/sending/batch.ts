@@ -118,7 +118,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
       const now = new Date();
       const unsubscribeUrl = subscriberLink(deps.config, 'unsubscribe', row.subscription_id, now);
       const messageId = stableMessageId([send.id, row.subscription_id], deps.config.publicUrl);
-      const raw = variant.mime.build({
+      const message = variant.mime.build({
         to: formatAddress(row.name ?? '', row.email!),
         messageId,
         date: now,
@@ -131,7 +131,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
         },
       });
       try {
-        const smtp = await deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: row.email!, use8BitMime: variant.mime.eightBit }, raw, messageId);
+        const smtp = await deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: row.email!, use8BitMime: message.eightBit }, message.raw, messageId);
         temporaryInARow = 0;
         result.sent++;
         recorder.add({ id: row.id, status: 'sent', response: smtp.response, tried: true });

@@ -36,7 +36,7 @@ export async function sendTestEmail(
   const askForLink = `${config.publicUrl}/lists/${encodeURIComponent(list.slug)}/preferences`;
   const now = new Date();
   const messageId = stableMessageId(['test', job.requestId], config.publicUrl);
-  const raw = variant.mime.build({
+  const message = variant.mime.build({
     to: formatAddress(subscription?.name ?? '', job.to),
     messageId,
     date: now,
@@ -48,5 +48,5 @@ export async function sendTestEmail(
       web_url: `${config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
     },
   });
-  return deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: job.to, use8BitMime: variant.mime.eightBit }, raw, messageId);
+  return deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: job.to, use8BitMime: message.eightBit }, message.raw, messageId);
 }

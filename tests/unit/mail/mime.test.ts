@@ -22,10 +22,10 @@ test('a prebuilt message filled per recipient decodes to exactly the values, wha
   const text = `${m.ifFilled('name')}Hi ${m.token('name')},${m.endIf('name')}\n${longLine}\nUnsubscribe: ${m.token('unsubscribe_url')}\n`;
   const mime = template(html, text);
   const values = { name: 'Zoë <b>&"王"', preferences_url: 'https://p', unsubscribe_url: 'https://news.example.org/unsubscribe/a=b&c', web_url: 'https://w' };
-  const raw = mime.build({ to: formatAddress('Zoë 王', 'zoe@example.org'), messageId: '<id@example.org>', date: new Date('2026-11-28T10:00:00Z'), values, headers: unsubscribeHeaders(values.unsubscribe_url, 'ML News <news@example.org>') });
+  const { raw, eightBit } = mime.build({ to: formatAddress('Zoë 王', 'zoe@example.org'), messageId: '<id@example.org>', date: new Date('2026-11-28T10:00:00Z'), values, headers: unsubscribeHeaders(values.unsubscribe_url, 'ML News <news@example.org>') });
 
   // A line of 1,100 octets cannot go as 8bit: both parts are quoted-printable, lines within 78.
-  expect(mime.eightBit).toBe(false);
+  expect(eightBit).toBe(false);
   expect(raw.toString('latin1')).toContain('Content-Transfer-Encoding: quoted-printable');
   for (const line of raw.toString('latin1').split('\r\n')) expect([line.length, line]).toEqual([Math.min(line.length, 78), line]);
   const parsed = await simpleParser(raw);
@@ -36,7 +36,7 @@ test('a prebuilt message filled per recipient decodes to exactly the values, wha
   expect(parsed.messageId).toBe('<id@example.org>');
 
   // An empty name drops the conditional greeting in both parts.
-  const anonymous = await simpleParser(mime.build({ to: 'a@example.org', messageId: '<2@x>', date: new Date(), values: { ...values, name: '' }, headers: {} }));
+  const anonymous = await simpleParser(mime.build({ to: 'a@example.org', messageId: '<2@x>', date: new Date(), values: { ...values, name: '' }, headers: {} }).raw);
   expect(anonymous.text).toBe(`\n${longLine}\nUnsubscribe: https://news.example.org/unsubscribe/a=b&c\n`);
 });
 
@@ -71,9 +71,9 @@ test('parts whose lines are short go as 8bit UTF-8, and decode to the same value
   const html = `<p>${m.ifFilled('name')}你好 ${m.token('name')}，${m.endIf('name')}</p>\n<a href="${m.token('unsubscribe_url')}">退订</a>\n.leading dot\n`;
   const text = `你好 ${m.token('name')}\n.leading dot\n退订: ${m.token('unsubscribe_url')}\n`;
   const mime = template(html, text);
-  expect(mime.eightBit).toBe(true);
   const values = { name: '王\r\nBcc: x@y', preferences_url: 'https://p', unsubscribe_url: 'https://n.example.org/unsubscribe/a&b', web_url: 'https://w' };
-  const raw = mime.build({ to: 'a@example.org', messageId: '<8@x>', date: new Date(), values, headers: {} });
+  const { raw, eightBit } = mime.build({ to: 'a@example.org', messageId: '<8@x>', date: new Date(), values, headers: {} });
+  expect(eightBit).toBe(true);
   const wire = raw.toString('utf8');
   expect(wire).toContain('Content-Transfer-Encoding: 8bit');
   expect(wire).toContain('你好');
@@ -96,4 +96,15 @@ test('long HTML lines are folded at spaces outside attribute values, so the text
   expect(folded).toContain(`style="margin: 0 0 6px; padding: 0"`);
   expect(folded.replace(/\n/g, ' ')).toBe(line);
   expect(foldHtmlLines('short\nlines', 120)).toBe('short\nlines');
+});
+
+test('a recipient whose values are too long for an 8bit line gets the quoted-printable form', async () => {
+  const mime = template(`<p>Hi ${m.token('name')}</p>`, `Hi ${m.token('name')}\n`);
+  const values = { name: '"'.repeat(200), preferences_url: 'https://p', unsubscribe_url: 'https://u', web_url: 'https://w' };
+  const { raw, eightBit } = mime.build({ to: 'a@example.org', messageId: '<q@x>', date: new Date(), values, headers: {} });
+  expect(eightBit).toBe(false);
+  for (const line of raw.toString('latin1').split('\r\n')) expect(line.length).toBeLessThanOrEqual(78);
+  const parsed = await simpleParser(raw);
+  expect(parsed.text).toBe(`Hi ${'"'.repeat(200)}\n`);
+  expect(mime.build({ to: 'a@example.org', messageId: '<r@x>', date: new Date(), values: { ...values, name: 'Ann' }, headers: {} }).eightBit).toBe(true);
 });
