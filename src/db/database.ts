@@ -19,7 +19,11 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
   // An idle client whose server went away (a restart: 57P01) is an 'error' event on the pool;
   // unhandled, it would end the process. The pool drops that client and connects afresh when
   // next asked; the queries in flight fail on their own and their callers retry.
-  pool.on('error', (err) => log.warn({ code: (err as { code?: string }).code, err: err.message }, 'PostgreSQL connection lost; reconnecting on next use'));
+  const lost = (err: Error) => log.warn({ code: (err as { code?: string }).code, err: err.message }, 'PostgreSQL connection lost; reconnecting on next use');
+  pool.on('error', lost);
+  // A client that is checked out but between queries (inside a transaction, say) emits its
+  // own 'error' when the server goes away; the pool only listens on idle ones.
+  pool.on('connect', (client) => client.on('error', lost));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   pools.set(db, pool);
   return db;

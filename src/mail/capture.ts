@@ -79,6 +79,10 @@ export async function startCaptureServer(
     },
   });
 
+  // A client that drops its connection (a killed worker: ECONNRESET) is an 'error' event on
+  // the server; unhandled, it would end the process that captures the mail.
+  server.on('error', () => {});
+
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -167,4 +169,23 @@ export function receivedPerAddress(smtp: CaptureServer): Map<string, number> {
   const counts = new Map<string, number>();
   for (const m of smtp.messages()) for (const to of m.envelope.to) counts.set(to, (counts.get(to) ?? 0) + 1);
   return counts;
+}
+
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** A private redis-server of the test's own on `port`, so that faults touch nothing else. */
+export function startPrivateRedis(port: number): void {
+  const r = spawnSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes']);
+  if (r.status !== 0) throw new Error(`redis-server did not start: ${r.stderr}`);
+}
+
+export function stopPrivateRedis(port: number): void {
+  spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave']);
 }

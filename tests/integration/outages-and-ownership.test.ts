@@ -1,30 +1,18 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { createApp } from '../../src/app';
 import { createQueues } from '../../src/queues';
 import { enqueueConfirmation } from '../../src/subscribers/system-mail';
-import { addSubscribers, startSendWorld, type SendWorld } from '../helpers/send-world';
+import { addSubscribers, startSendWorld, type SendWorld, freePort, startPrivateRedis, stopPrivateRedis } from '../helpers/send-world';
 
 /**
  * Redis going away (a private redis-server of this test's own, stopped for real), and two
  * deployments that share a Redis by mistake.
  */
 jest.setTimeout(120_000);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-const startRedis = (port: number) =>
-  spawnSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes']);
-const stopRedis = (port: number) => spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave']);
 
 async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -42,7 +30,7 @@ describe('Redis down', () => {
   let redis: Redis;
   beforeAll(async () => {
     port = await freePort();
-    startRedis(port);
+    startPrivateRedis(port);
     await new Promise((r) => setTimeout(r, 300));
     world = await startSendWorld({ redisUrl: `redis://127.0.0.1:${port}` });
     redis = new Redis(world.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 2000 });
@@ -55,12 +43,12 @@ describe('Redis down', () => {
     redis.disconnect();
     await new Promise((r) => server.close(r));
     await world.close();
-    stopRedis(port);
+    stopPrivateRedis(port);
   });
 
   test('requests answer within a bounded time, /healthz says which dependency is down, and all recovers without a restart', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
-    stopRedis(port);
+    stopPrivateRedis(port);
     await new Promise((r) => setTimeout(r, 300));
 
     const started = Date.now();
@@ -76,23 +64,31 @@ describe('Redis down', () => {
     expect([202, 503]).toContain(subscribe.status);
     expect(Date.now() - started).toBeLessThan(20_000);
 
-    startRedis(port);
+    startPrivateRedis(port);
     await until(async () => (await fetch(`${base}/healthz`)).status === 200);
   });
 
   test('`broadsheet worker` stops within a bounded time on SIGTERM while Redis is down', async () => {
     const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '../helpers/worker-process.ts')], {
-      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: world.test.url, REDIS_URL: world.redisUrl, REDIS_PREFIX: world.prefix, SMTP_URL: world.smtp.url },
-      stdio: 'ignore',
+      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: world.test.url, REDIS_URL: world.redisUrl, REDIS_PREFIX: world.prefix, SMTP_URL: world.smtp.url },
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    await new Promise((r) => setTimeout(r, 5000)); // started, queues connected
-    stopRedis(port);
+    // Running (signal handlers in place) once it says so.
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => {
+        out += c;
+        if (out.includes('workers running')) resolve();
+      });
+      child.once('exit', () => reject(new Error(`worker exited early: ${out}`)));
+    });
+    stopPrivateRedis(port);
     await new Promise((r) => setTimeout(r, 500));
     const asked = Date.now();
     child.kill('SIGTERM');
     const code = await new Promise((r) => child.once('exit', r));
     const took = Date.now() - asked;
-    startRedis(port);
+    startPrivateRedis(port);
     expect(code).toBe(0);
     expect(took).toBeLessThan(15_000);
   });

@@ -1,5 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import {
@@ -11,6 +10,9 @@ import {
   startSendWorld,
   waitForSendStatus,
   type SendWorld,
+  freePort,
+  startPrivateRedis,
+  stopPrivateRedis,
 } from '../helpers/send-world';
 
 /**
@@ -19,19 +21,6 @@ import {
  * touch nothing else.
  */
 jest.setTimeout(180_000);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-function startRedis(port: number): void {
-  const r = spawnSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes']);
-  if (r.status !== 0) throw new Error(`redis-server did not start: ${r.stderr}`);
-}
 
 async function waitForRedis(url: string): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -55,11 +44,11 @@ let redisUrl: string;
 beforeAll(async () => {
   redisPort = await freePort();
   redisUrl = `redis://127.0.0.1:${redisPort}`;
-  startRedis(redisPort);
+  startPrivateRedis(redisPort);
   await waitForRedis(redisUrl);
 });
 afterAll(() => {
-  spawnSync('redis-cli', ['-p', String(redisPort), 'shutdown', 'nosave']);
+  stopPrivateRedis(redisPort);
 });
 
 function startWorker(world: SendWorld): ChildProcess {
@@ -152,9 +141,9 @@ test('Redis flushed (FLUSHALL) and then restarted mid-send: the rows bring the w
     await admin.flushall();
     await waitForMessages(world, 500);
     // A restart: the server goes away and comes back empty.
-    spawnSync('redis-cli', ['-p', String(redisPort), 'shutdown', 'nosave']);
+    stopPrivateRedis(redisPort);
     await new Promise((r) => setTimeout(r, 1500));
-    startRedis(redisPort);
+    startPrivateRedis(redisPort);
     await waitForRedis(redisUrl);
     await waitForSendStatus(world.db, 'done', 120_000);
     expectDeliveredOnce(world, readers, 2 * 2 * 25);

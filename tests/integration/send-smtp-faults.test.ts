@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { startCaptureServer, type CaptureServer } from '../../src/mail/capture';
 import {
   addSubscribers,
@@ -8,17 +7,10 @@ import {
   startSend,
   startSendWorld,
   waitForSendStatus,
+  freePort,
 } from '../helpers/send-world';
 
 jest.setTimeout(150_000);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 test('4xx answers are retried with backoff and 5xx recipients bounce, never retried', async () => {
   let temporary = true;
