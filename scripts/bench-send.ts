@@ -293,26 +293,41 @@ async function startWorker(smtpPort: number): Promise<Worker> {
   return { child, logFile, profileDir, rssSamples, proc: () => readProc(pid) };
 }
 
-/** The functions with the most self time in a .cpuprofile, and the share of each. */
-function profileSummary(file: string, top = 25): string[] {
+/**
+ * The functions with the most self time in a .cpuprofile, and the share of each. Native code
+ * (no script) is named after the nearest JavaScript function that called it, since "(anonymous)"
+ * alone says nothing; "(idle)" is time the worker waited.
+ */
+function profileSummary(file: string, top = 20): string[] {
   interface Node {
     id: number;
     callFrame: { functionName: string; url: string; lineNumber: number };
-    hitCount?: number;
+    children?: number[];
   }
   const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[] };
-  const byNode = new Map<number, number>();
-  for (const s of profile.samples) byNode.set(s, (byNode.get(s) ?? 0) + 1);
-  const total = profile.samples.length;
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const root = `${path.join(__dirname, '..')}/`;
+  const label = (n: Node) => {
+    const f = n.callFrame;
+    return `${f.functionName || '(anonymous)'} ${f.url.replace(/^file:\/\//, '').replace(root, '')}:${f.lineNumber + 1}`;
+  };
+  const hitsOf = new Map<number, number>();
+  for (const s of profile.samples) hitsOf.set(s, (hitsOf.get(s) ?? 0) + 1);
   const self = new Map<string, number>();
-  for (const node of profile.nodes) {
-    const hits = byNode.get(node.id) ?? 0;
-    if (!hits) continue;
-    const f = node.callFrame;
-    const where = f.url ? `${f.url.replace(/^file:\/\//, '').replace(`${path.join(__dirname, '..')}/`, '')}:${f.lineNumber + 1}` : '';
-    const key = `${f.functionName || '(anonymous)'} ${where}`.trim();
+  for (const [id, hits] of hitsOf) {
+    const node = nodes.get(id)!;
+    let key: string;
+    if (node.callFrame.url || /^\(/.test(node.callFrame.functionName)) key = node.callFrame.url ? label(node) : node.callFrame.functionName;
+    else {
+      let up = parent.get(id);
+      while (up !== undefined && !nodes.get(up)!.callFrame.url) up = parent.get(up);
+      key = `native ${node.callFrame.functionName || ''} ← ${up === undefined ? '?' : label(nodes.get(up)!)}`.replace('  ', ' ');
+    }
     self.set(key, (self.get(key) ?? 0) + hits);
   }
+  const total = profile.samples.length;
   return [...self.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
