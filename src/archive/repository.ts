@@ -7,31 +7,23 @@ import { SENT_STATUSES } from '../issues/published';
 
 export type PublishedIssue = IssueRow & { sent_at: Date };
 
-/** A list's sent issues, newest first (by date, then by when the send started). */
-export function publishedIssues(db: Db, listId: string, limit = 500): Promise<PublishedIssue[]> {
+function published(db: Db, listId: string) {
   return db
     .selectFrom('issues')
     .innerJoin('sends', 'sends.issue_id', 'issues.id')
     .selectAll('issues')
     .select((eb) => eb.fn.coalesce('sends.started_at', 'sends.updated_at').as('sent_at'))
     .where('issues.list_id', '=', listId)
-    .where('sends.status', 'in', SENT_STATUSES)
-    .orderBy('issues.date', 'desc')
-    .orderBy('sent_at', 'desc')
-    .limit(limit)
-    .execute();
+    .where('sends.status', 'in', SENT_STATUSES);
+}
+
+/** A list's sent issues, newest first (by date, then by when the send started). */
+export function publishedIssues(db: Db, listId: string, limit = 500): Promise<PublishedIssue[]> {
+  return published(db, listId).orderBy('issues.date', 'desc').orderBy('sent_at', 'desc').limit(limit).execute();
 }
 
 export function findPublishedIssue(db: Db, listId: string, slug: string): Promise<PublishedIssue | undefined> {
-  return db
-    .selectFrom('issues')
-    .innerJoin('sends', 'sends.issue_id', 'issues.id')
-    .selectAll('issues')
-    .select((eb) => eb.fn.coalesce('sends.started_at', 'sends.updated_at').as('sent_at'))
-    .where('issues.list_id', '=', listId)
-    .where('issues.slug', '=', slug)
-    .where('sends.status', 'in', SENT_STATUSES)
-    .executeTakeFirst();
+  return published(db, listId).where('issues.slug', '=', slug).executeTakeFirst();
 }
 
 /**
@@ -42,13 +34,6 @@ export function findPublishedIssue(db: Db, listId: string, slug: string): Promis
 export async function publicCoversOf(db: Db, issue: IssueRow): Promise<Record<string, string>> {
   const covers = (issue.content as { covers?: unknown }).covers;
   if (!Array.isArray(covers) || covers.length === 0) return {};
-  const rows = await db
-    .selectFrom('issues')
-    .innerJoin('sends', 'sends.issue_id', 'issues.id')
-    .select(['issues.slug', 'issues.title'])
-    .where('issues.list_id', '=', issue.list_id)
-    .where('issues.slug', 'in', covers as string[])
-    .where('sends.status', 'in', SENT_STATUSES)
-    .execute();
+  const rows = await published(db, issue.list_id).where('issues.slug', 'in', covers as string[]).execute();
   return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }

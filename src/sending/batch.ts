@@ -224,22 +224,12 @@ async function claim(db: Db, send: Send, batch: number, leaseMs: number): Promis
 
 async function recheck(db: Db, sendId: string, subscriptionIds: string[]): Promise<{ sendStatus: string; unsendable: string[] }> {
   const send = await db.selectFrom('sends').select('status').where('id', '=', sendId).executeTakeFirst();
-  const unsendable = subscriptionIds.length
-    ? await db
-        .selectFrom('subscriptions')
-        .select('id')
-        .where('id', 'in', subscriptionIds)
-        .where((eb) => eb.or([eb('status', '!=', 'active'), eb('paused', '=', true)]))
-        .execute()
+  const rows = subscriptionIds.length
+    ? await db.selectFrom('subscriptions').select(['id', 'status', 'paused']).where('id', 'in', subscriptionIds).execute()
     : [];
+  const sendable = new Set(rows.filter((r) => r.status === 'active' && !r.paused).map((r) => r.id));
   // A deleted subscription (forget) is gone from the table: it is unsendable too.
-  const present = subscriptionIds.length
-    ? new Set((await db.selectFrom('subscriptions').select('id').where('id', 'in', subscriptionIds).execute()).map((r) => r.id))
-    : new Set<string>();
-  return {
-    sendStatus: send?.status ?? 'cancelled',
-    unsendable: [...unsendable.map((r) => r.id), ...subscriptionIds.filter((id) => !present.has(id))],
-  };
+  return { sendStatus: send?.status ?? 'cancelled', unsendable: subscriptionIds.filter((id) => !sendable.has(id)) };
 }
 
 async function release(db: Db, ids: number[]): Promise<void> {

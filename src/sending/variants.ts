@@ -66,10 +66,16 @@ export async function compileVariant(source: VariantSource, excluded: readonly s
  */
 export class VariantCache {
   private readonly entries = new Map<string, Promise<Variant>>();
+  /** Section ids per issue row, read once: `get` runs for every recipient. */
+  private readonly sections = new WeakMap<IssueRow, ReadonlySet<string>>();
   constructor(private readonly max = 64) {}
 
   get(source: VariantSource, excluded: readonly string[]): Promise<Variant> {
-    const sectionIds = new Set(issueContent(source.issue).sections.map((s) => s.id));
+    let sectionIds = this.sections.get(source.issue);
+    if (!sectionIds) {
+      sectionIds = new Set(issueContent(source.issue).sections.map((s) => s.id));
+      this.sections.set(source.issue, sectionIds);
+    }
     const key = `${source.send.id}@${source.issue.updated_at.getTime()}/${variantKey(source.send, sectionIds, excluded)}`;
     let entry = this.entries.get(key);
     if (!entry) {
