@@ -73,6 +73,11 @@ export async function runProcess(config: Config, roles: { http: boolean; workers
     process.once('SIGTERM', resolve);
   });
   log.info('shutting down');
+  // bull's local pause and close start a forced reconnect of the blocking client and attach a
+  // handler to it only after the active jobs settle; with Redis down that reconnect rejects
+  // first and, unhandled, would turn a clean stop into exit code 1. Nothing is left to protect
+  // once stopping, so such late rejections are logged, not fatal.
+  process.on('unhandledRejection', (err) => log.warn({ err: (err as Error)?.message }, 'ignored while stopping'));
   for (const [name, close] of closers) await bounded(close(), name);
   mailer.close();
   systemMailer.close();
