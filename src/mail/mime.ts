@@ -148,26 +148,19 @@ export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
     CRLF;
   const partHead = (type: string, eight: boolean) =>
     `--${boundary}${CRLF}Content-Type: ${type}; charset=utf-8${CRLF}Content-Transfer-Encoding: ${eight ? '8bit' : 'quoted-printable'}${CRLF}${CRLF}`;
-  const end = `${CRLF}--${boundary}--${CRLF}`;
   const form = (textEight: boolean, htmlEight: boolean) => {
+    // Encoded to bytes once: per recipient only the values are encoded (a QP body is ASCII).
     const body = (p: Personalizer, eight: boolean) =>
-      eight ? p.encoded(normalizeLines, (v) => v.replace(/[\r\n]+/g, ' ')) : p.encoded(qpChunk, qpChunk);
+      eight ? p.encoded(normalizeLines, (v) => v.replace(/[\r\n]+/g, ' ')).bytes('utf8') : p.encoded(qpChunk, qpChunk).bytes('latin1');
     const textBody = body(parts.text, textEight);
     const htmlBody = body(parts.html, htmlEight);
     const textHead = partHead('text/plain', textEight);
-    const htmlHead = CRLF + partHead('text/html', htmlEight);
+    const between = Buffer.from(CRLF + partHead('text/html', htmlEight), 'latin1');
+    const end = Buffer.from(`${CRLF}--${boundary}--${CRLF}`, 'latin1');
     return {
       eightBit: textEight || htmlEight,
-      // One Buffer per part, not one string: V8 flattens a rope joined from two large ropes
-      // very slowly (1.5 ms instead of 0.1 ms here). A QP body is ASCII, so latin1 is exact.
       write: (head: string, values: Record<TokenName, string>) =>
-        Buffer.concat([
-          Buffer.from(head + staticHead + textHead, 'utf8'),
-          Buffer.from(textBody.fill(values, 'text'), textEight ? 'utf8' : 'latin1'),
-          Buffer.from(htmlHead, 'latin1'),
-          Buffer.from(htmlBody.fill(values, 'html'), htmlEight ? 'utf8' : 'latin1'),
-          Buffer.from(end, 'latin1'),
-        ]),
+        Buffer.concat([Buffer.from(head + staticHead + textHead, 'utf8'), ...textBody.fill(values, 'text'), between, ...htmlBody.fill(values, 'html'), end]),
     };
   };
   const usual = form(fitsEightBit(parts.text, 'text'), fitsEightBit(parts.html, 'html'));
