@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config';
 import type { Db } from './db/database';
+import type { CompileMjml } from './issues/mjml';
 import type { Templates } from './issues/templates';
 import type { Logger } from './log';
 import type { Mailer } from './mail/transport';
@@ -25,6 +26,8 @@ export interface WorkerDeps {
   /** System mail has its own small pool, so a confirmation never waits behind a big send. */
   systemMailer: Mailer;
   templates: Templates;
+  /** Where MJML runs: the worker process passes its compiler child (mjml-process.ts). */
+  compileMjml?: CompileMjml;
   log: Logger;
 }
 
@@ -51,6 +54,7 @@ export function jobRegistry(deps: WorkerDeps): JobRegistry {
     throttle: createThrottle(deps.redis, deps.queues.prefix, deps.config.sendRate),
     variants: new VariantCache(),
     templates: deps.templates,
+    compileMjml: deps.compileMjml,
     log: deps.log,
   };
   return {

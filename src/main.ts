@@ -1,11 +1,11 @@
 import type { Server } from 'node:http';
-import { createApp } from './app';
 import { connect } from './connect';
 import { checkCanRun, type Config } from './config';
 import { migrateToLatest } from './db/database';
+import { mjmlProcess } from './issues/mjml-process';
 import { loadTemplates } from './issues/templates';
 import { log } from './log';
-import { startCaptureServer, type CaptureServer } from './mail/capture';
+import type { CaptureServer } from './mail/capture';
 import { createSmtpMailer } from './mail/transport';
 import { watchQueues } from './metrics';
 import { startWorkers } from './worker';
@@ -41,17 +41,20 @@ export async function runProcess(config: Config, roles: { http: boolean; workers
 
   // Without SMTP_URL, mail goes to a capture server in this process (see /dev/outbox).
   let outbox: CaptureServer | undefined;
-  if (!config.smtpUrl) outbox = await startCaptureServer({ port: 0 });
+  if (!config.smtpUrl) outbox = await (await import('./mail/capture.js')).startCaptureServer({ port: 0 });
   const smtpUrl = config.smtpUrl ?? outbox!.url;
   const mailer = createSmtpMailer(smtpUrl, { pool: config.sendConcurrency, dkim: config.dkim });
   const systemMailer = createSmtpMailer(smtpUrl, { pool: 2, dkim: config.dkim });
 
   const closers: Array<[string, () => Promise<unknown> | unknown]> = [];
   if (roles.workers) {
-    const workers = await startWorkers({ ...deps, mailer, systemMailer, templates: loadTemplates(), log });
-    closers.push(['workers', () => workers.close()]);
+    const mjml = mjmlProcess();
+    const workers = await startWorkers({ ...deps, mailer, systemMailer, templates: loadTemplates(), compileMjml: mjml.compile, log });
+    closers.push(['workers', () => workers.close()], ['MJML compiler', () => mjml.close()]);
   }
   if (roles.http) {
+    // Loaded only where it serves: a worker process does not need express and the pages in memory.
+    const { createApp } = await import('./app.js');
     const app = createApp({ ...deps, outbox });
     const server: Server = await new Promise((resolve) => {
       const s = app.listen(config.port, () => resolve(s));

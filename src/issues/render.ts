@@ -1,6 +1,5 @@
-import mjml2html from 'mjml';
-import { AppError } from '../errors';
 import { escapeHtml } from '../escape-html';
+import { compileMjmlHere, type CompileMjml } from './mjml';
 import { compilePersonalization, type TokenName } from './personalize';
 import { richHtml, richInlineHtml } from './rich-text';
 import { fillTemplate, type TemplateName, type Templates } from './templates';
@@ -27,10 +26,10 @@ export interface RenderedIssue {
  * Issue → MJML → HTML, plus the plain-text part. Pure: the same issue, context and templates
  * give the same bytes (no clock, no randomness, no IO; templates are loaded by the caller).
  */
-export async function renderIssue(issue: Issue, ctx: RenderContext, templates: Templates): Promise<RenderedIssue> {
+export async function renderIssue(issue: Issue, ctx: RenderContext, templates: Templates, compile: CompileMjml = compileMjmlHere): Promise<RenderedIssue> {
   const view = issueView(issue, ctx);
   const mjml = issueMjml(view, templates);
-  const html = await compileMjml(mjml);
+  const html = withoutIndentation(await compile(mjml));
   const text = renderText(view);
   const tokens = new Set<TokenName>([...compilePersonalization(html).tokens, ...compilePersonalization(text).tokens]);
   return { subject: view.subject, preheader: view.preheader, mjml, html, text, tokens: [...tokens].sort() };
@@ -244,20 +243,11 @@ function imageSizing(image: { width?: number; height?: number }): { size: string
 // ---------------------------------------------------------------------------------------------
 // MJML → HTML
 
-async function compileMjml(mjml: string): Promise<string> {
-  let result: Awaited<ReturnType<typeof mjml2html>>;
-  try {
-    // fonts: {} keeps MJML from linking Google Fonts; keepComments: false drops comments.
-    result = await mjml2html(mjml, { validationLevel: 'strict', keepComments: false, fonts: {} });
-  } catch (err) {
-    const errors = (err as { errors?: unknown }).errors;
-    throw new AppError('internal', `MJML did not compile: ${(err as Error).message}`, errors);
-  }
-  if (result.errors.length > 0) {
-    throw new AppError('internal', `MJML reported ${result.errors.length} errors`, result.errors);
-  }
-  // MJML indents its output deeply; the indentation alone is ~20 % of the bytes. Dropping
-  // whitespace after a newline changes nothing rendered (no <pre>, no pre-wrap in an email);
-  // no-break spaces (the preheader padding) are not [ \t] and stay.
-  return result.html.replace(/[ \t]*\n[ \t\n]*/g, '\n');
+/**
+ * MJML indents its output deeply; the indentation alone is ~20 % of the bytes. Dropping
+ * whitespace after a newline changes nothing rendered (no <pre>, no pre-wrap in an email);
+ * no-break spaces (the preheader padding) are not [ \t] and stay.
+ */
+function withoutIndentation(html: string): string {
+  return html.replace(/[ \t]*\n[ \t\n]*/g, '\n');
 }

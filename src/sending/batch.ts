@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
+import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
 import type { Logger } from '../log';
 import { formatAddress, bareAddress, stableMessageId, unsubscribeHeaders } from '../mail/headers';
@@ -31,6 +32,7 @@ export interface BatchDeps {
   throttle: Throttle;
   variants: VariantCache;
   templates: Templates;
+  compileMjml?: CompileMjml;
   log: Logger;
 }
 
@@ -103,7 +105,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
 
   let temporaryInARow = 0;
   let next = 0;
-  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, coverTitles: await coverTitles(db, issue) };
+  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue) };
   const worker = async () => {
     while (!stopped && next < eligible.length && temporaryInARow < ABORT_AFTER_TEMPORARY) {
       const row = eligible[next++]!;

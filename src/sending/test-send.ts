@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import type { Db } from '../db/database';
+import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
 import { bareAddress, formatAddress, stableMessageId } from '../mail/headers';
 import type { Mailer, SmtpResult } from '../mail/transport';
@@ -14,7 +15,7 @@ import { compileVariant, coverTitles } from './variants';
  * link" page, which works for anyone.
  */
 export async function sendTestEmail(
-  deps: { db: Db; config: Pick<Config, 'publicUrl' | 'secretKeys'>; mailer: Mailer; templates: Templates },
+  deps: { db: Db; config: Pick<Config, 'publicUrl' | 'secretKeys'>; mailer: Mailer; templates: Templates; compileMjml?: CompileMjml },
   job: TestSendJob,
 ): Promise<SmtpResult> {
   const { db, config } = deps;
@@ -29,7 +30,7 @@ export async function sendTestEmail(
     .executeTakeFirst();
   const send = { id: `test-${job.requestId}`, cadence: issue.kind === 'digest' ? 'monthly' : 'weekly' } as const;
   const variant = await compileVariant(
-    { send, issue, list, publicUrl: config.publicUrl, templates: deps.templates, coverTitles: await coverTitles(db, issue) },
+    { send, issue, list, publicUrl: config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue) },
     [],
     { subjectPrefix: '[TEST] ' },
   );

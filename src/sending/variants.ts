@@ -5,6 +5,7 @@ import { buildMimeTemplate, foldHtmlLines, type MimeTemplate } from '../mail/mim
 import { compilePersonalization } from '../issues/personalize';
 import { renderIssue } from '../issues/render';
 import { assetBaseUrl, issueContent } from '../issues/repository';
+import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
 
 /**
@@ -28,6 +29,8 @@ export interface VariantSource {
   list: List;
   publicUrl: string;
   templates: Templates;
+  /** Where MJML runs; by default in this process. */
+  compileMjml?: CompileMjml;
   /** A digest's covered weekly issues: slug → title, for its list of what it gathers. */
   coverTitles?: Readonly<Record<string, string>>;
 }
@@ -48,6 +51,7 @@ export async function compileVariant(source: VariantSource, excluded: readonly s
       coverTitles: source.coverTitles,
     },
     source.templates,
+    source.compileMjml,
   );
   const mime = buildMimeTemplate({
     from: list.from_address,

@@ -5,6 +5,7 @@ import type { Db } from '../db/database';
 import type { List, Subscription } from '../db/schema';
 import { escapeHtml } from '../escape-html';
 import { pickLanguage, t, type Lang, type MessageKey } from '../i18n';
+import { compileMjmlHere, type CompileMjml } from '../issues/mjml';
 import { emailsDir } from '../issues/templates';
 import type { Queues, SystemMailJob } from '../queues';
 import { formatAddress, listId, stableMessageId, unsubscribeHeaders } from '../mail/headers';
@@ -60,27 +61,23 @@ const TEMPLATE_FILE: Record<SystemMailKind, string> = {
 
 const compiled = new Map<string, Promise<string>>();
 
-async function compileTemplate(kind: SystemMailKind, lang: Lang): Promise<string> {
+async function compileTemplate(kind: SystemMailKind, lang: Lang, compile: CompileMjml): Promise<string> {
   const file = path.join(TEMPLATE_DIR, TEMPLATE_FILE[kind]);
   const source = (await fs.readFile(file, 'utf8'))
     .replace(/\{\{lang\}\}/g, lang)
     // A catalogue message's own `{list}` becomes the slot `{{list}}`, filled per email.
     .replace(/\{\{t:([a-z0-9_.]+)\}\}/g, (_m, key: string) => escapeHtml(t(lang, key as MessageKey, SLOT_VARS)));
-  // Includes are off by default in MJML 5; ours are our own files. No web fonts: nothing external.
-  // mjml takes most of a second to load; the web process and the CLI only enqueue, so only
-  // the worker that renders pays for it.
-  const { default: mjml2html } = await import('mjml');
-  const result = await mjml2html(source, { filePath: file, validationLevel: 'strict', ignoreIncludes: false, fonts: {}, keepComments: false });
-  return result.html;
+  // Includes are off by default in MJML 5; ours are our own files.
+  return compile(source, { filePath: file, ignoreIncludes: false });
 }
 
 const SLOT_VARS = { list: '{{list}}' };
 
-function template(kind: SystemMailKind, lang: Lang): Promise<string> {
+function template(kind: SystemMailKind, lang: Lang, compile: CompileMjml): Promise<string> {
   const key = `${kind}:${lang}`;
   let html = compiled.get(key);
   if (!html) {
-    html = compileTemplate(kind, lang);
+    html = compileTemplate(kind, lang, compile);
     // A failed compile is not cached: the next email tries again (and fails loudly again).
     html.catch(() => compiled.delete(key));
     compiled.set(key, html);
@@ -102,7 +99,14 @@ export interface RenderedMail {
 /** Renders one system email. Pure apart from reading (and caching) the template. */
 export async function renderSystemMail(
   kind: SystemMailKind,
-  context: { list: List; subscription: Subscription; config: Pick<Config, 'publicUrl' | 'secretKeys'>; now?: Date },
+  context: {
+    list: List;
+    subscription: Subscription;
+    config: Pick<Config, 'publicUrl' | 'secretKeys'>;
+    now?: Date;
+    /** Where MJML runs: a worker hands in its compiler process; by default, here. */
+    compileMjml?: CompileMjml;
+  },
 ): Promise<RenderedMail> {
   const { list, subscription, config } = context;
   const now = context.now ?? new Date();
@@ -191,7 +195,7 @@ export async function renderSystemMail(
     ];
   }
 
-  const html = fill(await template(kind, lang), values);
+  const html = fill(await template(kind, lang, context.compileMjml ?? compileMjmlHere), values);
   return { subject, html, text: text.join('\n') + '\n', headers };
 }
 
@@ -202,6 +206,7 @@ export interface SystemMailDeps {
   db: Db;
   config: Pick<Config, 'publicUrl' | 'secretKeys'>;
   mailer: Mailer;
+  compileMjml?: CompileMjml;
 }
 
 export type SystemMailOutcome = 'sent' | 'skipped' | 'bounced';
@@ -226,7 +231,7 @@ export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMail
   if (!loaded || !SENDABLE[job.kind].includes(loaded.subscription.status)) return 'skipped';
   const { list, subscriber, subscription } = loaded;
 
-  const rendered = await renderSystemMail(job.kind, { list, subscription, config: deps.config });
+  const rendered = await renderSystemMail(job.kind, { list, subscription, config: deps.config, compileMjml: deps.compileMjml });
   const mail: OutgoingMail = {
     from: list.from_address,
     to: formatAddress(subscriber.name, subscriber.email),

@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { compileMjmlHere } from '../../src/issues/mjml';
+import { mjmlProcess } from '../../src/issues/mjml-process';
+import { AppError } from '../../src/errors';
+
+const SOURCE = '<mjml><mj-body><mj-section><mj-column><mj-text>机器学习 {{name}}</mj-text></mj-column></mj-section></mj-body></mjml>';
+
+/** The pids of this process's children that run the MJML compiler. */
+function compilerChildren(): number[] {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line.includes('mjml-child'))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('compiles exactly what MJML in this process compiles, in a child that exits when idle', async () => {
+  const mjml = mjmlProcess({ idleMs: 500 });
+  try {
+    expect(await mjml.compile(SOURCE)).toBe(await compileMjmlHere(SOURCE));
+    expect(compilerChildren()).toHaveLength(1);
+    await sleep(1500);
+    expect(compilerChildren()).toHaveLength(0);
+    // And a new one starts for the next compile.
+    expect(await mjml.compile(SOURCE)).toContain('机器学习 {{name}}');
+  } finally {
+    mjml.close();
+  }
+});
+
+test('invalid MJML is an AppError with MJML’s words; the child stays usable', async () => {
+  const mjml = mjmlProcess();
+  try {
+    const err = await mjml.compile('<mjml><mj-body><mj-nonsense/></mj-body></mjml>').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).message).toMatch(/MJML/);
+    expect(await mjml.compile(SOURCE)).toContain('机器学习');
+  } finally {
+    mjml.close();
+  }
+});
+
+test('a compiler killed mid-compile fails that compile, and the next one gets a fresh process', async () => {
+  const mjml = mjmlProcess();
+  try {
+    await mjml.compile(SOURCE); // started
+    const [pid] = compilerChildren();
+    const pending = mjml.compile(SOURCE).catch((e: unknown) => e);
+    process.kill(pid!, 'SIGKILL');
+    const outcome = await pending;
+    // Either it answered before the kill landed, or it failed with a clear error.
+    if (typeof outcome !== 'string') expect((outcome as Error).message).toMatch(/compiler process exited/);
+    expect(await mjml.compile(SOURCE)).toContain('机器学习');
+    expect(compilerChildren()).not.toContain(pid);
+  } finally {
+    mjml.close();
+  }
+});
