@@ -65,17 +65,22 @@ function valuesWithinLimit(values: Record<TokenName, string>): boolean {
 }
 
 /**
- * Breaks HTML lines longer than `max` octets at a space, so that the part can go as 8bit: a
- * space and a line break are the same whitespace to HTML, in text and between a tag's
- * attributes alike, but not inside a quoted attribute value, where no break is made. Broadsheet's
- * emails use no `<pre>` or `white-space: pre`. Lines with no such space stay long (and that part
- * is then quoted-printable).
+ * Makes HTML lines fit SMTP well:
+ * - A line longer than `max` octets is broken at a space, so that the part can go as 8bit: a
+ *   space and a line break are the same whitespace to HTML, in text and between a tag's
+ *   attributes alike, but not inside a quoted attribute value, where no break is made.
+ *   Broadsheet's emails use no `<pre>` or `white-space: pre`. Lines with no such space stay
+ *   long (and that part is then quoted-printable).
+ * - A line that starts with a dot (MJML's CSS rules, once the indentation is gone) gets a space
+ *   before it, which is the same whitespace to HTML and CSS: otherwise SMTP doubles the dot
+ *   (RFC 5321 4.5.2), which means copying the whole message again for every recipient.
  */
 export function foldHtmlLines(html: string, max = 500): string {
   return html
     .split('\n')
     .map((line) => (Buffer.byteLength(line) <= max ? line : foldLine(line, max)))
-    .join('\n');
+    .join('\n')
+    .replace(/\n\./g, '\n .');
 }
 
 function foldLine(line: string, max: number): string {

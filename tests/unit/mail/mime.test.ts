@@ -108,3 +108,10 @@ test('a recipient whose values are too long for an 8bit line gets the quoted-pri
   expect(parsed.text).toBe(`Hi ${'"'.repeat(200)}\n`);
   expect(mime.build({ to: 'a@example.org', messageId: '<r@x>', date: new Date(), values: { ...values, name: 'Ann' }, headers: {} }).eightBit).toBe(true);
 });
+
+test('HTML lines that start with a dot get a space first, so SMTP need not double the dot and copy the message', () => {
+  const html = '<style>\n.mj-column { width: 100% }\n.x{}</style>\n<p>a\n. b</p>';
+  const folded = foldHtmlLines(html, 120);
+  expect(folded).toBe('<style>\n .mj-column { width: 100% }\n .x{}</style>\n<p>a\n . b</p>');
+  expect(folded.split('\n').some((l) => l.startsWith('.'))).toBe(false);
+});
