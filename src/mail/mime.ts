@@ -19,13 +19,33 @@ import type { Personalizer, TokenName } from '../issues/personalize';
  */
 export interface MimeTemplate {
   /** The message for one recipient; `eightBit`: the envelope should declare BODY=8BITMIME. */
-  build(recipient: {
-    to: string;
-    messageId: string;
-    date: Date;
-    values: Record<TokenName, string>;
-    headers: Record<string, string>;
-  }): { raw: Buffer; eightBit: boolean };
+  build(
+    recipient: {
+      to: string;
+      messageId: string;
+      date: Date;
+      values: Record<TokenName, string>;
+      headers: Record<string, string>;
+    },
+    /** Memory to write the message into, reused message after message; by default a new Buffer. */
+    into?: MessageBuffer,
+  ): { raw: Buffer; eightBit: boolean };
+}
+
+/**
+ * The memory of one message in flight, written again for the next message once the SMTP
+ * server has taken this one. A new 100 KB Buffer per message is, at full speed, some 150 MB a
+ * second of memory outside V8's heap that is only freed when a collection happens to run; the
+ * worker's RSS grew by as much. Not to be reused after a failed send: the failing connection
+ * may still hold it.
+ */
+export class MessageBuffer {
+  private memory = Buffer.alloc(0);
+  /** At least `size` bytes (with room to spare for the next recipient's longer values). */
+  take(size: number): Buffer {
+    if (this.memory.length < size) this.memory = Buffer.allocUnsafeSlow(size + 8192);
+    return this.memory;
+  }
 }
 
 export interface MimeParts {
@@ -164,19 +184,27 @@ export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
     const end = Buffer.from(`${CRLF}--${boundary}--${CRLF}`, 'latin1');
     return {
       eightBit: textEight || htmlEight,
-      write: (head: string, values: Record<TokenName, string>) =>
-        Buffer.concat([Buffer.from(head + staticHead + textHead, 'utf8'), ...textBody.fill(values, 'text'), between, ...htmlBody.fill(values, 'html'), end]),
+      write(head: string, values: Record<TokenName, string>, into: MessageBuffer | undefined): Buffer {
+        const pieces = [Buffer.from(head + staticHead + textHead, 'utf8'), ...textBody.fill(values, 'text'), between, ...htmlBody.fill(values, 'html'), end];
+        if (!into) return Buffer.concat(pieces);
+        let size = 0;
+        for (const piece of pieces) size += piece.length;
+        const memory = into.take(size);
+        let at = 0;
+        for (const piece of pieces) at += piece.copy(memory, at);
+        return memory.subarray(0, size);
+      },
     };
   };
   const usual = form(fitsEightBit(parts.text, 'text'), fitsEightBit(parts.html, 'html'));
   let quotedPrintable: ReturnType<typeof form> | undefined;
 
   return {
-    build({ to, messageId, date, values, headers }) {
+    build({ to, messageId, date, values, headers }, into) {
       let head = rawHeader('To', to) + rawHeader('Date', date.toUTCString().replace('GMT', '+0000')) + rawHeader('Message-ID', messageId);
       for (const name in headers) head += rawHeader(name, headers[name]!);
       const chosen = !usual.eightBit || valuesWithinLimit(values) ? usual : (quotedPrintable ??= form(false, false));
-      return { raw: chosen.write(head, values), eightBit: chosen.eightBit };
+      return { raw: chosen.write(head, values, into), eightBit: chosen.eightBit };
     },
   };
 }

@@ -6,6 +6,7 @@ import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
 import type { Logger } from '../log';
 import { formatAddress, bareAddress, stableMessageId, unsubscribeHeaders } from '../mail/headers';
+import { MessageBuffer } from '../mail/mime';
 import { classifySmtpError, smtpErrorText, type Mailer } from '../mail/transport';
 import { metrics, noteSent } from '../metrics';
 import type { SendBatchJob } from '../queues';
@@ -107,6 +108,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   let next = 0;
   const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue) };
   const worker = async () => {
+    let memory = new MessageBuffer();
     while (!stopped && next < eligible.length && temporaryInARow < ABORT_AFTER_TEMPORARY) {
       const row = eligible[next++]!;
       pendingIds.delete(row.subscription_id);
@@ -131,13 +133,14 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
           unsubscribe_url: unsubscribeUrl,
           web_url: `${deps.config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
         },
-      });
+      }, memory);
       try {
         const smtp = await deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: row.email!, use8BitMime: message.eightBit }, message.raw, messageId);
         temporaryInARow = 0;
         result.sent++;
         recorder.add({ id: row.id, status: 'sent', response: smtp.response, tried: true });
       } catch (err) {
+        memory = new MessageBuffer(); // the failed connection may still hold the old one
         const response = smtpErrorText(err);
         if (classifySmtpError(err) === 'permanent') {
           result.bounced++;

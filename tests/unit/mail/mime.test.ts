@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { compilePersonalization, markers } from '../../../src/issues/personalize';
 import { bareAddress, formatAddress, listId, stableMessageId, unsubscribeHeaders } from '../../../src/mail/headers';
-import { buildMimeTemplate, foldHtmlLines } from '../../../src/mail/mime';
+import { buildMimeTemplate, foldHtmlLines, MessageBuffer } from '../../../src/mail/mime';
 import { classifySmtpError } from '../../../src/mail/transport';
 
 const m = markers('0123456789ab');
@@ -114,4 +114,24 @@ test('HTML lines that start with a dot get a space first, so SMTP need not doubl
   const folded = foldHtmlLines(html, 120);
   expect(folded).toBe('<style>\n .mj-column { width: 100% }\n .x{}</style>\n<p>a\n . b</p>');
   expect(folded.split('\n').some((l) => l.startsWith('.'))).toBe(false);
+});
+
+test('messages written into one MessageBuffer are the same bytes as fresh ones, in the same memory', () => {
+  const mime = template(`<p>Hi ${m.token('name')}</p>\n<a href="${m.token('unsubscribe_url')}">x</a>`, `Hi ${m.token('name')}\n${m.token('unsubscribe_url')}\n`);
+  const date = new Date('2026-11-28T10:00:00Z');
+  const recipient = (name: string) => ({
+    to: `${name}@example.org`,
+    messageId: `<${name}@x>`,
+    date,
+    headers: {},
+    values: { name, preferences_url: 'https://p', unsubscribe_url: `https://u/${name}`, web_url: 'https://w' },
+  });
+  const memory = new MessageBuffer();
+  const first = mime.build(recipient('a-much-longer-name-than-the-next'), memory).raw;
+  expect(first.equals(mime.build(recipient('a-much-longer-name-than-the-next')).raw)).toBe(true);
+  const firstMemory = first.buffer;
+  const second = mime.build(recipient('bo'), memory).raw;
+  expect(second.equals(mime.build(recipient('bo')).raw)).toBe(true);
+  expect(second.buffer).toBe(firstMemory);
+  expect(second.length).toBeLessThan(first.length);
 });
