@@ -3,6 +3,7 @@
  *
  *   node -r @swc-node/register scripts/bench-send.ts [--recipients 100000] [--concurrency 8] [--batch 200]
  *                                                     [--plan-only] [--compiled] [--profile] [--keep-log]
+ *                                                     [--worker-flags "--max-semi-space-size=4 …"]
  *
  * - N confirmed weekly subscribers (one INSERT … SELECT), the list ml-news with a contact
  *   line, the golden fixture imported as an issue (about 70 KB of HTML a message).
@@ -76,6 +77,17 @@ const CONCURRENCY = num('concurrency', 8);
 const BATCH = num('batch', 200);
 const PROFILE = flag('profile');
 const COMPILED = flag('compiled');
+/**
+ * Node's flags for the worker: those of `npm run worker` (package.json), which compose.yaml's
+ * worker service uses too, unless --worker-flags "…" names others ("" for none).
+ */
+const WORKER_FLAGS = (
+  args.includes('--worker-flags')
+    ? (args[args.indexOf('--worker-flags') + 1] ?? '')
+    : (/^node((?: --[^ ]+)*) bin\/broadsheet\.js worker$/.exec((JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.worker ?? '')?.[1] ?? '')
+)
+  .split(/\s+/)
+  .filter(Boolean);
 const SERVER = process.env.TEST_DATABASE_SERVER ?? 'postgres://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SMTP_SINK = process.env.SMTP_SINK ?? '/usr/sbin/smtp-sink';
@@ -237,7 +249,7 @@ async function startWorker(smtpPort: number): Promise<Worker> {
     const stale = staleBuild(root);
     if (stale.length) console.warn(`warning: dist/ is older than ${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''}; run \`npm run build\``);
   }
-  const nodeArgs = [...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...entry];
+  const nodeArgs = [...WORKER_FLAGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...entry];
   const child = track(
     spawn(process.execPath, nodeArgs, {
       cwd: root,
@@ -530,7 +542,7 @@ async function planOnly(db: Db, queues: Queues): Promise<void> {
 async function fullSend(db: Db, queues: Queues): Promise<void> {
   const sink = (res.sink = await startSink());
   const worker = (res.worker = await startWorker(sink.port));
-  say(`smtp-sink on 127.0.0.1:${sink.port}; worker pid ${worker.child.pid} (${COMPILED ? 'bin/broadsheet.js worker' : 'scripts/bench-worker.ts'}, SEND_CONCURRENCY ${CONCURRENCY}, SEND_BATCH_SIZE ${BATCH}), RSS when ready ${mb(worker.proc().rssKb)}`);
+  say(`smtp-sink on 127.0.0.1:${sink.port}; worker pid ${worker.child.pid} (node ${[...WORKER_FLAGS, COMPILED ? 'bin/broadsheet.js worker' : 'scripts/bench-worker.ts'].join(' ')}, SEND_CONCURRENCY ${CONCURRENCY}, SEND_BATCH_SIZE ${BATCH}), RSS when ready ${mb(worker.proc().rssKb)}`);
   const workerExit = new Promise<never>((_, reject) =>
     worker.child.once('exit', (code, signal) => reject(new Error(`the worker exited (${code ?? signal}) during the send; see ${worker.logFile}`))),
   );

@@ -37,6 +37,12 @@ export interface BatchDeps {
   log: Logger;
 }
 
+/**
+ * Message memory that a finished batch leaves for the next one (see MessageBuffer): at most as
+ * many as messages were ever in flight at once in this process.
+ */
+const spareMemory: MessageBuffer[] = [];
+
 /** Thrown when some deliveries of a batch failed temporarily: the queue retries it with backoff. */
 export class RetryLater extends Error {}
 
@@ -108,7 +114,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   let next = 0;
   const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue) };
   const worker = async () => {
-    let memory = new MessageBuffer();
+    let memory = spareMemory.pop() ?? new MessageBuffer();
     while (!stopped && next < eligible.length && temporaryInARow < ABORT_AFTER_TEMPORARY) {
       const row = eligible[next++]!;
       pendingIds.delete(row.subscription_id);
@@ -156,6 +162,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
         }
       }
     }
+    spareMemory.push(memory);
   };
   try {
     await Promise.all(Array.from({ length: Math.min(deps.config.sendConcurrency, eligible.length) }, worker));

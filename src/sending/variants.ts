@@ -72,7 +72,7 @@ export class VariantCache {
   private readonly entries = new Map<string, Promise<Variant>>();
   /** Section ids per issue row, read once: `get` runs for every recipient. */
   private readonly sections = new WeakMap<IssueRow, ReadonlySet<string>>();
-  constructor(private readonly max = 64) {}
+  constructor(private readonly max = 16) {}
 
   get(source: VariantSource, excluded: readonly string[]): Promise<Variant> {
     let sectionIds = this.sections.get(source.issue);
