@@ -58,3 +58,12 @@ test('a compiler killed mid-compile fails that compile, and the next one gets a 
     mjml.close();
   }
 });
+
+test('what `broadsheet worker` loads keeps MJML (and express) out of the worker process', () => {
+  // The CLI and runProcess, as `broadsheet worker` starts them, in a fresh process.
+  const script = `require('./src/cli'); require('./src/main'); require('./src/worker');
+    const loaded = Object.keys(require.cache);
+    console.log(JSON.stringify(['mjml', 'express'].filter((m) => loaded.some((k) => k.includes('/node_modules/' + m + '/')))));`;
+  const out = execFileSync(process.execPath, ['-r', '@swc-node/register', '-e', script], { cwd: `${__dirname}/../..`, encoding: 'utf8' });
+  expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual([]);
+});
