@@ -112,19 +112,24 @@ export function compilePersonalization(rendered: string): Personalizer {
 }
 
 function program(parts: readonly string[], ops: readonly Op[], tokens: readonly TokenName[], encodeValue: (s: string) => string): Personalizer {
+  /** One recipient's walk: static part `i`, or a value (escaped for `mode`, then encoded), in order. */
+  const walk = (values: Record<TokenName, string>, mode: 'html' | 'text', part: (i: number) => void, value: (v: string) => void) => {
+    const resolved = resolveValues(values, tokens, mode);
+    part(0);
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as Op;
+      if (op.kind === 'value') value(encodeValue(resolved[op.token] as string));
+      else if (op.kind === 'if' && resolved[op.token] === '') i = op.skipTo; // drop the span
+      part(i + 1);
+    }
+  };
   return {
     tokens,
     fill(values, mode) {
-      const resolved = resolveValues(values, tokens, mode);
       // `+=` builds a rope: the ~100 KB of static parts are not copied per recipient here
       // (Array#join would copy them: ~30 µs); whoever encodes the message reads it once anyway.
-      let out = parts[0] as string;
-      for (let i = 0; i < ops.length; i++) {
-        const op = ops[i] as Op;
-        if (op.kind === 'value') out += encodeValue(resolved[op.token] as string);
-        else if (op.kind === 'if' && resolved[op.token] === '') i = op.skipTo; // drop the span
-        out += parts[i + 1] as string;
-      }
+      let out = '';
+      walk(values, mode, (i) => (out += parts[i] as string), (v) => (out += v));
       return out;
     },
     encoded(encodePart, encodeValueAgain) {
@@ -134,14 +139,8 @@ function program(parts: readonly string[], ops: readonly Op[], tokens: readonly 
       const staticParts = parts.map((p) => Buffer.from(p, encoding));
       return {
         fill(values, mode) {
-          const resolved = resolveValues(values, tokens, mode);
-          const out = [staticParts[0] as Buffer];
-          for (let i = 0; i < ops.length; i++) {
-            const op = ops[i] as Op;
-            if (op.kind === 'value') out.push(Buffer.from(encodeValue(resolved[op.token] as string), encoding));
-            else if (op.kind === 'if' && resolved[op.token] === '') i = op.skipTo;
-            out.push(staticParts[i + 1] as Buffer);
-          }
+          const out: Buffer[] = [];
+          walk(values, mode, (i) => out.push(staticParts[i] as Buffer), (v) => out.push(Buffer.from(v, encoding)));
           return out;
         },
       };
