@@ -133,7 +133,7 @@ async function main(): Promise<void> {
   await migrateToLatest(db);
   const queues = createQueues(REDIS_URL, `broadsheet-bench-${randomBytes(4).toString("hex")}`, db);
   try {
-    await createListFromInput(db, { slug: 'bench', name: 'Bench', from: 'Bench <bench@example.com>' });
+    await createListFromInput(db, { slug: 'bench', name: 'Bench', from: 'Bench <bench@example.com>', contact: 'Bench, 1 Main Street' });
     console.log(`database ${dbName} ready; RSS before the import ${mb(process.memoryUsage().rss)}, peak RSS ${peak()}`);
 
     const confirmed = !flag('pending');
