@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResult } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { v7 as timeOrderedId } from 'uuid';
 import type { Cadence, SubscriptionStatus } from '../db/schema';
@@ -58,7 +58,7 @@ export async function dropStaging(client: PoolClient): Promise<void> {
 }
 
 /** COPY's text format: backslash, tab and line breaks escaped, \N for null. */
-function copyText(value: string | undefined): string {
+function copyValue(value: string | undefined): string {
   if (value === undefined) return '\\N';
   return /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : value;
 }
@@ -66,8 +66,33 @@ function copyText(value: string | undefined): string {
 /** `COPY target FROM STDIN` of `rows`, each an array of the target's columns in order. */
 async function copyRows(client: PoolClient, target: string, rows: Array<Array<string | number | undefined>>): Promise<void> {
   let text = '';
-  for (const row of rows) text += row.map((v) => (typeof v === 'number' ? String(v) : copyText(v))).join('\t') + '\n';
+  for (const row of rows) text += copyLine(row);
+  await copyText(client, target, text);
+}
+
+function copyLine(row: Array<string | number | undefined>): string {
+  return row.map((v) => (typeof v === 'number' ? String(v) : copyValue(v))).join('\t') + '\n';
+}
+
+async function copyText(client: PoolClient, target: string, text: string): Promise<void> {
   await pipeline(Readable.from([text]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+}
+
+/** The rows of a batch, and their lines for import_rows in COPY's text format. */
+export interface StagedBatch {
+  rows: StagedRow[];
+  text: string;
+}
+
+/**
+ * A row's line for import_rows, with the ids its subscriber and subscription get if its
+ * address is new and what it does then (planRow's rule, decided here so that the database
+ * writes new rows without asking). Made while the file is read, so that the database does not
+ * wait for a batch's text between two batches.
+ */
+export function stagingLine(r: StagedRow): string {
+  const plan = planRow(undefined, r) as { status: SubscriptionStatus; cadence: Cadence };
+  return copyLine([r.line, r.email, r.name, r.cadence, r.wanted, r.hash, timeOrderedId(), timeOrderedId(), plan.status, plan.cadence]);
 }
 
 /**
@@ -100,33 +125,34 @@ interface Existing {
 }
 
 /**
+ * What every import transaction sets for itself (per transaction: the connection goes back to
+ * the pool unchanged). A crash loses at most the last batches committed, which a re-import
+ * writes again (it is idempotent): no need to wait for the disk at every commit of a
+ * million-row file. JIT compiling cost ~100 ms a statement and saved nothing on these plans
+ * (they probe indexes and insert, they do not crunch expressions). A batch's sorts (by key,
+ * by id) take a few MB more than the default work_mem and spilled to disk without this.
+ */
+const BATCH_SETTINGS = "SET LOCAL synchronous_commit = off; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'";
+
+/**
  * Writes one batch in one transaction and returns the ids of the new pending subscriptions,
  * whose confirmation emails are queued after the commit (a job queued before it could run
  * before the row is visible and find nothing).
+ *
+ * Round trips are few (begin, COPY, one multi-statement query for duplicates, forgotten
+ * addresses and new addresses, commit): the same thread that waits for their answers parses
+ * the next batch, and every answer waits for it to yield.
  */
 export async function writeBatch(
   client: PoolClient,
   listId: string,
-  rows: StagedRow[],
+  batch: StagedBatch,
   report: ImportReport,
 ): Promise<string[]> {
-  // A crash loses at most the last batches committed, which a re-import writes again (it is
-  // idempotent): no need to wait for the disk at every commit of a million-row file.
-  await client.query('BEGIN; SET LOCAL synchronous_commit = off');
+  const { rows } = batch;
+  await client.query(`BEGIN; ${BATCH_SETTINGS}`);
   try {
-    await copyRows(
-      client,
-      'import_rows (line, email, name, cadence, wanted, hash, subscriber_id, subscription_id, new_status, new_cadence)',
-      rows.map((r) => {
-        // What a row does when its address is new: planRow's rule, decided here so that the
-        // database can write new rows without asking.
-        const plan = planRow(undefined, r) as { status: SubscriptionStatus; cadence: Cadence };
-        return [r.line, r.email, r.name, r.cadence, r.wanted, r.hash, timeOrderedId(), timeOrderedId(), plan.status, plan.cadence];
-      }),
-    );
-    // Temporary tables are never analyzed by autovacuum: without this the planner guesses the
-    // batch's size, and a wrong guess turned the joins below into scans of whole tables.
-    await client.query('ANALYZE import_rows');
+    await copyText(client, 'import_rows (line, email, name, cadence, wanted, hash, subscriber_id, subscription_id, new_status, new_cadence)', batch.text);
     const pending = await apply(client, listId, rows, report);
     await client.query('COMMIT');
     return pending;
@@ -137,54 +163,56 @@ export async function writeBatch(
 }
 
 async function apply(client: PoolClient, listId: string, rows: StagedRow[], report: ImportReport): Promise<string[]> {
-  // Duplicates, within the batch or of an earlier one (import_seen): the first line counts.
-  // Keys are lower(email), exactly as the subscribers index decides uniqueness. The rest of
-  // the batch is remembered for the batches after it, in the same statement.
-  const dups = await client.query<{ line: number; email: string; first: number }>(`
-    WITH d AS (
-      DELETE FROM import_rows r USING (
-        SELECT line, first FROM (
-          SELECT line,
-                 coalesce((SELECT s.line FROM import_seen s WHERE s.key = lower(r.email)), min(line) OVER (PARTITION BY lower(email))) AS first
-          FROM import_rows r) f
-        WHERE first <> line) f
-      WHERE r.line = f.line
-      RETURNING r.line, r.email, f.first),
-    seen AS (
-      INSERT INTO import_seen (key, line) SELECT lower(email), line FROM import_rows WHERE line NOT IN (SELECT line FROM d))
-    SELECT line, email, first FROM d`);
+  // One simple-protocol query of four statements, so without bind parameters: the list id and
+  // the import id are uuids this process made or read, quoted as literals.
+  const results = (await client.query(
+    [
+      // Temporary tables are never analyzed by autovacuum: without this the planner guesses the
+      // batch's size, and a wrong guess turned the joins below into scans of whole tables.
+      'ANALYZE import_rows',
+      // Duplicates, within the batch or of an earlier one (import_seen): the first line counts.
+      // Keys are lower(email), exactly as the subscribers index decides uniqueness. The rest of
+      // the batch is remembered for the batches after it, in the same statement.
+      `WITH d AS (
+         DELETE FROM import_rows r USING (
+           SELECT line, first FROM (
+             SELECT line,
+                    coalesce((SELECT s.line FROM import_seen s WHERE s.key = lower(r.email)), min(line) OVER (PARTITION BY lower(email))) AS first
+             FROM import_rows r) f
+           WHERE first <> line) f
+         WHERE r.line = f.line
+         RETURNING r.line, r.email, f.first),
+       seen AS (
+         INSERT INTO import_seen (key, line) SELECT lower(email), line FROM import_rows WHERE line NOT IN (SELECT line FROM d))
+       SELECT line, email, first FROM d`,
+      // Erased at their request: only the hash is left, and it keeps them out.
+      'DELETE FROM import_rows r USING forgotten_emails f WHERE f.email_hash = r.hash RETURNING r.line',
+      // New addresses: the subscriber, its subscription and the 'imported' event, with the ids
+      // made for them in writeBatch. Their rows leave import_rows, so that only the addresses
+      // already known are looked up afterwards. A new subscriber cannot have a subscription yet
+      // (no one else sees it before the commit), so that insert needs no ON CONFLICT; the
+      // subscriber's does, for an address someone subscribes meanwhile.
+      `WITH p AS (
+         INSERT INTO subscribers (id, email, name) SELECT subscriber_id, email, name FROM import_rows ORDER BY subscriber_id
+         ON CONFLICT ((lower(email))) DO NOTHING RETURNING id),
+       n AS (
+         DELETE FROM import_rows r USING p WHERE r.subscriber_id = p.id
+         RETURNING r.line, r.subscriber_id, r.subscription_id, r.new_status AS status, r.new_cadence AS cadence),
+       s AS (
+         INSERT INTO subscriptions (id, list_id, subscriber_id, status, cadence, consent_source, confirmed_at, unsubscribed_at)
+         SELECT subscription_id, ${client.escapeLiteral(listId)}::uuid, subscriber_id, status, cadence, 'import',
+                CASE WHEN status = 'active' THEN now() END, CASE WHEN status = 'unsubscribed' THEN now() END
+         FROM n ORDER BY subscription_id),
+       ev AS (
+         INSERT INTO subscription_events (subscription_id, type, data)
+         SELECT subscription_id, 'imported', jsonb_build_object('import', ${client.escapeLiteral(report.importId)}::text, 'line', line, 'status', status, 'cadence', cadence)
+         FROM n ORDER BY subscription_id)
+       SELECT count(*)::int AS imported, coalesce(array_agg(subscription_id) FILTER (WHERE status = 'pending'), '{}') AS pending FROM n`,
+    ].join(';\n'),
+  )) as unknown as [unknown, QueryResult<{ line: number; email: string; first: number }>, QueryResult<{ line: number }>, QueryResult<{ imported: number; pending: string[] }>];
+  const [, dups, forgotten, created] = results;
   for (const d of dups.rows) noteBad(report, d.line, `duplicate of line ${d.first} (${shown(d.email)})`);
-
-  // Erased at their request: only the hash is left, and it keeps them out.
-  const forgotten = await client.query<{ line: number }>(
-    'DELETE FROM import_rows r USING forgotten_emails f WHERE f.email_hash = r.hash RETURNING r.line',
-  );
   for (const f of forgotten.rows) noteSkipped(report, f.line, 'forgotten');
-
-  // New addresses, in one statement: the subscriber, its subscription and the 'imported'
-  // event, with the ids made for them in writeBatch. Their rows leave import_rows, so that
-  // only the addresses already known are looked up below. A new subscriber cannot have a
-  // subscription yet (no one else sees it before the commit), so that insert needs no
-  // ON CONFLICT; the subscriber's does, for an address someone subscribes meanwhile.
-  const created = await client.query<{ imported: number; pending: string[] }>(
-    `WITH p AS (
-       INSERT INTO subscribers (id, email, name) SELECT subscriber_id, email, name FROM import_rows ORDER BY subscriber_id
-       ON CONFLICT ((lower(email))) DO NOTHING RETURNING id),
-     n AS (
-       DELETE FROM import_rows r USING p WHERE r.subscriber_id = p.id
-       RETURNING r.line, r.subscriber_id, r.subscription_id, r.new_status AS status, r.new_cadence AS cadence),
-     s AS (
-       INSERT INTO subscriptions (id, list_id, subscriber_id, status, cadence, consent_source, confirmed_at, unsubscribed_at)
-       SELECT subscription_id, $1, subscriber_id, status, cadence, 'import',
-              CASE WHEN status = 'active' THEN now() END, CASE WHEN status = 'unsubscribed' THEN now() END
-       FROM n ORDER BY subscription_id),
-     ev AS (
-       INSERT INTO subscription_events (subscription_id, type, data)
-       SELECT subscription_id, 'imported', jsonb_build_object('import', $2::text, 'line', line, 'status', status, 'cadence', cadence)
-       FROM n ORDER BY subscription_id)
-     SELECT count(*)::int AS imported, coalesce(array_agg(subscription_id) FILTER (WHERE status = 'pending'), '{}') AS pending FROM n`,
-    [listId, report.importId],
-  );
   const { imported, pending } = created.rows[0]!;
   report.imported += imported;
   if (dups.rows.length + forgotten.rows.length + imported < rows.length) {
