@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { PoolClient } from 'pg';
+import type { PoolClient, QueryResult } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { v7 as timeOrderedId } from 'uuid';
 import type { Cadence, SubscriptionStatus } from '../db/schema';
 import { noteBad, noteSkipped, type ImportReport } from './import-report';
 import { planRow, shown } from './import-rules';
@@ -32,15 +33,24 @@ export interface StagedRow {
 /**
  * Staging tables in the session of `client`: the rows of the batch, and every address seen so
  * far in this file, so that duplicates across a million rows are found without holding them in
- * memory. Temporary tables: no WAL, gone with the session.
+ * memory. Temporary tables: no WAL, gone with the session. The batch tables empty themselves at
+ * every commit (ON COMMIT DELETE ROWS), which costs less than a TRUNCATE per batch.
+ *
+ * Each row comes with the ids its subscriber and subscription get if they are new, made here
+ * rather than by gen_random_uuid(): time-ordered ids (UUIDv7) land at the right-hand end of
+ * every index keyed by them (the primary keys, subscriptions by subscriber, the events by
+ * subscription), so a million inserts append to a few hot pages instead of dirtying random
+ * pages of indexes larger than shared_buffers. Unused ids (rows whose address is known) cost
+ * nothing.
  */
 export async function createStaging(client: PoolClient): Promise<void> {
   await dropStaging(client);
   await client.query(`CREATE TEMPORARY TABLE import_rows (
-    line integer PRIMARY KEY, email text NOT NULL, name text NOT NULL, cadence text, wanted text NOT NULL, hash text NOT NULL)`);
+    line integer PRIMARY KEY, email text NOT NULL, name text NOT NULL, cadence text, wanted text NOT NULL, hash text NOT NULL,
+    subscriber_id uuid NOT NULL, subscription_id uuid NOT NULL, new_status text NOT NULL, new_cadence text NOT NULL) ON COMMIT DELETE ROWS`);
   await client.query('CREATE TEMPORARY TABLE import_seen (key text PRIMARY KEY, line integer NOT NULL)');
   await client.query(`CREATE TEMPORARY TABLE import_new (
-    subscriber_id uuid PRIMARY KEY, line integer NOT NULL, status text NOT NULL, cadence text NOT NULL)`);
+    subscriber_id uuid PRIMARY KEY, id uuid NOT NULL, line integer NOT NULL, status text NOT NULL, cadence text NOT NULL) ON COMMIT DELETE ROWS`);
 }
 
 export async function dropStaging(client: PoolClient): Promise<void> {
@@ -48,7 +58,7 @@ export async function dropStaging(client: PoolClient): Promise<void> {
 }
 
 /** COPY's text format: backslash, tab and line breaks escaped, \N for null. */
-function copyText(value: string | undefined): string {
+function copyValue(value: string | undefined): string {
   if (value === undefined) return '\\N';
   return /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!) : value;
 }
@@ -56,8 +66,33 @@ function copyText(value: string | undefined): string {
 /** `COPY target FROM STDIN` of `rows`, each an array of the target's columns in order. */
 async function copyRows(client: PoolClient, target: string, rows: Array<Array<string | number | undefined>>): Promise<void> {
   let text = '';
-  for (const row of rows) text += row.map((v) => (typeof v === 'number' ? String(v) : copyText(v))).join('\t') + '\n';
+  for (const row of rows) text += copyLine(row);
+  await copyText(client, target, text);
+}
+
+function copyLine(row: Array<string | number | undefined>): string {
+  return row.map((v) => (typeof v === 'number' ? String(v) : copyValue(v))).join('\t') + '\n';
+}
+
+async function copyText(client: PoolClient, target: string, text: string): Promise<void> {
   await pipeline(Readable.from([text]), client.query(copyFrom(`COPY ${target} FROM STDIN`)));
+}
+
+/** The rows of a batch, and their lines for import_rows in COPY's text format. */
+export interface StagedBatch {
+  rows: StagedRow[];
+  text: string;
+}
+
+/**
+ * A row's line for import_rows, with the ids its subscriber and subscription get if its
+ * address is new and what it does then (planRow's rule, decided here so that the database
+ * writes new rows without asking). Made while the file is read, so that the database does not
+ * wait for a batch's text between two batches.
+ */
+export function stagingLine(r: StagedRow): string {
+  const plan = planRow(undefined, r) as { status: SubscriptionStatus; cadence: Cadence };
+  return copyLine([r.line, r.email, r.name, r.cadence, r.wanted, r.hash, timeOrderedId(), timeOrderedId(), plan.status, plan.cadence]);
 }
 
 /**
@@ -90,30 +125,34 @@ interface Existing {
 }
 
 /**
+ * What every import transaction sets for itself (per transaction: the connection goes back to
+ * the pool unchanged). A crash loses at most the last batches committed, which a re-import
+ * writes again (it is idempotent): no need to wait for the disk at every commit of a
+ * million-row file. JIT compiling cost ~100 ms a statement and saved nothing on these plans
+ * (they probe indexes and insert, they do not crunch expressions). A batch's sorts (by key,
+ * by id) take a few MB more than the default work_mem and spilled to disk without this.
+ */
+const BATCH_SETTINGS = "SET LOCAL synchronous_commit = off; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'";
+
+/**
  * Writes one batch in one transaction and returns the ids of the new pending subscriptions,
  * whose confirmation emails are queued after the commit (a job queued before it could run
  * before the row is visible and find nothing).
+ *
+ * Round trips are few (begin, COPY, one multi-statement query for duplicates, forgotten
+ * addresses and new addresses, commit): the same thread that waits for their answers parses
+ * the next batch, and every answer waits for it to yield.
  */
 export async function writeBatch(
   client: PoolClient,
   listId: string,
-  rows: StagedRow[],
+  batch: StagedBatch,
   report: ImportReport,
 ): Promise<string[]> {
-  await client.query('BEGIN');
+  const { rows } = batch;
+  await client.query(`BEGIN; ${BATCH_SETTINGS}`);
   try {
-    // A crash loses at most this batch, which a re-import writes again: no need to wait for
-    // the disk at every commit of a million-row file.
-    await client.query('SET LOCAL synchronous_commit = off');
-    await client.query('TRUNCATE import_rows, import_new');
-    await copyRows(
-      client,
-      'import_rows (line, email, name, cadence, wanted, hash)',
-      rows.map((r) => [r.line, r.email, r.name, r.cadence, r.wanted, r.hash]),
-    );
-    // Temporary tables are never analyzed by autovacuum: without this the planner guesses the
-    // batch's size, and a wrong guess turned the joins below into scans of whole tables.
-    await client.query('ANALYZE import_rows');
+    await copyText(client, 'import_rows (line, email, name, cadence, wanted, hash, subscriber_id, subscription_id, new_status, new_cadence)', batch.text);
     const pending = await apply(client, listId, rows, report);
     await client.query('COMMIT');
     return pending;
@@ -124,54 +163,82 @@ export async function writeBatch(
 }
 
 async function apply(client: PoolClient, listId: string, rows: StagedRow[], report: ImportReport): Promise<string[]> {
-  // The rows still in import_rows, by line: duplicates and forgotten addresses leave it.
+  // One simple-protocol query of four statements, so without bind parameters: the list id and
+  // the import id are uuids this process made or read, quoted as literals.
+  const results = (await client.query(
+    [
+      // Temporary tables are never analyzed by autovacuum: without this the planner guesses the
+      // batch's size, and a wrong guess turned the joins below into scans of whole tables.
+      'ANALYZE import_rows',
+      // Duplicates, within the batch or of an earlier one (import_seen): the first line counts.
+      // Keys are lower(email), exactly as the subscribers index decides uniqueness. The rest of
+      // the batch is remembered for the batches after it, in the same statement.
+      `WITH d AS (
+         DELETE FROM import_rows r USING (
+           SELECT line, first FROM (
+             SELECT line,
+                    coalesce((SELECT s.line FROM import_seen s WHERE s.key = lower(r.email)), min(line) OVER (PARTITION BY lower(email))) AS first
+             FROM import_rows r) f
+           WHERE first <> line) f
+         WHERE r.line = f.line
+         RETURNING r.line, r.email, f.first),
+       seen AS (
+         INSERT INTO import_seen (key, line) SELECT lower(email), line FROM import_rows WHERE line NOT IN (SELECT line FROM d))
+       SELECT line, email, first FROM d`,
+      // Erased at their request: only the hash is left, and it keeps them out.
+      'DELETE FROM import_rows r USING forgotten_emails f WHERE f.email_hash = r.hash RETURNING r.line',
+      // New addresses: the subscriber, its subscription and the 'imported' event, with the ids
+      // made for them in writeBatch. Their rows leave import_rows, so that only the addresses
+      // already known are looked up afterwards. A new subscriber cannot have a subscription yet
+      // (no one else sees it before the commit), so that insert needs no ON CONFLICT; the
+      // subscriber's does, for an address someone subscribes meanwhile.
+      `WITH p AS (
+         INSERT INTO subscribers (id, email, name) SELECT subscriber_id, email, name FROM import_rows ORDER BY subscriber_id
+         ON CONFLICT ((lower(email))) DO NOTHING RETURNING id),
+       n AS (
+         DELETE FROM import_rows r USING p WHERE r.subscriber_id = p.id
+         RETURNING r.line, r.subscriber_id, r.subscription_id, r.new_status AS status, r.new_cadence AS cadence),
+       s AS (
+         INSERT INTO subscriptions (id, list_id, subscriber_id, status, cadence, consent_source, confirmed_at, unsubscribed_at)
+         SELECT subscription_id, ${client.escapeLiteral(listId)}::uuid, subscriber_id, status, cadence, 'import',
+                CASE WHEN status = 'active' THEN now() END, CASE WHEN status = 'unsubscribed' THEN now() END
+         FROM n ORDER BY subscription_id),
+       ev AS (
+         INSERT INTO subscription_events (subscription_id, type, data)
+         SELECT subscription_id, 'imported', jsonb_build_object('import', ${client.escapeLiteral(report.importId)}::text, 'line', line, 'status', status, 'cadence', cadence)
+         FROM n ORDER BY subscription_id)
+       SELECT count(*)::int AS imported, coalesce(array_agg(subscription_id) FILTER (WHERE status = 'pending'), '{}') AS pending FROM n`,
+    ].join(';\n'),
+  )) as unknown as [unknown, QueryResult<{ line: number; email: string; first: number }>, QueryResult<{ line: number }>, QueryResult<{ imported: number; pending: string[] }>];
+  const [, dups, forgotten, created] = results;
+  for (const d of dups.rows) noteBad(report, d.line, `duplicate of line ${d.first} (${shown(d.email)})`);
+  for (const f of forgotten.rows) noteSkipped(report, f.line, 'forgotten');
+  const { imported, pending } = created.rows[0]!;
+  report.imported += imported;
+  if (dups.rows.length + forgotten.rows.length + imported < rows.length) {
+    pending.push(...(await applyKnown(client, listId, rows, report)));
+  }
+  return pending;
+}
+
+/** The rows left in import_rows: addresses with a subscriber already, on this list or another. */
+async function applyKnown(client: PoolClient, listId: string, rows: StagedRow[], report: ImportReport): Promise<string[]> {
   const staged = new Map(rows.map((r) => [r.line, r]));
-  // Duplicates, within the batch or of an earlier one (import_seen): the first line counts.
-  // Keys are lower(email), exactly as the subscribers index decides uniqueness.
-  const dups = await client.query<{ line: number; email: string; first: number }>(`
-    SELECT line, email, first FROM (
-      SELECT line, email,
-             coalesce((SELECT s.line FROM import_seen s WHERE s.key = lower(r.email)), min(line) OVER (PARTITION BY lower(email))) AS first
-      FROM import_rows r) d
-    WHERE first <> line`);
-  if (dups.rows.length > 0) {
-    for (const d of dups.rows) {
-      noteBad(report, d.line, `duplicate of line ${d.first} (${shown(d.email)})`);
-      staged.delete(d.line);
-    }
-    await client.query('DELETE FROM import_rows WHERE line = ANY($1::int[])', [dups.rows.map((d) => d.line)]);
-  }
-  await client.query('INSERT INTO import_seen (key, line) SELECT lower(email), line FROM import_rows');
-
-  // Erased at their request: only the hash is left, and it keeps them out.
-  const forgotten = await client.query<{ line: number }>(
-    'DELETE FROM import_rows r USING forgotten_emails f WHERE f.email_hash = r.hash RETURNING r.line',
+  // Each known address's subscriber and subscription, one index probe per row (a LATERAL …
+  // LIMIT 1 and a scalar subquery are never turned into a join): on the statistics a growing
+  // import leaves behind, the planner priced a scan of the whole list below a few thousand
+  // probes and took it for every batch, which made a million-row import quadratic. A row
+  // without a subscriber was erased between the insert above and the probe: the erasure wins.
+  const known = await client.query<Resolved & { new_id: string }>(
+    `SELECT r.line, p.id AS subscriber_id, p.name = '' AND r.name <> '' AS fillable, r.subscription_id AS new_id,
+            (SELECT s.id FROM subscriptions s WHERE s.list_id = $1 AND s.subscriber_id = p.id LIMIT 1) AS subscription_id
+     FROM import_rows r LEFT JOIN LATERAL (SELECT id, name FROM subscribers WHERE lower(email) = lower(r.email) LIMIT 1) p ON true`,
+    [listId],
   );
-  for (const f of forgotten.rows) {
-    noteSkipped(report, f.line, 'forgotten');
-    staged.delete(f.line);
-  }
-
-  // New subscribers have no subscription yet: their rows are decided without a probe, and
-  // leave import_rows, so that only the addresses already known are looked up below.
-  const created = await client.query<{ id: string; email: string }>(`
-    INSERT INTO subscribers (email, name) SELECT email, name FROM import_rows ORDER BY lower(email)
-    ON CONFLICT ((lower(email))) DO NOTHING RETURNING id, email`);
-  const lineOf = new Map([...staged.values()].map((r) => [r.email, r.line]));
-  const resolved: Resolved[] = created.rows.map((c) => ({ line: lineOf.get(c.email)!, subscriber_id: c.id, fillable: false, subscription_id: null }));
-  if (created.rows.length < staged.size) {
-    if (created.rows.length > 0) await client.query('DELETE FROM import_rows WHERE line = ANY($1::int[])', [resolved.map((r) => r.line)]);
-    // Each known address's subscriber and subscription, one index probe per row (a LATERAL …
-    // LIMIT 1 and a scalar subquery are never turned into a join): on the statistics a growing
-    // import leaves behind, the planner priced a scan of the whole list below a few thousand
-    // probes and took it for every batch, which made a million-row import quadratic.
-    const known = await client.query<Resolved>(
-      `SELECT r.line, p.id AS subscriber_id, p.name = '' AND r.name <> '' AS fillable,
-              (SELECT s.id FROM subscriptions s WHERE s.list_id = $1 AND s.subscriber_id = p.id LIMIT 1) AS subscription_id
-       FROM import_rows r CROSS JOIN LATERAL (SELECT id, name FROM subscribers WHERE lower(email) = lower(r.email) LIMIT 1) p`,
-      [listId],
-    );
-    resolved.push(...known.rows);
+  const resolved: Array<Resolved & { new_id: string }> = [];
+  for (const r of known.rows) {
+    if (r.subscriber_id === null) noteSkipped(report, r.line, 'concurrent');
+    else resolved.push(r);
   }
   // Locked before anything is decided, subscribers first: a reader unsubscribing or renaming
   // themselves during this transaction must not be overwritten by a decision taken on what was
@@ -186,13 +253,12 @@ async function apply(client: PoolClient, listId: string, rows: StagedRow[], repo
   );
   const bySubscriber = new Map(locked.map((s) => [s.subscriber_id, s]));
 
-  const inserts: Array<{ line: number; subscriberId: string; status: SubscriptionStatus; cadence: Cadence }> = [];
+  const inserts: Array<{ line: number; id: string; subscriberId: string; status: SubscriptionStatus; cadence: Cadence }> = [];
   const updates: Array<{ line: number; id: string; status: SubscriptionStatus; cadence: Cadence; from: SubscriptionStatus }> = [];
   const names: Array<{ id: string; name: string }> = [];
   const events: Array<{ id: string; data: Record<string, unknown> }> = [];
-  for (const { line, subscriber_id: subscriberId, subscription_id: subscriptionId } of resolved) {
+  for (const { line, subscriber_id: subscriberId, subscription_id: subscriptionId, new_id: newId } of resolved) {
     const row = staged.get(line)!;
-    staged.delete(line);
     const subscription = bySubscriber.get(subscriberId);
     if (subscriptionId && !subscription) {
       noteSkipped(report, line, 'concurrent'); // erased between the probe and the lock
@@ -206,15 +272,13 @@ async function apply(client: PoolClient, listId: string, rows: StagedRow[], repo
     // A name the reader set on the preference page wins over the editor's file.
     const fill = canFill.has(subscriberId);
     if (fill) names.push({ id: subscriberId, name: row.name });
-    if (plan.kind === 'insert') inserts.push({ line, subscriberId, status: plan.status, cadence: plan.cadence });
+    if (plan.kind === 'insert') inserts.push({ line, id: newId, subscriberId, status: plan.status, cadence: plan.cadence });
     else if (plan.kind === 'update') updates.push({ line, id: subscription!.id, status: plan.status, cadence: plan.cadence, from: plan.from });
     else if (fill) {
       report.updated++;
       events.push({ id: subscription!.id, data: { import: report.importId, line, name: 'filled in' } });
     } else report.unchanged++;
   }
-  // Left without a subscriber: erased between the insert above and the probe. The erasure wins.
-  for (const line of staged.keys()) noteSkipped(report, line, 'concurrent');
 
   if (names.length > 0) {
     await client.query(
@@ -225,15 +289,16 @@ async function apply(client: PoolClient, listId: string, rows: StagedRow[], repo
 
   const pending: string[] = [];
   if (inserts.length > 0) {
-    // The new subscriptions, staged with their lines (import_new, keyed by subscriber), so that
-    // their 'imported' events are written in the same statement by an index lookup.
-    await copyRows(client, 'import_new (subscriber_id, status, cadence, line)', inserts.map((i) => [i.subscriberId, i.status, i.cadence, i.line]));
+    // Known subscribers new to this list, staged with their lines (import_new, keyed by
+    // subscriber), so that their 'imported' events are written in the same statement by an
+    // index lookup.
+    await copyRows(client, 'import_new (subscriber_id, id, status, cadence, line)', inserts.map((i) => [i.subscriberId, i.id, i.status, i.cadence, i.line]));
     const inserted = await client.query<{ id: string; subscriber_id: string; status: SubscriptionStatus }>(
       `WITH ins AS (
-         INSERT INTO subscriptions (list_id, subscriber_id, status, cadence, consent_source, confirmed_at, unsubscribed_at)
-         SELECT $1, subscriber_id, status, cadence, 'import',
+         INSERT INTO subscriptions (id, list_id, subscriber_id, status, cadence, consent_source, confirmed_at, unsubscribed_at)
+         SELECT id, $1, subscriber_id, status, cadence, 'import',
                 CASE WHEN status = 'active' THEN now() END, CASE WHEN status = 'unsubscribed' THEN now() END
-         FROM import_new ORDER BY subscriber_id
+         FROM import_new ORDER BY id
          ON CONFLICT (list_id, subscriber_id) DO NOTHING
          RETURNING id, subscriber_id, status, cadence),
        ev AS (

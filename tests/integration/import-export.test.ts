@@ -181,6 +181,37 @@ describe('subscribers import', () => {
     expect(report.imported).toBe(4);
   });
 
+  it('changes nothing when a file spanning several batches is imported again, whatever the batch size', async () => {
+    // Every kind of row on both sides of batch boundaries: new, duplicate of an earlier batch,
+    // bad, suppressed in the file, and a name that fills in nothing the second time.
+    const rows = ['email,name,cadence,status'];
+    for (let i = 0; i < 40; i++) {
+      if (i % 9 === 8) rows.push(`B${i - 4}@Example.com,Again,,`);
+      else if (i % 13 === 12) rows.push(`not-an-address-${i},,,`);
+      else rows.push(`b${i}@example.com,B ${i},${i % 2 ? 'monthly' : 'weekly'},${i % 7 === 6 ? 'unsubscribed' : ''}`);
+    }
+    const file = rows.join('\n') + '\n';
+    const first = await run(file, { confirmed: true, batchSize: 3 });
+    expect(first.imported).toBe(40 - 4 - 3);
+    expect(first.badLines.filter((l) => l.reason.startsWith('duplicate'))).toHaveLength(4);
+    const events = await eventCount();
+    const statuses = await t.db.selectFrom('subscriptions').select(['id', 'status', 'cadence', 'updated_at']).where('list_id', '=', news.id).orderBy('id').execute();
+    for (const batchSize of [3, 7, 10_000]) {
+      const again = await run(file, { confirmed: true, batchSize });
+      expect(again).toMatchObject({ imported: 0, updated: 0, unchanged: 33, skipped: 0, bad: 7 });
+      expect(again.badLines).toEqual(first.badLines);
+    }
+    expect(await eventCount()).toBe(events);
+    expect(await t.db.selectFrom('subscriptions').select(['id', 'status', 'cadence', 'updated_at']).where('list_id', '=', news.id).orderBy('id').execute()).toEqual(statuses);
+  });
+
+  it('gives new rows time-ordered ids, in the order of the file', async () => {
+    await run('email\nordered1@example.com\nordered2@example.com\nordered3@example.com\n', { confirmed: true, batchSize: 2 });
+    const ids = await Promise.all([1, 2, 3].map(async (n) => (await subscriptionOf(`ordered${n}@example.com`))!.id));
+    expect(ids.map((id) => id[14])).toEqual(['7', '7', '7']); // UUIDv7: appended to every index, not scattered
+    expect([...ids].sort()).toEqual(ids);
+  });
+
   it('refuses a file without a header, an empty file and an unknown list, with a message', async () => {
     await expect(run('ada@example.com,Ada\n')).rejects.toThrow(/missing header: line 1 must name the columns, like "email,name,cadence,status"/);
     await expect(run('')).rejects.toThrow(/the file is empty/);
