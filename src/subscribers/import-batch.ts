@@ -148,12 +148,13 @@ export async function writeBatch(
   listId: string,
   batch: StagedBatch,
   report: ImportReport,
+  analyze: boolean,
 ): Promise<string[]> {
   const { rows } = batch;
   await client.query(`BEGIN; ${BATCH_SETTINGS}`);
   try {
     await copyText(client, 'import_rows (line, email, name, cadence, wanted, hash, subscriber_id, subscription_id, new_status, new_cadence)', batch.text);
-    const pending = await apply(client, listId, rows, report);
+    const pending = await apply(client, listId, rows, report, analyze);
     await client.query('COMMIT');
     return pending;
   } catch (err) {
@@ -162,14 +163,16 @@ export async function writeBatch(
   }
 }
 
-async function apply(client: PoolClient, listId: string, rows: StagedRow[], report: ImportReport): Promise<string[]> {
+async function apply(client: PoolClient, listId: string, rows: StagedRow[], report: ImportReport, analyze: boolean): Promise<string[]> {
   // One simple-protocol query of four statements, so without bind parameters: the list id and
   // the import id are uuids this process made or read, quoted as literals.
   const results = (await client.query(
     [
       // Temporary tables are never analyzed by autovacuum: without this the planner guesses the
-      // batch's size, and a wrong guess turned the joins below into scans of whole tables.
-      'ANALYZE import_rows',
+      // batch's size, and a wrong guess turned the joins below into scans of whole tables. Once
+      // is enough: the commit empties the table but keeps its statistics, and the planner scales
+      // their rows per page by the pages the next batch fills (every batch looks alike).
+      analyze ? 'ANALYZE import_rows' : 'SELECT',
       // Duplicates, within the batch or of an earlier one (import_seen): the first line counts.
       // Keys are lower(email), exactly as the subscribers index decides uniqueness. The rest of
       // the batch is remembered for the batches after it, in the same statement.
