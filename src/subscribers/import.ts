@@ -8,7 +8,7 @@ import { CsvStop, csvRecords } from './csv-records';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createStaging, dropStaging, stagingLine, writeBatch, type StagedBatch } from './import-batch';
 import { newReport, noteBad, sortLines, type ImportReport } from './import-report';
-import { COLUMNS, readHeader, readRow, requestedStatus, type Header } from './import-rules';
+import { COLUMNS, partitionOf, readHeader, readRow, requestedStatus, type Header } from './import-rules';
 import { emailHash } from './repository';
 import { enqueueConfirmation } from './system-mail';
 
@@ -198,25 +198,4 @@ interface Partition {
   writing: Promise<void>;
   /** Its staging table's statistics are taken (from its first batch). */
   analyzed: boolean;
-}
-
-/**
- * The partition of an address: every address that PostgreSQL's lower() could make equal must
- * land in the same one, because duplicates are found by each partition's own session
- * (import_seen) and two partitions must never write the same subscriber (they would wait on
- * each other's unique-index entry, or deadlock). So the hash reads only what no case mapping
- * changes into or out of: ASCII characters, folded to lower case, without i and k (the Turkish
- * dotted capital I and the Kelvin sign lower to them in some locales). Everything else is left
- * out of the hash; grouping more addresses together than needed is harmless.
- */
-export function partitionOf(email: string, partitions: number): number {
-  let h = 0x811c9dc5; // FNV-1a
-  for (let i = 0; i < email.length; i++) {
-    let c = email.charCodeAt(i);
-    if (c >= 0x80) continue;
-    if (c >= 65 && c <= 90) c += 32;
-    if (c === 105 || c === 107) continue; // i, k
-    h = Math.imul(h ^ c, 0x01000193);
-  }
-  return (h >>> 0) % partitions;
 }

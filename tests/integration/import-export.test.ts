@@ -8,6 +8,7 @@ import { createListFromInput } from '../../src/lists/service';
 import { createQueues, type Queues } from '../../src/queues';
 import { exportSubscribers } from '../../src/subscribers/export';
 import { importSubscribers, type ImportOptions } from '../../src/subscribers/import';
+import { partitionOf } from '../../src/subscribers/import-rules';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -203,6 +204,55 @@ describe('subscribers import', () => {
     }
     expect(await eventCount()).toBe(events);
     expect(await t.db.selectFrom('subscriptions').select(['id', 'status', 'cadence', 'updated_at']).where('list_id', '=', news.id).orderBy('id').execute()).toEqual(statuses);
+  });
+
+  it('writes with two connections, each a partition of the addresses, as one connection does', async () => {
+    // Every spelling of an address must go through one partition: its session finds the
+    // duplicates, and the first line wins. Addresses of both partitions alternate through the
+    // file, in batches of three, and one address comes back in many cases.
+    const file = (prefix: string) => {
+      const rows = ['email,name,cadence,status'];
+      for (let i = 0; i < 60; i++) {
+        if (i % 5 === 4) rows.push(`${prefix}Many@Example.com,Many ${i},monthly,`);
+        else if (i % 7 === 6) rows.push(`${prefix.toUpperCase()}${i - 3}@EXAMPLE.COM,Again ${i},,`);
+        else if (i % 11 === 10) rows.push(`not-an-address-${i},,,`);
+        else rows.push(`${prefix}${i}@example.com,P ${i},${i % 2 ? 'monthly' : 'weekly'},${i % 9 === 8 ? 'unsubscribed' : ''}`);
+      }
+      rows.push(`${prefix}many@example.com,Many last,,`);
+      return rows.join('\n') + '\n';
+    };
+    const partitionsUsed = new Set(parse(file('p2x'), { columns: true }).map((r: { email: string }) => partitionOf(r.email, 2)));
+    expect(partitionsUsed).toEqual(new Set([0, 1]));
+    const stored = async (prefix: string) =>
+      (
+        await t.db
+          .selectFrom('subscriptions as s')
+          .innerJoin('subscribers as p', 'p.id', 's.subscriber_id')
+          .select(['p.email', 'p.name', 's.status', 's.cadence'])
+          .where('s.list_id', '=', news.id)
+          .where(sql<string>`lower(p.email)`, 'like', `${prefix}%`)
+          .orderBy('p.email')
+          .execute()
+      ).map((r) => ({ ...r, email: r.email.slice(prefix.length) }));
+    const comparable = (report: Awaited<ReturnType<typeof run>>, prefix: string) => ({
+      ...report,
+      importId: undefined,
+      badLines: report.badLines.map((l) => ({ ...l, reason: l.reason.replace(new RegExp(prefix, 'gi'), '') })),
+    });
+
+    const one = await run(file('p1x'), { confirmed: true, batchSize: 3, connections: 1 });
+    const two = await run(file('p2x'), { confirmed: true, batchSize: 3, connections: 2 });
+    expect(comparable(two, 'p2x')).toEqual(comparable(one, 'p1x'));
+    expect(two.badLines.filter((l) => l.reason.startsWith('duplicate of line 6 '))).toHaveLength(12);
+    expect(two.badLines.map((l) => l.line)).toEqual([...two.badLines.map((l) => l.line)].sort((a, b) => a - b));
+    expect(await stored('p2x')).toEqual(await stored('p1x'));
+    expect(await subscriptionOf('p2xmany@example.com')).toMatchObject({ name: 'Many 4', cadence: 'monthly' });
+
+    const events = await eventCount();
+    const again = await run(file('p2x'), { confirmed: true, batchSize: 3, connections: 2 });
+    expect(again).toMatchObject({ imported: 0, updated: 0, skipped: 0, unchanged: two.imported, bad: two.bad });
+    expect(again.badLines).toEqual(two.badLines);
+    expect(await eventCount()).toBe(events);
   });
 
   it('gives new rows time-ordered ids, in the order of the file', async () => {

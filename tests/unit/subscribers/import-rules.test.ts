@@ -1,4 +1,4 @@
-import { planRow, readHeader, readRow, requestedStatus, type Header } from '../../../src/subscribers/import-rules';
+import { partitionOf, planRow, readHeader, readRow, requestedStatus, type Header } from '../../../src/subscribers/import-rules';
 
 const header: Header = readHeader(['Email', 'Name', 'Cadence', 'Status'], 1);
 const row = (...fields: string[]) => readRow(fields, header, 7);
@@ -96,5 +96,27 @@ describe('planRow', () => {
       cadence: 'monthly',
       from: 'active',
     });
+  });
+});
+
+describe('partitionOf', () => {
+  it('puts every spelling PostgreSQL could lower() to one address in the same partition', () => {
+    const spellings = [
+      'kim.idle@example.com',
+      'KIM.IDLE@EXAMPLE.COM',
+      'Kim.Idle@Example.Com',
+      '\u212Aim.idle@example.com', // Kelvin sign: lower() gives k in some locales
+      'k\u0130m.\u0130dle@example.com', // dotted capital I: lower() gives i in some locales
+    ];
+    for (const n of [2, 3, 4]) expect(new Set(spellings.map((e) => partitionOf(e, n)))).toEqual(new Set([partitionOf(spellings[0]!, n)]));
+  });
+
+  it('spreads addresses evenly', () => {
+    const counts = [0, 0];
+    for (let i = 0; i < 10_000; i++) counts[partitionOf(`reader${i}@example.com`, 2)]!++;
+    expect(Math.min(...counts)).toBeGreaterThan(4500);
+    const names = ['ada', 'grace', 'linus', 'alan', 'barbara', 'donald', 'edsger', 'john', 'mary', 'tom', 'sam', 'eve'];
+    const used = new Set(names.map((n) => partitionOf(`${n}@example.org`, 2)));
+    expect(used.size).toBe(2);
   });
 });
