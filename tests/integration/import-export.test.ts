@@ -221,7 +221,7 @@ describe('subscribers import', () => {
       rows.push(`${prefix}many@example.com,Many last,,`);
       return rows.join('\n') + '\n';
     };
-    const partitionsUsed = new Set(parse(file('p2x'), { columns: true }).map((r: { email: string }) => partitionOf(r.email, 2)));
+    const partitionsUsed = new Set((parse(file('p2x'), { columns: true }) as Array<{ email: string }>).map((r) => partitionOf(r.email, 2)));
     expect(partitionsUsed).toEqual(new Set([0, 1]));
     const stored = async (prefix: string) =>
       (
