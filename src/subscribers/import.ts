@@ -24,8 +24,12 @@ export type { SkipReason } from './import-rules';
  *     → batches staged by COPY and written with set-based SQL (import-batch.ts)
  *
  * The file is streamed and written in batches, each in its own transaction, so a million rows
- * never sit in memory and a failure keeps what was committed before it. While one batch is
- * written the next one is read: the parsing and the database each use a core. Running the
+ * never sit in memory and a failure keeps what was committed before it. The rows are split
+ * between connections by a hash of their address (partitionOf), each writing its own batches
+ * in its own session while the next ones are read: one PostgreSQL backend writing new rows was
+ * the limit, and two share that work. Every spelling of an address goes to one partition, so
+ * its session sees all of them in file order (the first line wins) and two partitions never
+ * write the same subscriber, so they never wait on each other's locks. Running the
  * same file again changes nothing: every decision compares the row with what is stored, and
  * only real changes are written and logged.
  *
