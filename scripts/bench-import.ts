@@ -60,6 +60,8 @@ interface Run {
   seconds: number;
   report: ImportReport;
   rssSamples: number[];
+  /** process.memoryUsage() at the sample with the highest RSS: where that memory was. */
+  top: NodeJS.MemoryUsage | undefined;
   /** CPU seconds used by this process and by the database's PostgreSQL backends. */
   cpu: { node: number; postgres: number };
 }
@@ -86,7 +88,12 @@ function postgresCpuSeconds(dbName: string): number {
 
 async function timedImport(dbName: string, run: () => Promise<ImportReport>): Promise<Run> {
   const rssSamples: number[] = [];
-  const timer = setInterval(() => rssSamples.push(process.memoryUsage().rss), 1000);
+  let top: NodeJS.MemoryUsage | undefined;
+  const timer = setInterval(() => {
+    const usage = process.memoryUsage();
+    rssSamples.push(usage.rss);
+    if (!top || usage.rss > top.rss) top = usage;
+  }, 1000);
   const started = process.hrtime.bigint();
   const nodeBefore = process.cpuUsage();
   const pgBefore = postgresCpuSeconds(dbName);
@@ -97,6 +104,7 @@ async function timedImport(dbName: string, run: () => Promise<ImportReport>): Pr
       seconds: Number(process.hrtime.bigint() - started) / 1e9,
       report,
       rssSamples,
+      top,
       cpu: { node: (node.user + node.system) / 1e6, postgres: postgresCpuSeconds(dbName) - pgBefore },
     };
   } finally {
@@ -105,7 +113,7 @@ async function timedImport(dbName: string, run: () => Promise<ImportReport>): Pr
 }
 
 function describeRun(label: string, run: Run): void {
-  const { report, seconds, rssSamples, cpu } = run;
+  const { report, seconds, rssSamples, top, cpu } = run;
   const samples = rssSamples.length ? rssSamples : [process.memoryUsage().rss];
   const pick = (f: number) => mb(samples[Math.min(samples.length - 1, Math.floor(f * samples.length))]!);
   console.log(
@@ -114,6 +122,11 @@ function describeRun(label: string, run: Run): void {
       `confirmations queued ${report.confirmationsQueued})`,
   );
   console.log(`  RSS during the import at 10% / 50% / 90% of the time: ${pick(0.1)} / ${pick(0.5)} / ${pick(0.9)}; peak RSS so far ${peak()}`);
+  if (top) {
+    console.log(
+      `  at the highest sample: V8 heap ${mb(top.heapUsed)} used of ${mb(top.heapTotal)}, external ${mb(top.external)} (array buffers ${mb(top.arrayBuffers)})`,
+    );
+  }
   // The import's PostgreSQL time is spread over its connections (two by default), so the
   // bound that counts is all of its CPU time shared by the machine's cores.
   const allCores = (report.rows * os.cpus().length) / (cpu.node + cpu.postgres);

@@ -120,27 +120,33 @@ function isBlank(fields: string[]): boolean {
 }
 
 /**
- * The records of `input`, chunk by chunk: each yielded array holds the records completed by
- * one chunk (often none, for a long quoted field). Blank lines count for line numbers and
- * are not yielded. Between chunks the generator gives the event loop a turn, so that no
- * file, however it is shaped, keeps other requests waiting. A stop (unclosed quote,
- * oversized record) is thrown as CsvStop after every record before it was yielded.
+ * The records of `input`, chunk by chunk: each yielded iterable scans the records completed by
+ * one chunk as they are asked for (often none, for a long quoted field), so that a record is
+ * made only when the import reads it and is garbage before the next one is made: a chunk's
+ * records made all at once outlived the young generation's collections and were promoted to
+ * the old one, thousands of them at every chunk. Each must be read to its end before the next
+ * is asked for (it leaves behind the start of the record the next chunk completes). Blank
+ * lines count for line numbers and are not handed out. Between chunks the generator gives
+ * the event loop a turn, so that no file, however it is shaped, keeps other requests waiting.
+ * A stop (unclosed quote, oversized record) is thrown as CsvStop after every record before it
+ * was handed out.
  */
-export async function* csvRecords(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, options: CsvOptions): AsyncGenerator<CsvRecord[]> {
+export async function* csvRecords(input: AsyncIterable<Buffer | string> | Iterable<Buffer | string>, options: CsvOptions): AsyncGenerator<Iterable<CsvRecord>> {
   const decoder = new StringDecoder('utf8');
   let carry = '';
   let line = 1;
   let first = true;
+  let reading = false;
 
-  const take = (text: string, final: boolean): { records: CsvRecord[]; rest: string } => {
-    const records: CsvRecord[] = [];
+  function* take(text: string, final: boolean): Generator<CsvRecord> {
     let at = 0;
     while (at < text.length) {
       const scan = scanRecord(text, at, final);
       if (scan.kind === 'more') break;
-      if (!isBlank(scan.fields)) records.push({ line, fields: scan.fields });
+      const record = { line, fields: scan.fields };
       line += scan.lines;
       at = scan.end;
+      if (!isBlank(record.fields)) yield record;
     }
     const rest = text.slice(at);
     if (final && rest !== '') throw new CsvStop(line, 'a quoted field starting here is never closed; nothing after it was read');
@@ -150,7 +156,13 @@ export async function* csvRecords(input: AsyncIterable<Buffer | string> | Iterab
         `a quoted field starting here is not closed (or the row is longer than ${Math.round(options.maxRecordChars / 1024)} KB); nothing after it was read`,
       );
     }
-    return { records, rest };
+    carry = rest;
+    reading = false;
+  }
+  const records = (text: string, final: boolean) => {
+    if (reading) throw new Error('csvRecords: the records of a chunk must all be read before the next chunk');
+    reading = true;
+    return take(text, final);
   };
 
   for await (const chunk of input) {
@@ -160,11 +172,8 @@ export async function* csvRecords(input: AsyncIterable<Buffer | string> | Iterab
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       first = false;
     }
-    const { records, rest } = take(carry + text, false);
-    carry = rest;
-    if (records.length > 0) yield records;
+    yield records(carry + text, false);
     await nextTurn();
   }
-  const { records } = take(carry + decoder.end(), true);
-  if (records.length > 0) yield records;
+  yield records(carry + decoder.end(), true);
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import type {
@@ -105,7 +105,8 @@ export async function countByStatus(db: Db, listId: string): Promise<Record<Subs
 
 /** The hash kept after "forget": enough to refuse a re-import, not enough to read the address back cheaply. */
 export function emailHash(email: string): string {
-  return createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
+  // crypto.hash: a third of createHash's time, which an import pays for every row.
+  return hash('sha256', email.trim().toLowerCase(), 'hex');
 }
 
 export async function isForgotten(db: Db, email: string): Promise<boolean> {
