@@ -273,18 +273,36 @@ async function apply(client: PoolClient, listId: string, size: number, report: I
 /** The rows left in import_rows: addresses with a subscriber already, on this list or another. */
 async function applyKnown(client: PoolClient, listId: string, report: ImportReport): Promise<string[]> {
   // Each known address's subscriber and subscription, one index probe per row (a LATERAL …
-  // LIMIT 1 and a scalar subquery are never turned into a join): on the statistics a growing
-  // import leaves behind, the planner priced a scan of the whole list below a few thousand
-  // probes and took it for every batch, which made a million-row import quadratic. A row
-  // without a subscriber was erased between the insert above and the probe: the erasure wins.
-  const known = await client.query<Resolved & Staged>(
-    `SELECT r.line, r.name, r.cadence, r.wanted, p.id AS subscriber_id, p.name = '' AND r.name <> '' AS fillable, r.subscription_id AS new_id,
-            (SELECT s.id FROM subscriptions s WHERE s.list_id = $1 AND s.subscriber_id = p.id LIMIT 1) AS subscription_id
-     FROM import_rows r LEFT JOIN LATERAL (SELECT id, name FROM subscribers WHERE lower(email) = lower(r.email) LIMIT 1) p ON true`,
+  // LIMIT 1 is never turned into a join): on the statistics a growing import leaves behind,
+  // the planner priced a scan of the whole list below a few thousand probes and took it for
+  // every batch, which made a million-row import quadratic. A row without a subscriber was
+  // erased between the insert above and the probe: the erasure wins.
+  //
+  // A row that asks for exactly what is stored (the status, the cadence or none, no name to
+  // fill in) changes nothing, whatever planRow says of other rows: those are only counted, so
+  // that re-importing a file brings back to this process only the rows that change (the rest
+  // were a few MB a batch held across the round trips below, garbage promoted to the old
+  // generation). They are read without a lock: a change the reader makes meanwhile stands
+  // either way.
+  const known = await client.query<{ unchanged: number; rows: Array<Resolved & Staged> }>(
+    `WITH k AS (
+       SELECT r.line, r.name, r.cadence, r.wanted, p.id AS subscriber_id, p.name = '' AND r.name <> '' AS fillable,
+              r.subscription_id AS new_id, s.id AS subscription_id,
+              s.status = r.wanted AND (r.cadence IS NULL OR r.cadence = s.cadence) AND NOT (p.name = '' AND r.name <> '') AS same
+       FROM import_rows r
+       LEFT JOIN LATERAL (SELECT id, name FROM subscribers WHERE lower(email) = lower(r.email) LIMIT 1) p ON true
+       LEFT JOIN LATERAL (SELECT id, status, cadence FROM subscriptions WHERE list_id = $1 AND subscriber_id = p.id LIMIT 1) s ON true)
+     SELECT count(*) FILTER (WHERE same)::int AS unchanged,
+            coalesce(json_agg(json_build_object('line', line, 'name', name, 'cadence', cadence, 'wanted', wanted, 'subscriber_id', subscriber_id,
+                                                'fillable', fillable, 'new_id', new_id, 'subscription_id', subscription_id))
+                       FILTER (WHERE same IS NOT TRUE), '[]') AS rows
+     FROM k`,
     [listId],
   );
+  const { unchanged, rows } = known.rows[0]!;
+  report.unchanged += unchanged;
   const resolved: Array<Resolved & Staged> = [];
-  for (const r of known.rows) {
+  for (const r of rows) {
     if (r.subscriber_id === null) noteSkipped(report, r.line, 'concurrent');
     else resolved.push(r);
   }
