@@ -10,7 +10,7 @@ import { createStaging, dropStaging, StagedBatch, stagingLine, writeBatch } from
 import { newReport, noteBad, sortLines, type ImportReport } from './import-report';
 import { COLUMNS, partitionOf, readHeader, readRow, requestedStatus, type Header } from './import-rules';
 import { emailHash } from './repository';
-import { enqueueConfirmation } from './system-mail';
+import { enqueueConfirmations } from './system-mail';
 
 export { MAX_REPORTED_LINES, SKIP_REASON_TEXT, type ImportLine, type ImportReport } from './import-report';
 export type { SkipReason } from './import-rules';
@@ -109,8 +109,9 @@ export async function importSubscribers(
     part.batch = part.written.clear();
     part.written = batch;
     part.writing = writeBatch(part.client, list.id, batch, report, analyze).then(async (pending) => {
-      // Queued after the commit; ioredis sends a batch's adds down one connection together.
-      await Promise.all(pending.map((id) => enqueueConfirmation(queues, id)));
+      // Queued after the commit, in bulk: one add a row cost 70 µs a row and held a batch's
+      // worth of promises and timers.
+      await enqueueConfirmations(queues, pending);
       report.confirmationsQueued += pending.length;
       options.onProgress?.({ bytes, rows: report.rows });
     });

@@ -33,6 +33,14 @@ export async function enqueueConfirmation(queues: Queues, subscriptionId: string
   await enqueue(queues, { kind: 'confirm', subscriptionId });
 }
 
+/** Queues the confirmation emails of many pending subscriptions at once (an import's batch). */
+export async function enqueueConfirmations(queues: Queues, subscriptionIds: string[]): Promise<void> {
+  await queues.addBulk(
+    'system-mail',
+    subscriptionIds.map((subscriptionId) => ({ kind: 'confirm', subscriptionId })),
+  );
+}
+
 export async function enqueueWelcome(queues: Queues, subscriptionId: string): Promise<void> {
   await enqueue(queues, { kind: 'welcome', subscriptionId });
 }
