@@ -54,4 +54,13 @@ describe('csvRecords', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(ticks).toBeGreaterThan(10);
   });
+
+  it('scans a chunk as its records are read, and refuses to move on before they all are', async () => {
+    const chunks = csvRecords(['email\na@x.org\nb@x.org\n', 'c@x.org\n'], { maxRecordChars: 1000 });
+    const first = (await chunks.next()).value as Iterable<CsvRecord>;
+    const iterator = first[Symbol.iterator]();
+    expect(iterator.next().value).toEqual({ line: 1, fields: ['email'] });
+    // The records after it are not made yet: the generator cannot know where the next chunk starts.
+    await expect(chunks.next()).rejects.toThrow('the records of a chunk must all be read before the next chunk');
+  });
 });
