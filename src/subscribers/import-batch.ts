@@ -37,7 +37,9 @@ export async function createStaging(client: PoolClient): Promise<void> {
   await client.query(`CREATE TEMPORARY TABLE import_rows (
     line integer NOT NULL, email text NOT NULL, name text NOT NULL, cadence text, wanted text NOT NULL, hash text NOT NULL,
     subscriber_id uuid NOT NULL, subscription_id uuid NOT NULL, new_status text NOT NULL, new_cadence text NOT NULL) ON COMMIT DELETE ROWS`);
-  await client.query('CREATE TEMPORARY TABLE import_seen (key text PRIMARY KEY, line integer NOT NULL)');
+  // The seen keys compare byte by byte (COLLATE "C"): equality is the same under every
+  // deterministic collation, and a million index inserts need no locale-aware ordering.
+  await client.query('CREATE TEMPORARY TABLE import_seen (key text COLLATE "C" PRIMARY KEY, line integer NOT NULL)');
   await client.query(`CREATE TEMPORARY TABLE import_new (
     subscriber_id uuid PRIMARY KEY, id uuid NOT NULL, line integer NOT NULL, status text NOT NULL, cadence text NOT NULL) ON COMMIT DELETE ROWS`);
 }
