@@ -143,10 +143,10 @@ export async function* csvRecords(input: AsyncIterable<Buffer | string> | Iterab
     while (at < text.length) {
       const scan = scanRecord(text, at, final);
       if (scan.kind === 'more') break;
-      const record = { line, fields: scan.fields };
+      const start = line;
       line += scan.lines;
       at = scan.end;
-      if (!isBlank(record.fields)) yield record;
+      if (!isBlank(scan.fields)) yield { line: start, fields: scan.fields };
     }
     const rest = text.slice(at);
     if (final && rest !== '') throw new CsvStop(line, 'a quoted field starting here is never closed; nothing after it was read');

@@ -288,11 +288,11 @@ async function applyKnown(client: PoolClient, listId: string, report: ImportRepo
   // either way.
   const known = await client.query<{ unchanged: number; rows: Array<Resolved & Staged> }>(
     `WITH k AS (
-       SELECT r.line, r.name, r.cadence, r.wanted, p.id AS subscriber_id, p.name = '' AND r.name <> '' AS fillable,
+       SELECT r.line, r.name, r.cadence, r.wanted, p.id AS subscriber_id, p.fillable,
               r.subscription_id AS new_id, s.id AS subscription_id,
-              s.status = r.wanted AND (r.cadence IS NULL OR r.cadence = s.cadence) AND NOT (p.name = '' AND r.name <> '') AS same
+              s.status = r.wanted AND (r.cadence IS NULL OR r.cadence = s.cadence) AND NOT p.fillable AS same
        FROM import_rows r
-       LEFT JOIN LATERAL (SELECT id, name FROM subscribers WHERE lower(email) = lower(r.email) LIMIT 1) p ON true
+       LEFT JOIN LATERAL (SELECT id, name = '' AND r.name <> '' AS fillable FROM subscribers WHERE lower(email) = lower(r.email) LIMIT 1) p ON true
        LEFT JOIN LATERAL (SELECT id, status, cadence FROM subscriptions WHERE list_id = $1 AND subscriber_id = p.id LIMIT 1) s ON true)
      SELECT count(*) FILTER (WHERE same)::int AS unchanged,
             coalesce(json_agg(json_build_object('line', line, 'name', name, 'cadence', cadence, 'wanted', wanted, 'subscriber_id', subscriber_id,
