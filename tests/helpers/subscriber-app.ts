@@ -6,7 +6,7 @@ import { createApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import type { List, ListSection } from '../../src/db/schema';
 import { createList } from '../../src/lists/repository';
-import { createQueues, type Queues } from '../../src/queues';
+import { createQueues, JOB_KINDS, type Queues } from '../../src/queues';
 import { parseMail, startCaptureServer, type CaptureServer, type CapturedMail, type RcptVerdict } from '../../src/mail/capture';
 import { createSmtpMailer, type Mailer } from '../../src/mail/transport';
 import { startWorkers, type Workers } from '../../src/worker';
@@ -57,6 +57,11 @@ export async function startSubscriberApp(
   const queues = createQueues(REDIS_URL, prefix, test.db);
   const mailer: Mailer = createSmtpMailer(smtp.url, { pool: 1 });
   const workers: Workers = await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), log });
+  // bull names each worker's blocking connection just after process() starts, in a promise it
+  // never awaits: a test that pauses the queue locally before that answer comes (which drops
+  // the connection) leaves it rejected with "Connection is closed.", and Jest fails both tests
+  // of the file for the unhandled rejection. Wait until every kind's worker is named.
+  await eventually(async () => (await Promise.all(JOB_KINDS.map((kind) => queues.queue(kind).getWorkers()))).every((w) => w.length > 0));
   server.on('request', createApp({ config, db: test.db, redis, queues }));
 
   const peers: Array<() => Promise<void>> = [];
