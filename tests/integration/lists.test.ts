@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { AppError } from '../../src/errors';
 import { allLists } from '../../src/lists/repository';
 import { lookUpList } from '../../src/lists/lookup';
@@ -172,10 +173,20 @@ describe('lists in the database', () => {
     // Nothing listens on port 1: refused at once.
     const down = await lookUpList('postgres://postgres@127.0.0.1:1/broadsheet', 'ml-news');
     expect(down).toMatchObject({ missing: expect.stringMatching(/^the database could not be read/) });
-    // An address that never answers: given up after the timeout (300 ms here, 2 s in the CLI).
-    const started = Date.now();
-    const silent = await lookUpList('postgres://postgres@10.255.255.1:5432/broadsheet', 'ml-news', 300);
-    expect(silent).toMatchObject({ missing: expect.stringMatching(/^the database could not be read/) });
-    expect(Date.now() - started).toBeLessThan(3000);
+    // A server that accepts the connection and never answers: given up after the timeout
+    // (300 ms here, 2 s in the CLI). It listens on loopback; tests never reach other hosts.
+    const sockets: net.Socket[] = [];
+    const mute = net.createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    const { port } = mute.address() as net.AddressInfo;
+    try {
+      const started = Date.now();
+      const silent = await lookUpList(`postgres://postgres@127.0.0.1:${port}/broadsheet`, 'ml-news', 300);
+      expect(silent).toMatchObject({ missing: expect.stringMatching(/^the database could not be read/) });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => mute.close(resolve));
+    }
   });
 });
