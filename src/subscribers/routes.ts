@@ -10,7 +10,7 @@ import { createSubscribeLimits } from './rate-limits';
 import type { InputField } from './input';
 import { deleteMe, exportMyData, requestDataLink } from './my-data';
 import { changePreferences, pause, resume, unsubscribe } from './preferences';
-import { confirm, openToken, requestPreferencesLink, resendConfirmation, subscribe, type RequestMeta, type SubscriberDeps } from './service';
+import { confirm, confirmLinkState, openToken, requestPreferencesLink, resendConfirmation, subscribe, type RequestMeta, type SubscriberDeps } from './service';
 import { signToken, type TokenPurpose } from './tokens';
 
 /**
@@ -128,9 +128,9 @@ export function subscriberRoutes(deps: AppDeps): express.Router {
         const preferences = link.state === 'valid' ? token('preferences', subscription.id) : undefined;
         return sendPage(res, 200, lang, pages.confirmDone(lang, list, subscription, preferences));
       }
-      if (subscription.status !== 'pending') return sendPage(res, 410, lang, pages.confirmInactive(lang, list));
-      const stale = link.state === 'valid' && link.issuedAt && subscription.unsubscribed_at && link.issuedAt < subscription.unsubscribed_at;
-      if (link.state === 'expired' || stale) return sendPage(res, 410, lang, pages.confirmExpired(lang, list, param(req, 'token')));
+      const state = await confirmLinkState(deps.db, subscription, link.state === 'valid' ? link.issuedAt : null);
+      if (state === 'inactive') return sendPage(res, 410, lang, pages.confirmInactive(lang, list));
+      if (link.state === 'expired' || state === 'stale') return sendPage(res, 410, lang, pages.confirmExpired(lang, list, param(req, 'token')));
       sendPage(res, 200, lang, pages.confirmAsk(lang, list, param(req, 'token')));
     }),
   );
