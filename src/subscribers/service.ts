@@ -107,7 +107,7 @@ export interface SubscribeInput {
  *   record; the request to come back is kept beside it (`subscription_requests`) and a
  *   confirmation email goes out. Only the click in the mailbox makes it active again, with
  *   the request's details as the new consent. Until then no import can lift it either
- *   (import-rules.ts skips suppressed rows), `--confirmed` or not;
+ *   (import/rules.ts skips suppressed rows), `--confirmed` or not;
  * - complained: nothing at all, not even an email: the person told their mail provider our
  *   mail was unwanted, and a form anyone can fill in is no reason to write to them again;
  * - pending: the confirmation email again;

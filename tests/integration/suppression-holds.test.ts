@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { sql } from 'kysely';
 import type { List, SubscriptionStatus } from '../../src/db/schema';
 import { markBounced } from '../../src/subscribers/bounce';
-import { importSubscribers } from '../../src/subscribers/import';
+import { importSubscribers } from '../../src/subscribers/import/pipeline';
 import { signToken } from '../../src/subscribers/tokens';
 import { address, linkIn, mailsTo, postForm, queueIdle, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
 
