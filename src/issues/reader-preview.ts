@@ -1,6 +1,6 @@
 import type { Cadence, List } from '../db/schema';
 import type { CompileMjml } from './mjml';
-import { compilePersonalization } from './personalize';
+import { compilePersonalization } from '../mail/personalize';
 import { renderIssue } from './render';
 import type { Templates } from './templates';
 import type { Issue } from './types';
