@@ -9,7 +9,7 @@ import { bounceWebhook } from './sending/webhooks';
 import { loopbackOnly, noStore, refuseNulBytes, securityHeaders, unless } from './http/middleware';
 import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
-import { archiveRoutes, homeRoutes } from './archive/routes';
+import { archiveRoutes, frontRoutes } from './archive/routes';
 import { scheduleApi } from './schedules/routes';
 
 export type { AppDeps } from './http/deps';
@@ -68,8 +68,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/api/v1', scheduleApi(deps));
   app.use('/api/v1', adminApi(deps));
   app.use(bounceWebhook(deps));
+  // Before the subscriber routes: the subscribe page (GET /lists/:list) is the front door's.
+  app.use(frontRoutes(deps));
   app.use(subscriberRoutes(deps));
-  app.use(homeRoutes(deps));
   app.use(archiveRoutes(deps));
   // The outbox shows every link mailed (confirm, preferences, unsubscribe): development only,
   // and only to this machine. loadConfig refuses production without SMTP_URL; this is the
