@@ -9,10 +9,7 @@ import { bounceWebhook } from './sending/webhooks';
 import { loopbackOnly, noStore, refuseNulBytes, securityHeaders, unless } from './http/middleware';
 import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
-import { archiveRoutes, frontRoutes } from './archive/routes';
-import { scheduleApi } from './schedules/routes';
-
-export type { AppDeps } from './http/deps';
+import { archiveRoutes, homeRoutes } from './archive/routes';
 
 /** How long /healthz waits for each dependency before calling it down. */
 const HEALTH_TIMEOUT_MS = 2000;
@@ -65,12 +62,10 @@ export function createApp(deps: AppDeps): express.Express {
   // Images of imported issues, at the URLs the compiled email uses.
   app.use('/assets', express.static(path.join(deps.config.dataDir, 'assets'), { index: false, dotfiles: 'deny', maxAge: '7d', fallthrough: true }));
 
-  app.use('/api/v1', scheduleApi(deps));
   app.use('/api/v1', adminApi(deps));
   app.use(bounceWebhook(deps));
-  // Before the subscriber routes: the subscribe page (GET /lists/:list) is the front door's.
-  app.use(frontRoutes(deps));
   app.use(subscriberRoutes(deps));
+  app.use(homeRoutes(deps));
   app.use(archiveRoutes(deps));
   // The outbox shows every link mailed (confirm, preferences, unsubscribe): development only,
   // and only to this machine. loadConfig refuses production without SMTP_URL; this is the

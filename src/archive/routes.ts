@@ -2,7 +2,9 @@ import express, { type Response } from 'express';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import type { List } from '../db/schema';
-import { AppError, isAppError } from '../errors';
+import { AppError } from '../errors';
+import { pageErrors } from '../http/errors';
+import { requestLang } from '../http/request';
 import { html, sendPage } from '../http/page';
 import { pickLanguage, t } from '../i18n';
 import { formatDate } from '../issues/strings';
@@ -10,7 +12,7 @@ import { loadTemplates, type Templates } from '../issues/templates';
 import type { Issue } from '../issues/types';
 import { allLists, findListBySlug } from '../lists/repository';
 import { archiveFeed } from './feed';
-import { feedLink, listAbout, subscribeForm } from '../subscribers/pages';
+import { feedLink, listAbout } from '../subscribers/pages';
 import { homePage } from './home';
 import { latestPublishedByList, publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from './repository';
 import { issueView } from '../issues/view';
@@ -44,18 +46,6 @@ async function listOr404(db: Db, slug: string): Promise<List> {
   return list;
 }
 
-/**
- * Readers get a page, not JSON, when an archive URL leads nowhere; the status stays 404 and
- * the answer is the same for an unknown slug and an unpublished one.
- */
-const notFoundPage: express.ErrorRequestHandler = (err, req, res, next) => {
-  if (!isAppError(err) || err.code !== 'not_found' || res.headersSent) return next(err);
-  const lang = pickLanguage(req.acceptsLanguages('en', 'zh-CN', 'zh') || 'en');
-  sendPage(res, 404, lang, {
-    title: t(lang, 'error.not_found.title'),
-    body: html`<div class="card"><h1>${t(lang, 'error.not_found.title')}</h1><p>${t(lang, 'error.not_found.body')}</p></div>`,
-  });
-};
 
 function summaryOf(issue: PublishedIssue): string | undefined {
   const content = issue.content as unknown as Issue;
@@ -134,7 +124,9 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
     res.set({ 'Content-Type': 'application/atom+xml; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'public, max-age=300' }).send(xml);
   });
 
-  router.use(notFoundPage);
+  // Readers get a page, not JSON, when an archive URL leads nowhere; the status stays 404 and
+  // the answer is the same for an unknown slug and an unpublished one.
+  router.use(pageErrors());
   return router;
 }
 
@@ -153,32 +145,16 @@ function sendHtml(res: Response, page: string, csp: string): void {
     .send(page);
 }
 
-/**
- * The front door: `/` (every list, its latest issue and a subscribe form) and each list's
- * subscribe page (`/lists/:list`, `/lists/:list/subscribe`), which shows its latest issues.
- * The form posts to the subscriber routes (POST /lists/:list/subscribe).
- */
-export function frontRoutes(deps: ArchiveDeps): express.Router {
+/** `/`, the front door: every list, what it is, how often it comes, its latest issue and a subscribe form. */
+export function homeRoutes(deps: ArchiveDeps): express.Router {
   const { db } = deps;
   const router = express.Router();
   router.get('/', async (req, res) => {
     const [lists, latest] = await Promise.all([allLists(db), latestPublishedByList(db)]);
     // The page's own words follow the reader's browser; each list speaks its own language.
-    const lang = pickLanguage(req.acceptsLanguages('en', 'zh-CN', 'zh') || 'en');
+    const lang = requestLang(req);
     const entries = lists.map((list) => ({ list, latest: latest.get(list.id) }));
     sendPage(res, 200, lang, homePage(lang, entries));
   });
-
-  const subscribePage = async (req: express.Request, res: express.Response) => {
-    const list = await listOr404(db, String(req.params.list));
-    const lang = pickLanguage(list.language);
-    const latest = await publishedIssues(db, list.id, LATEST_ON_SUBSCRIBE_PAGE);
-    sendPage(res, 200, list.language, subscribeForm(lang, list, { values: {} }, latest));
-  };
-  router.get('/lists/:list', subscribePage);
-  router.get('/lists/:list/subscribe', subscribePage);
-  router.use(notFoundPage);
   return router;
 }
-
-const LATEST_ON_SUBSCRIBE_PAGE = 3;

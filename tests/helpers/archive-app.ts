@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { archiveRoutes, frontRoutes } from '../../src/archive/routes';
+import { archiveRoutes, homeRoutes } from '../../src/archive/routes';
 import type { List, SendStatus } from '../../src/db/schema';
 import type { Issue } from '../../src/issues/types';
 import { createList } from '../../src/lists/repository';
@@ -27,7 +27,7 @@ export async function startArchiveApp(listOptions: { slug?: string; name?: strin
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const app = express();
   const deps = { db: test.db, config: { publicUrl: baseUrl } };
-  app.use(frontRoutes(deps));
+  app.use(homeRoutes(deps));
   app.use(archiveRoutes(deps));
   server.on('request', app);
 
