@@ -71,6 +71,9 @@ function describe(list: List): string[] {
     `  contact   ${list.contact || '(none)'}`,
     `  welcome   ${list.welcome_email ? 'a welcome email after confirmation' : 'no welcome email'}`,
     `  digest    ${list.digest_title ?? '(default title)'} / ${list.digest_preheader ?? '(default preheader)'}`,
+    `  about     ${list.description ?? '(no description)'}`,
+    `  weekly    ${list.weekly_description ?? '(default wording)'}`,
+    `  monthly   ${list.monthly_description ?? '(default wording)'}`,
   ];
 }
 

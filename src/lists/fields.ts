@@ -308,6 +308,43 @@ export const LIST_FIELDS = {
     cli: { value: '<template>' },
     read: optionalLine(150),
   }),
+  description: field({
+    column: 'description',
+    label: 'Description',
+    help: 'what the newsletter is, for visitors of the home and subscribe pages (Markdown: *em*, **strong**, [links](https://…))',
+    input: 'text',
+    clearable: 'no description',
+    example: 'The month in **machine learning**: papers, tools and talks.',
+    cli: { value: '<text>' },
+    read(raw, problem) {
+      // Shown on the home and subscribe pages, and as the feed's subtitle. Markdown is rendered
+      // with the issues' subset (raw HTML stays text, only http(s)/mailto links), so the length is
+      // the only extra rule: a sentence or two, not an article.
+      const description = given(raw, problem) ?? null;
+      if (description !== null && description.length > 1000) problem('must be at most 1,000 characters (a sentence or two)');
+      return description;
+    },
+  }),
+  weeklyDescription: field({
+    column: 'weekly_description',
+    label: 'Weekly: what you get',
+    help: 'what a weekly subscriber gets, in one line',
+    input: 'text',
+    clearable: 'the default wording for the weekly cadence',
+    example: "Every Monday: the week's five best papers",
+    cli: { value: '<line>' },
+    read: optionalLine(200),
+  }),
+  monthlyDescription: field({
+    column: 'monthly_description',
+    label: 'Monthly: what you get',
+    help: 'what a monthly subscriber gets, in one line',
+    input: 'text',
+    clearable: 'the default wording for the monthly cadence',
+    example: 'Once a month: the digest of the month',
+    cli: { value: '<line>' },
+    read: optionalLine(200),
+  }),
 };
 
 export type ListFieldName = keyof typeof LIST_FIELDS;
