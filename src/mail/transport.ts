@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import nodemailer from 'nodemailer';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
 // Replaces nodemailer's byte-by-byte dot-stuffing with an equivalent that is ten times faster.
 import './dot-stuffing';
 
@@ -22,6 +23,17 @@ export interface SmtpResult {
   response: string;
 }
 
+/** What the SMTP server offers that changes how a message must be written. */
+export interface ServerCapabilities {
+  /** RFC 6152: an 8bit body may be declared; without it every part must be 7-bit. */
+  eightBitMime: boolean;
+  /** RFC 6531: an address with a non-ASCII local part can be carried. */
+  smtpUtf8: boolean;
+}
+
+/** How long a probe's answer is trusted: a relay reconfigured meanwhile is noticed within it. */
+const CAPABILITIES_TTL_MS = 10 * 60 * 1000;
+
 /**
  * The one seam between Broadsheet and SMTP: services receive a Mailer, never nodemailer.
  * `send` lets nodemailer compose the MIME message; `sendRaw` hands over a message that was
@@ -31,6 +43,12 @@ export interface Mailer {
   send(mail: OutgoingMail): Promise<SmtpResult>;
   /** `use8BitMime`: the message has an 8bit part; BODY=8BITMIME is declared where offered. */
   sendRaw(envelope: { from: string; to: string; use8BitMime?: boolean }, raw: Buffer, messageId: string): Promise<SmtpResult>;
+  /**
+   * What the server offers (one EHLO, remembered for a while). nodemailer does not rewrite a
+   * prebuilt message for a server without 8BITMIME: the sender asks here once per batch and
+   * builds the 7-bit form itself. A server that cannot be reached rejects (a temporary failure).
+   */
+  capabilities(): Promise<ServerCapabilities>;
   close(): void;
 }
 
@@ -66,6 +84,29 @@ export function createSmtpMailer(smtpUrl: string, options: SmtpMailerOptions = {
         }
       : undefined,
   });
+  let known: { at: number; answer: Promise<ServerCapabilities> } | undefined;
+  const probe = (): Promise<ServerCapabilities> =>
+    new Promise((resolve, reject) => {
+      const connection = new SMTPConnection({
+        host: url.hostname,
+        port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 25)),
+        secure: url.protocol === 'smtps:',
+        ignoreTLS: url.searchParams.get('tls') === 'off',
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+      });
+      connection.once('error', (err: Error) => {
+        connection.close();
+        reject(err);
+      });
+      connection.connect(() => {
+        // After STARTTLS, when offered: the extensions of the session mail will go through.
+        const offered: string[] = (connection as unknown as { _supportedExtensions: string[] })._supportedExtensions ?? [];
+        connection.quit();
+        resolve({ eightBitMime: offered.includes('8BITMIME'), smtpUtf8: offered.includes('SMTPUTF8') });
+      });
+    });
   const result = (info: { messageId?: string; response?: string }, fallbackId: string): SmtpResult => ({
     messageId: info.messageId ?? fallbackId,
     response: String(info.response ?? ''),
@@ -87,6 +128,17 @@ export function createSmtpMailer(smtpUrl: string, options: SmtpMailerOptions = {
     async sendRaw(envelope, raw, messageId) {
       const info = await transport.sendMail({ envelope, raw, messageId });
       return result(info, messageId);
+    },
+    capabilities() {
+      if (!known || Date.now() - known.at > CAPABILITIES_TTL_MS) {
+        const answer = probe();
+        const entry = { at: Date.now(), answer };
+        known = entry;
+        answer.catch(() => {
+          if (known === entry) known = undefined; // asked again next time
+        });
+      }
+      return known.answer;
     },
     close() {
       transport.close();
