@@ -10,9 +10,6 @@ import { loopbackOnly, noStore, refuseNulBytes, securityHeaders, unless } from '
 import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
 import { archiveRoutes, homeRoutes } from './archive/routes';
-import { scheduleApi } from './schedules/routes';
-
-export type { AppDeps } from './http/deps';
 
 /** How long /healthz waits for each dependency before calling it down. */
 const HEALTH_TIMEOUT_MS = 2000;
@@ -65,7 +62,6 @@ export function createApp(deps: AppDeps): express.Express {
   // Images of imported issues, at the URLs the compiled email uses.
   app.use('/assets', express.static(path.join(deps.config.dataDir, 'assets'), { index: false, dotfiles: 'deny', maxAge: '7d', fallthrough: true }));
 
-  app.use('/api/v1', scheduleApi(deps));
   app.use('/api/v1', adminApi(deps));
   app.use(bounceWebhook(deps));
   app.use(subscriberRoutes(deps));

@@ -40,6 +40,11 @@ export interface Config {
   readonly sendBatchSize: number;
   /** Consecutive temporary SMTP failures after which a send pauses itself. */
   readonly sendPauseAfterFailures: number;
+  /**
+   * How often a batch job writes its results (also every 200 of them). A result not yet
+   * written when a worker is killed is a message sent again: see the README's bound.
+   */
+  readonly sendFlushMs: number;
   /** How long a batch job holds its deliveries; a crashed job's rows are free again after it. */
   readonly deliveryLeaseMs: number;
   /** How often workers compare the rows with the queue and re-create lost jobs. */
@@ -162,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sesTopicArn: env.SES_TOPIC_ARN || undefined,
     sendBatchSize: int(env, 'SEND_BATCH_SIZE', 100, 1),
     sendPauseAfterFailures: int(env, 'SEND_PAUSE_AFTER_FAILURES', 1000, 1),
+    sendFlushMs: int(env, 'SEND_FLUSH_MS', 100, 10),
     deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
     repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
     bounceDomain: bounceDomain(env),

@@ -1,15 +1,16 @@
 import { pipeline } from 'node:stream/promises';
 import express from 'express';
-import type { AppDeps } from '../app';
+import type { AppDeps } from '../http/deps';
 import { AppError } from '../errors';
 import { allLists, getListBySlug } from '../lists/repository';
 import { createListFromInput, getListWithCounts, listToJson, updateListFromInput } from '../lists/service';
 import { exportSubscribers } from '../subscribers/export';
 import { forgetSubscriber } from '../subscribers/forget';
-import { importSubscribers } from '../subscribers/import';
+import { importSubscribers } from '../subscribers/import/pipeline';
 import { issueApi } from '../sending/routes';
 import { noStore } from '../http/middleware';
-import { requireAdminToken } from './auth';
+import { requireAdminToken } from '../http/admin-auth';
+import { scheduleApi } from '../schedules/routes';
 
 /**
  * An import through the API holds a request open while it runs; above this, use the CLI.
@@ -25,17 +26,26 @@ function flag(value: unknown, name: string): boolean {
 }
 
 /**
- * The admin API, mounted at /api/v1: the editor's list and subscriber operations, the same as
- * the CLI's. Every route needs the admin token; errors are AppErrors, which the app's error
- * middleware answers as `{ error: { code, message } }`.
+ * The admin API, mounted once at /api/v1: the editor's list, issue, schedule and subscriber
+ * operations, the same as the CLI's. One auth check in front of every route (a router added
+ * here cannot skip it); errors are AppErrors, which the app's error middleware answers as
+ * `{ error: { code, message } }`.
  */
 export function adminApi(deps: AppDeps): express.Router {
-  const { db, queues } = deps;
   const router = express.Router();
   router.use(requireAdminToken(deps.config.adminToken));
-  router.use(issueApi(deps));
-  // Subscriber lists and counts: personal data that no browser or proxy should keep.
+  // Subscriber lists, counts and send states: data that no browser or proxy should keep.
   router.use(noStore);
+  router.use(scheduleApi(deps));
+  router.use(issueApi(deps));
+  router.use(listApi(deps));
+  return router;
+}
+
+/** Lists and their subscribers. */
+function listApi(deps: AppDeps): express.Router {
+  const { db, queues } = deps;
+  const router = express.Router();
 
   router.get('/lists', async (_req, res) => {
     const lists = await allLists(db);

@@ -2,7 +2,9 @@ import express, { type Response } from 'express';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import type { List } from '../db/schema';
-import { AppError, isAppError } from '../errors';
+import { AppError } from '../errors';
+import { pageErrors } from '../http/errors';
+import { requestLang } from '../http/request';
 import { html, sendPage } from '../http/page';
 import { pickLanguage, t } from '../i18n';
 import { formatDate } from '../issues/strings';
@@ -39,18 +41,6 @@ async function listOr404(db: Db, slug: string): Promise<List> {
   return list;
 }
 
-/**
- * Readers get a page, not JSON, when an archive URL leads nowhere; the status stays 404 and
- * the answer is the same for an unknown slug and an unpublished one.
- */
-const notFoundPage: express.ErrorRequestHandler = (err, req, res, next) => {
-  if (!isAppError(err) || err.code !== 'not_found' || res.headersSent) return next(err);
-  const lang = pickLanguage(req.acceptsLanguages('en', 'zh-CN', 'zh') || 'en');
-  sendPage(res, 404, lang, {
-    title: t(lang, 'error.not_found.title'),
-    body: html`<div class="card"><h1>${t(lang, 'error.not_found.title')}</h1><p>${t(lang, 'error.not_found.body')}</p></div>`,
-  });
-};
 
 function summaryOf(issue: PublishedIssue): string | undefined {
   const content = issue.content as unknown as Issue;
@@ -117,7 +107,9 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
     res.set({ 'Content-Type': 'application/atom+xml; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'public, max-age=300' }).send(xml);
   });
 
-  router.use(notFoundPage);
+  // Readers get a page, not JSON, when an archive URL leads nowhere; the status stays 404 and
+  // the answer is the same for an unknown slug and an unpublished one.
+  router.use(pageErrors());
   return router;
 }
 
@@ -142,7 +134,7 @@ export function homeRoutes(deps: ArchiveDeps): express.Router {
   router.get('/', async (req, res) => {
     const lists = await allLists(deps.db);
     // The page's own words follow the reader's browser; each list is named as its editor wrote it.
-    const lang = pickLanguage(req.acceptsLanguages('en', 'zh-CN', 'zh') || 'en');
+    const lang = requestLang(req);
     const items = lists.map((list) => {
       const path = `/lists/${encodeURIComponent(list.slug)}`;
       const listLang = pickLanguage(list.language);

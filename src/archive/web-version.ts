@@ -1,6 +1,6 @@
 import { escapeHtml } from '../escape-html';
 import { pickLanguage, t, type Lang } from '../i18n';
-import { compilePersonalization } from '../issues/personalize';
+import { compilePersonalization } from '../mail/personalize';
 import { renderIssue, type RenderContext } from '../issues/render';
 import type { Templates } from '../issues/templates';
 import type { Issue } from '../issues/types';

@@ -12,4 +12,6 @@ export interface AppDeps {
   queues: Queues;
   /** Present when mail goes to the embedded capture server (SMTP_URL unset). */
   outbox?: CaptureServer;
+  /** What time it is; the clock by default (tests pass their own). */
+  clock?: () => Date;
 }

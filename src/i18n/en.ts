@@ -21,6 +21,8 @@ export const en = {
   'error.not_found.body': 'We couldn’t find what you were looking for. It may have been deleted.',
   'error.bad_request.title': 'We couldn’t read that',
   'error.bad_request.body': 'The form didn’t arrive as expected. Go back and try again.',
+  'error.forbidden.title': 'Not allowed',
+  'error.forbidden.body': 'You are signed in, but this needs another role or a fresh form. Go back and try again.',
   'error.rate_limited.title': 'Too many requests',
   'error.rate_limited.body': 'Please wait a minute, then try again.',
   'error.internal.title': 'Something went wrong',

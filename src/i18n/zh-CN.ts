@@ -21,6 +21,8 @@ export const zhCN: Record<MessageKey, string> = {
   'error.not_found.body': '找不到你要的内容，它可能已被删除。',
   'error.bad_request.title': '无法读取请求',
   'error.bad_request.body': '表单内容不完整。请返回后重试。',
+  'error.forbidden.title': '无权操作',
+  'error.forbidden.body': '你已登录，但此操作需要其他角色或重新打开表单。请返回后重试。',
   'error.rate_limited.title': '请求太频繁',
   'error.rate_limited.body': '请稍等一分钟再试。',
   'error.internal.title': '出错了',

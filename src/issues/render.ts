@@ -1,6 +1,6 @@
 import { escapeHtml } from '../escape-html';
 import { compileMjmlHere, type CompileMjml } from './mjml';
-import { compilePersonalization, type TokenName } from './personalize';
+import { compilePersonalization, type TokenName } from '../mail/personalize';
 import { richHtml, richInlineHtml } from './rich-text';
 import { fillTemplate, type TemplateName, type Templates } from './templates';
 import { renderText } from './text';

@@ -56,7 +56,7 @@ export function renderText(view: IssueView): string {
     for (const link of view.links) doc.card(link);
   }
 
-  // The footer closes the part; its last line carries the unsubscribe marker (see personalize.ts),
+  // The footer closes the part; its last line carries the unsubscribe marker (see mail/personalize.ts),
   // so no reference may be left to come after it. Labels and URLs on lines of their own: the
   // personal URLs are long, and must not wrap.
   doc.references();

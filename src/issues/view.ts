@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../errors';
-import { markers } from './personalize';
+import { markers } from '../mail/personalize';
 import { plainText } from './rich-text';
 import { formatDate, stringsFor, textDirection, type Strings } from './strings';
 import type { Issue, Item, LinkCard, RichText } from './types';

@@ -4,8 +4,7 @@ import isEmail from 'validator/lib/isEmail';
 import type { Db } from '../db/database';
 import type { List, ListSection, NewList, SubscriptionStatus } from '../db/schema';
 import { AppError } from '../errors';
-import { countByStatus } from '../subscribers/repository';
-import { createList, getListBySlug, updateList } from './repository';
+import { countByStatus, createList, getListBySlug, updateList } from './repository';
 import { formatMonthlySlot, formatWeeklySlot, parseMonthlySlot, parseWeeklySlot } from './slots';
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as mimeFuncs from 'nodemailer/lib/mime-funcs';
 import * as qp from 'nodemailer/lib/qp';
-import type { Personalizer, TokenName } from '../issues/personalize';
+import type { Personalizer, TokenName } from './personalize';
 
 /**
  * A newsletter variant as a MIME message built once, with only the per-recipient parts left

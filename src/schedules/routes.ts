@@ -1,17 +1,11 @@
 import express from 'express';
-import { requireAdminToken } from '../api/auth';
 import type { Config } from '../config';
-import type { Db } from '../db/database';
+import type { AppDeps } from '../http/deps';
 import type { Send } from '../db/schema';
 import { AppError } from '../errors';
 import { scheduleIssue, unscheduleIssue, type ScheduleWhen } from './service';
 
-export interface ScheduleApiDeps {
-  db: Db;
-  config: Pick<Config, 'adminToken' | 'sendBatchSize'>;
-  /** What time it is; the clock by default (tests pass their own). */
-  clock?: () => Date;
-}
+export type ScheduleApiDeps = Pick<AppDeps, 'db' | 'clock'> & { config: Pick<Config, 'sendBatchSize'> };
 
 function scheduleJson(send: Send) {
   return { status: send.status, scheduledAt: send.scheduled_at?.toISOString() ?? null, cadence: send.cadence };
@@ -26,7 +20,7 @@ function whenOf(body: unknown): ScheduleWhen {
 }
 
 /**
- * The admin API's schedule routes, mounted under /api/v1 beside the others (same bearer token):
+ * The admin API's schedule routes, mounted by `adminApi` under /api/v1 behind its auth check:
  *
  *   PUT    /lists/:slug/issues/:issue/schedule   { "at": ISO } or { "next": true }: schedule or move
  *   DELETE /lists/:slug/issues/:issue/schedule   unschedule (until the send starts)
@@ -34,9 +28,6 @@ function whenOf(body: unknown): ScheduleWhen {
 export function scheduleApi(deps: ScheduleApiDeps): express.Router {
   const clock = deps.clock ?? (() => new Date());
   const router = express.Router();
-  // Only these paths: the rest of /api/v1 passes on to the other admin routes (same token).
-  router.use('/lists/:slug/issues/:issue/schedule', requireAdminToken(deps.config.adminToken));
-
   router.put('/lists/:slug/issues/:issue/schedule', async (req, res) => {
     if (!req.is('application/json')) throw new AppError('invalid_input', 'send the schedule as JSON (Content-Type: application/json)');
     const { send, rescheduled } = await scheduleIssue(deps.db, { list: req.params.slug, issue: req.params.issue, when: whenOf(req.body), now: clock(), batchSize: deps.config.sendBatchSize });

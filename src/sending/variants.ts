@@ -2,7 +2,7 @@ import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
 import { listId } from '../mail/headers';
 import { buildMimeTemplate, foldHtmlLines, type MimeTemplate } from '../mail/mime';
-import { compilePersonalization } from '../issues/personalize';
+import { compilePersonalization } from '../mail/personalize';
 import { renderIssue } from '../issues/render';
 import { assetBaseUrl, issueContent } from '../issues/repository';
 import type { CompileMjml } from '../issues/mjml';

@@ -233,18 +233,3 @@ export function unsubscribeDone(lang: Lang, list: List): PageView {
     html`<p role="status">${t(lang, 'unsub.done.body', { list: list.name })}</p><p class="muted"><a href="/lists/${encodeURIComponent(list.slug)}">${t(lang, 'unsub.done.rejoin')}</a></p>`,
   );
 }
-
-export type ErrorPage = 'invalid_link' | 'not_found' | 'bad_request' | 'rate_limited' | 'internal';
-
-const ERROR_KEYS: Record<ErrorPage, [MessageKey, MessageKey]> = {
-  invalid_link: ['error.invalid_link.title', 'error.invalid_link.body'],
-  not_found: ['error.not_found.title', 'error.not_found.body'],
-  bad_request: ['error.bad_request.title', 'error.bad_request.body'],
-  rate_limited: ['error.rate_limited.title', 'error.rate_limited.body'],
-  internal: ['error.internal.title', 'error.internal.body'],
-};
-
-export function errorPage(lang: Lang, kind: ErrorPage, list?: List): PageView {
-  const [title, body] = ERROR_KEYS[kind];
-  return frame(list, t(lang, title), html`<p>${t(lang, body)}</p>`);
-}

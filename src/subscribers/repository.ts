@@ -6,7 +6,6 @@ import type {
   Subscriber,
   Subscription,
   SubscriptionEventType,
-  SubscriptionStatus,
   SubscriptionUpdate,
 } from '../db/schema';
 
@@ -89,18 +88,6 @@ export async function appendEvent(
     .insertInto('subscription_events')
     .values({ subscription_id: subscriptionId, type, data: JSON.stringify(data) })
     .execute();
-}
-
-export async function countByStatus(db: Db, listId: string): Promise<Record<SubscriptionStatus, number>> {
-  const rows = await db
-    .selectFrom('subscriptions')
-    .select(['status', db.fn.countAll<number>().as('n')])
-    .where('list_id', '=', listId)
-    .groupBy('status')
-    .execute();
-  const counts: Record<SubscriptionStatus, number> = { pending: 0, active: 0, unsubscribed: 0, bounced: 0, complained: 0 };
-  for (const r of rows) counts[r.status] = Number(r.n);
-  return counts;
 }
 
 /** The hash kept after "forget": enough to refuse a re-import, not enough to read the address back cheaply. */

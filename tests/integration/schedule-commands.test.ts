@@ -14,6 +14,7 @@ import { validateIssueFile } from '../../src/issues/validate';
 import type { Issue } from '../../src/issues/types';
 import { createList } from '../../src/lists/repository';
 import { scheduleApi } from '../../src/schedules/routes';
+import { requireAdminToken } from '../../src/http/admin-auth';
 import { smallIssue } from '../helpers/archive-app';
 import { createTestDb, type TestDb } from '../helpers/db';
 
@@ -126,7 +127,8 @@ describe('admin API: /api/v1/lists/:slug/issues/:issue/schedule', () => {
   beforeAll(async () => {
     const app = express();
     app.use(express.json());
-    app.use('/api/v1', scheduleApi({ db: test.db, config: { adminToken: 'admin-token-for-tests', sendBatchSize: 100 }, clock: () => new Date('2098-12-30T00:00:00Z') }));
+    // The one admin check the app puts in front of /api/v1, then the schedule routes on their own clock.
+    app.use('/api/v1', requireAdminToken('admin-token-for-tests'), scheduleApi({ db: test.db, config: { sendBatchSize: 100 }, clock: () => new Date('2098-12-30T00:00:00Z') }));
     app.use(errorHandler());
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -1,5 +1,5 @@
 import { simpleParser } from 'mailparser';
-import { compilePersonalization, markers } from '../../../src/issues/personalize';
+import { compilePersonalization, markers } from '../../../src/mail/personalize';
 import { bareAddress, formatAddress, listId, stableMessageId, unsubscribeHeaders } from '../../../src/mail/headers';
 import { buildMimeTemplate, foldHtmlLines, MessageBuffer } from '../../../src/mail/mime';
 import { classifySmtpError } from '../../../src/mail/transport';
