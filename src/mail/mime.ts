@@ -221,8 +221,13 @@ export function header(name: string, value: string): string {
   return mimeFuncs.foldLines(`${name}: ${encoded}`, 76) + CRLF;
 }
 
-/** Headers whose values are addresses or ids are written as given (already encoded). */
+/**
+ * Headers whose values are addresses or ids are written as given (already encoded). A value
+ * without white space (Message-ID, Feedback-ID) is not folded: the only place left to fold
+ * would be right after the colon, which some readers keep as a leading space of the value.
+ */
 function rawHeader(name: string, value: string): string {
+  if (!/\s/.test(value) && name.length + value.length < 900) return `${name}: ${value}${CRLF}`;
   return mimeFuncs.foldLines(`${name}: ${value}`, 76) + CRLF;
 }
 

@@ -3,6 +3,10 @@ import nodemailer from 'nodemailer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 // Replaces nodemailer's byte-by-byte dot-stuffing with an equivalent that is ten times faster.
 import './dot-stuffing';
+import { randomUUID } from 'node:crypto';
+import { asciiDomain, bareAddress, encodeMailbox, needsSmtpUtf8 } from './headers';
+import { buildMimeTemplate, foldHtmlLines } from './mime';
+import { compilePersonalization } from './personalize';
 
 /** One email that nodemailer composes (system mail: few, small, each different). */
 export interface OutgoingMail {
@@ -107,39 +111,57 @@ export function createSmtpMailer(smtpUrl: string, options: SmtpMailerOptions = {
         resolve({ eightBitMime: offered.includes('8BITMIME'), smtpUtf8: offered.includes('SMTPUTF8') });
       });
     });
+  const capabilities = (): Promise<ServerCapabilities> => {
+    if (!known || Date.now() - known.at > CAPABILITIES_TTL_MS) {
+      const answer = probe();
+      const entry = { at: Date.now(), answer };
+      known = entry;
+      answer.catch(() => {
+        if (known === entry) known = undefined; // asked again next time
+      });
+    }
+    return known.answer;
+  };
+
   const result = (info: { messageId?: string; response?: string }, fallbackId: string): SmtpResult => ({
     messageId: info.messageId ?? fallbackId,
     response: String(info.response ?? ''),
   });
   return {
     async send(mail) {
-      const info = await transport.sendMail({
-        from: mail.from,
-        to: mail.to,
-        replyTo: mail.replyTo,
+      // The same header and MIME code as newsletters (one message, so its template is built
+      // and used once): nodemailer's composer would encode a prepared List-Id whole and put
+      // an encoded word inside quotes in To.
+      const server = await capabilities();
+      const to = bareAddress(mail.to);
+      if (needsSmtpUtf8(to) && !server.smtpUtf8) {
+        throw Object.assign(new Error('553 not sent: the address has a non-ASCII local part and the SMTP server does not offer SMTPUTF8'), {
+          responseCode: 553,
+          command: 'RCPT TO',
+        });
+      }
+      const from = bareAddress(mail.from);
+      const messageId = mail.messageId ?? `<${randomUUID()}@${asciiDomain(from).split('@').pop()}>`;
+      const message = buildMimeTemplate({
+        from: encodeMailbox(mail.from),
+        replyTo: mail.replyTo ? encodeMailbox(mail.replyTo) : undefined,
         subject: mail.subject,
-        html: mail.html,
-        text: mail.text,
-        messageId: mail.messageId,
-        headers: mail.headers,
+        headers: mail.headers ?? {},
+        html: compilePersonalization(foldHtmlLines(mail.html)),
+        text: compilePersonalization(mail.text),
+      }).build({ to: mail.to, messageId, date: new Date(), values: { name: '', preferences_url: '', unsubscribe_url: '', web_url: '' }, headers: {} }, undefined, server);
+      const info = await transport.sendMail({
+        envelope: { from: asciiDomain(from), to: asciiDomain(to), use8BitMime: message.eightBit },
+        raw: message.raw,
+        messageId,
       });
-      return result(info, mail.messageId ?? '');
+      return result(info, messageId);
     },
     async sendRaw(envelope, raw, messageId) {
       const info = await transport.sendMail({ envelope, raw, messageId });
       return result(info, messageId);
     },
-    capabilities() {
-      if (!known || Date.now() - known.at > CAPABILITIES_TTL_MS) {
-        const answer = probe();
-        const entry = { at: Date.now(), answer };
-        known = entry;
-        answer.catch(() => {
-          if (known === entry) known = undefined; // asked again next time
-        });
-      }
-      return known.answer;
-    },
+    capabilities,
     close() {
       transport.close();
     },
