@@ -7,6 +7,7 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   subscription_events: SubscriptionEventsTable;
   forgotten_emails: ForgottenEmailsTable;
+  subscription_requests: SubscriptionRequestsTable;
   instance: InstanceTable;
   issues: IssuesTable;
   sends: SendsTable;
@@ -80,7 +81,9 @@ export type SubscriptionEventType =
   | 'bounced'
   | 'complained'
   | 'imported'
-  | 'exported';
+  | 'exported'
+  /** Asked through the form to come back while suppressed: the status is unchanged. */
+  | 'resubscribe_requested';
 
 export interface SubscriptionEventsTable {
   id: Generated<string>;
@@ -89,6 +92,22 @@ export interface SubscriptionEventsTable {
   data: ColumnType<Record<string, unknown>, string | undefined, never>;
   created_at: Timestamp;
 }
+
+/**
+ * A suppressed subscription's open request to come back (migration 2026-12-06-10-01): the
+ * subscription keeps its status and consent record until the confirmation link is clicked.
+ */
+export interface SubscriptionRequestsTable {
+  subscription_id: string;
+  requested_at: Timestamp;
+  cadence: Cadence;
+  ip: string | null;
+  user_agent: string | null;
+  source: string;
+  updated_at: Timestamp;
+}
+
+export type SubscriptionRequest = Selectable<SubscriptionRequestsTable>;
 
 export interface ForgottenEmailsTable {
   email_hash: string;

@@ -25,6 +25,9 @@ export const en = {
   'error.forbidden.body': 'You are signed in, but this needs another role or a fresh form. Go back and try again.',
   'error.rate_limited.title': 'Too many requests',
   'error.rate_limited.body': 'Please wait a minute, then try again.',
+  'error.unavailable.title': 'Back in a moment',
+  'error.unavailable.body': 'We can’t reach our database just now. Please try again in a minute.',
+  'unsub.kept': 'Your unsubscribe is recorded and will be applied as soon as our database is back. Nothing more will be sent to you.',
   'error.internal.title': 'Something went wrong',
   'error.internal.body': 'Something went wrong on our side. Please try again in a moment.',
 

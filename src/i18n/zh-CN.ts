@@ -25,6 +25,9 @@ export const zhCN: Record<MessageKey, string> = {
   'error.forbidden.body': '你已登录，但此操作需要其他角色或重新打开表单。请返回后重试。',
   'error.rate_limited.title': '请求太频繁',
   'error.rate_limited.body': '请稍等一分钟再试。',
+  'error.unavailable.title': '稍后回来',
+  'error.unavailable.body': '我们暂时无法连接数据库，请一分钟后再试。',
+  'unsub.kept': '你的退订已记录，数据库恢复后会立即生效。我们不会再给你发送邮件。',
   'error.internal.title': '出错了',
   'error.internal.body': '我们这边出了点问题，请稍后再试。',
 
