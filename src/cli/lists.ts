@@ -18,6 +18,9 @@ interface CreateOptions {
   welcomeEmail?: boolean;
   digestTitle?: string;
   digestPreheader?: string;
+  description?: string;
+  weeklyDescription?: string;
+  monthlyDescription?: string;
 }
 
 /** `false` from a --no-… flag clears the setting. */
@@ -34,6 +37,9 @@ interface UpdateOptions {
   welcomeEmail?: boolean;
   digestTitle?: string;
   digestPreheader?: string;
+  description?: string | false;
+  weeklyDescription?: string | false;
+  monthlyDescription?: string | false;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -68,8 +74,14 @@ function listOptions(command: Command, mode: 'create' | 'update'): Command {
   command.option('--welcome-email', 'send a welcome email once a subscription is confirmed');
   option(false, '--digest-title <template>', 'title of the generated monthly digest; {list}, {month}, {count} are filled in');
   option(false, '--digest-preheader <template>', 'preheader of the generated monthly digest, same placeholders');
+  option(false, '--description <text>', 'what the newsletter is, for visitors of the home and subscribe pages (Markdown: *em*, **strong**, [links](https://…))');
+  option(false, '--weekly-description <line>', 'what a weekly subscriber gets, in one line');
+  option(false, '--monthly-description <line>', 'what a monthly subscriber gets, in one line');
   if (!create) {
     command
+      .option('--no-description', 'no description')
+      .option('--no-weekly-description', 'the default wording for the weekly cadence')
+      .option('--no-monthly-description', 'the default wording for the monthly cadence')
       .option('--no-weekly', 'no weekly slot')
       .option('--no-monthly', 'no monthly slot')
       .option('--no-reply-to', 'replies go to the sender')
@@ -88,6 +100,9 @@ function describe(list: List): string[] {
     `  contact   ${list.contact || '(none)'}`,
     `  welcome   ${list.welcome_email ? 'a welcome email after confirmation' : 'no welcome email'}`,
     `  digest    ${list.digest_title ?? '(default title)'} / ${list.digest_preheader ?? '(default preheader)'}`,
+    `  about     ${list.description ?? '(no description)'}`,
+    `  weekly    ${list.weekly_description ?? '(default wording)'}`,
+    `  monthly   ${list.monthly_description ?? '(default wording)'}`,
   ];
 }
 
@@ -117,6 +132,9 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
         welcomeEmail: opts.welcomeEmail ?? false,
         digestTitle: opts.digestTitle,
         digestPreheader: opts.digestPreheader,
+        description: opts.description,
+        weeklyDescription: opts.weeklyDescription,
+        monthlyDescription: opts.monthlyDescription,
       };
       // Checked before connecting: a typo should not wait for the database.
       validateListInput(input);
@@ -144,6 +162,9 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
         digestPreheader: opts.digestPreheader,
         sections: opts.section,
         welcomeEmail: opts.welcomeEmail,
+        description: clear(opts.description),
+        weeklyDescription: clear(opts.weeklyDescription),
+        monthlyDescription: clear(opts.monthlyDescription),
       };
       if (Object.values(changes).every((value) => value === undefined)) {
         throw new AppError('invalid_input', 'nothing to change: give at least one option (see `broadsheet lists update --help`)');

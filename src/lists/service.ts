@@ -33,6 +33,12 @@ export interface ListInput {
   digestTitle?: string | null;
   /** Its preheader, with the same placeholders. */
   digestPreheader?: string | null;
+  /** What the list is, for visitors: a sentence or two, Markdown subset as in issues. */
+  description?: string | null;
+  /** One line: what a weekly subscriber gets ("Every Monday: the week's five best papers"). */
+  weeklyDescription?: string | null;
+  /** One line: what a monthly subscriber gets. */
+  monthlyDescription?: string | null;
 }
 
 export interface ListProblem {
@@ -139,6 +145,19 @@ export function validateListInput(input: unknown): NewListValues {
   const digestPreheader = text('digestPreheader', raw.digestPreheader, false) ?? null;
   if (digestPreheader !== null && (!oneLine(digestPreheader) || digestPreheader.length > 150)) add('digestPreheader', 'must be one line of at most 150 characters');
 
+  // Shown on the home and subscribe pages, and as the feed's subtitle. Markdown is rendered
+  // with the issues' subset (raw HTML stays text, only http(s)/mailto links), so the length is
+  // the only extra rule: a sentence or two, not an article.
+  const description = text('description', raw.description, false) ?? null;
+  if (description !== null && description.length > 1000) add('description', 'must be at most 1,000 characters (a sentence or two)');
+  const cadenceLine = (field: string, value: unknown): string | null => {
+    const line = text(field, value, false) ?? null;
+    if (line !== null && (!oneLine(line) || line.length > 200)) add(field, 'must be one line of at most 200 characters');
+    return line;
+  };
+  const weeklyDescription = cadenceLine('weeklyDescription', raw.weeklyDescription);
+  const monthlyDescription = cadenceLine('monthlyDescription', raw.monthlyDescription);
+
   let welcomeEmail = false;
   if (raw.welcomeEmail !== undefined && raw.welcomeEmail !== null) {
     if (typeof raw.welcomeEmail === 'boolean') welcomeEmail = raw.welcomeEmail;
@@ -190,6 +209,9 @@ export function validateListInput(input: unknown): NewListValues {
     welcome_email: welcomeEmail,
     digest_title: digestTitle,
     digest_preheader: digestPreheader,
+    description,
+    weekly_description: weeklyDescription,
+    monthly_description: monthlyDescription,
   };
 }
 
@@ -199,12 +221,26 @@ export async function createListFromInput(db: Db, input: unknown): Promise<List>
 }
 
 /** What `lists update` and PATCH /lists/:slug may change: everything `create` takes but the slug. */
-const UPDATABLE = new Set(['name', 'from', 'timezone', 'weekly', 'monthly', 'language', 'replyTo', 'contact', 'sections', 'welcomeEmail']);
+const UPDATABLE = new Set([
+  'name',
+  'from',
+  'timezone',
+  'weekly',
+  'monthly',
+  'language',
+  'replyTo',
+  'contact',
+  'sections',
+  'welcomeEmail',
+  'description',
+  'weeklyDescription',
+  'monthlyDescription',
+]);
 
 /**
  * Changes some settings of a list: the given fields over the stored ones, checked by the same
  * rules as a new list (so a list cannot be updated into one `create` would refuse). A field
- * left out keeps its value; `null` clears an optional one (weekly, monthly, replyTo).
+ * left out keeps its value; `null` clears an optional one (weekly, monthly, replyTo, description…).
  */
 export async function updateListFromInput(db: Db, slug: string, changes: unknown): Promise<List> {
   if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
@@ -247,6 +283,9 @@ export interface ListJson {
   welcomeEmail: boolean;
   digestTitle: string | null;
   digestPreheader: string | null;
+  description: string | null;
+  weeklyDescription: string | null;
+  monthlyDescription: string | null;
   createdAt: string;
 }
 
@@ -265,6 +304,9 @@ export function listToJson(list: List): ListJson {
     welcomeEmail: list.welcome_email,
     digestTitle: list.digest_title,
     digestPreheader: list.digest_preheader,
+    description: list.description,
+    weeklyDescription: list.weekly_description,
+    monthlyDescription: list.monthly_description,
     createdAt: list.created_at.toISOString(),
   };
 }
