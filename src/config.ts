@@ -43,6 +43,8 @@ export interface Config {
   readonly deliveryLeaseMs: number;
   /** How often workers compare the rows with the queue and re-create lost jobs. */
   readonly repairIntervalMs: number;
+  /** Sender of mail that belongs to no list (an editor's sign-in link); default: Broadsheet at PUBLIC_URL's host. */
+  readonly mailFrom: string;
 }
 
 const DEV_SECRET = 'broadsheet-development-key-do-not-use-in-production';
@@ -137,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sendPauseAfterFailures: int(env, 'SEND_PAUSE_AFTER_FAILURES', 1000, 1),
     deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
     repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
+    mailFrom: env.MAIL_FROM || `"Broadsheet" <broadsheet@${new URL(publicUrl).hostname}>`,
   });
 }
 

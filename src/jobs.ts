@@ -14,6 +14,7 @@ import { createThrottle } from './sending/throttle';
 import { VariantCache } from './sending/variants';
 import { requeueLostConfirmations } from './subscribers/repair';
 import { processSystemMailJob } from './subscribers/system-mail';
+import { sendSignInMail } from './editors/sign-in-mail';
 
 /** What the handlers need; only the composition roots (main.ts, tests) build it for real. */
 export interface WorkerDeps {
@@ -64,6 +65,10 @@ export function jobRegistry(deps: WorkerDeps): JobRegistry {
       handle: (job) => processSystemMailJob({ ...deps, mailer: deps.systemMailer }, job),
       // Queues them itself (it records a 'confirmation_requeued' event with each).
       repair: () => requeueLostConfirmations(deps.db, deps.queues),
+    },
+    'editor-mail': {
+      concurrency: () => 1,
+      handle: (job) => sendSignInMail({ ...deps, mailer: deps.systemMailer }, job),
     },
     'test-send': {
       concurrency: () => 1,

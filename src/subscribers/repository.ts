@@ -5,6 +5,7 @@ import type {
   List,
   Subscriber,
   Subscription,
+  SubscriptionEvent,
   SubscriptionEventType,
   SubscriptionStatus,
   SubscriptionUpdate,
@@ -84,11 +85,18 @@ export async function appendEvent(
   subscriptionId: string,
   type: SubscriptionEventType,
   data: Record<string, unknown> = {},
+  /** Who did it, when not the reader or Broadsheet itself: an editor's address, 'cli', 'api'. */
+  actor: string | null = null,
 ): Promise<void> {
   await db
     .insertInto('subscription_events')
-    .values({ subscription_id: subscriptionId, type, data: JSON.stringify(data) })
+    .values({ subscription_id: subscriptionId, type, data: JSON.stringify(data), actor })
     .execute();
+}
+
+/** A subscription's history, oldest first: what its page on the desk shows. */
+export function eventsOf(db: Db, subscriptionId: string): Promise<SubscriptionEvent[]> {
+  return db.selectFrom('subscription_events').selectAll().where('subscription_id', '=', subscriptionId).orderBy('created_at').orderBy('id').execute();
 }
 
 export async function countByStatus(db: Db, listId: string): Promise<Record<SubscriptionStatus, number>> {
