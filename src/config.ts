@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import { domainToASCII } from 'node:url';
 import { AppError } from './errors';
 
 /** Everything Broadsheet reads from the environment, parsed and checked once, then frozen. */
@@ -39,10 +40,31 @@ export interface Config {
   readonly sendBatchSize: number;
   /** Consecutive temporary SMTP failures after which a send pauses itself. */
   readonly sendPauseAfterFailures: number;
+  /**
+   * How often a batch job writes its results (also every 200 of them). A result not yet
+   * written when a worker is killed is a message sent again: see the README's bound.
+   */
+  readonly sendFlushMs: number;
   /** How long a batch job holds its deliveries; a crashed job's rows are free again after it. */
   readonly deliveryLeaseMs: number;
   /** How often workers compare the rows with the queue and re-create lost jobs. */
   readonly repairIntervalMs: number;
+  /**
+   * The domain whose mail Broadsheet receives itself (`broadsheet inbound`): VERP bounce
+   * addresses and List-Unsubscribe mailto addresses. Unset: envelope sender and mailto are the
+   * list's From address, as before, and nothing listens.
+   */
+  readonly bounceDomain: string | undefined;
+  /** The inbound SMTP listener's port (default 2525; MX traffic arrives on 25, forwarded). */
+  readonly inboundPort: number;
+  /** Largest inbound message accepted, in bytes (a DSN with the original message attached fits). */
+  readonly inboundMaxBytes: number;
+  /** Messages one client address may hand the inbound listener a minute. */
+  readonly inboundRatePerMinute: number;
+  /** The last part of Feedback-ID (Gmail Postmaster Tools): who sends. Default: PUBLIC_URL's host. */
+  readonly feedbackSenderId: string;
+  /** Days a finished send's per-delivery rows are kept; its summary is kept for ever. */
+  readonly deliveryRetentionDays: number;
   /** Sender of mail that belongs to no list (an editor's sign-in link); default: Broadsheet at PUBLIC_URL's host. */
   readonly mailFrom: string;
 }
@@ -95,6 +117,16 @@ function trustProxy(env: NodeJS.ProcessEnv): boolean | number | string {
   return entries.join(',');
 }
 
+function bounceDomain(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = (env.BOUNCE_DOMAIN ?? '').trim().toLowerCase();
+  if (!raw) return undefined;
+  const ascii = domainToASCII(raw);
+  if (!ascii || !/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(ascii)) {
+    throw new AppError('invalid_input', `BOUNCE_DOMAIN must be a domain name like bounces.example.org, got "${raw}"`);
+  }
+  return ascii;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const mode = env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development';
   const port = int(env, 'PORT', 3000);
@@ -137,8 +169,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sesTopicArn: env.SES_TOPIC_ARN || undefined,
     sendBatchSize: int(env, 'SEND_BATCH_SIZE', 100, 1),
     sendPauseAfterFailures: int(env, 'SEND_PAUSE_AFTER_FAILURES', 1000, 1),
+    sendFlushMs: int(env, 'SEND_FLUSH_MS', 100, 10),
     deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
     repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
+    bounceDomain: bounceDomain(env),
+    inboundPort: int(env, 'INBOUND_PORT', 2525),
+    inboundMaxBytes: int(env, 'INBOUND_MAX_BYTES', 1024 * 1024, 1024),
+    inboundRatePerMinute: int(env, 'INBOUND_RATE_PER_MINUTE', 120, 1),
+    feedbackSenderId: env.FEEDBACK_SENDER_ID || new URL(publicUrl).hostname,
+    deliveryRetentionDays: int(env, 'DELIVERY_RETENTION_DAYS', 90, 1),
     mailFrom: env.MAIL_FROM || `"Broadsheet" <broadsheet@${new URL(publicUrl).hostname}>`,
   });
 }

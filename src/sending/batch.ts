@@ -5,7 +5,7 @@ import type { IssueRow, List, Send } from '../db/schema';
 import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
 import type { Logger } from '../log';
-import { formatAddress, bareAddress, stableMessageId, unsubscribeHeaders } from '../mail/headers';
+import { stableMessageId } from '../mail/headers';
 import { MessageBuffer } from '../mail/mime';
 import { classifySmtpError, smtpErrorText, type Mailer } from '../mail/transport';
 import { metrics, noteSent } from '../metrics';
@@ -13,6 +13,8 @@ import type { SendBatchJob } from '../queues';
 import { markBounced } from '../subscribers/bounce';
 import { subscriberLink } from '../subscribers/tokens';
 import { finishSendIfDone, pauseSend } from './control';
+import { newsletterAddressing, undeliverableReason } from './envelope';
+import { Recorder, type Outcome } from './recorder';
 import type { Throttle } from './throttle';
 import { coverTitles, type VariantCache } from './variants';
 
@@ -22,12 +24,11 @@ export const MAX_DELIVERY_ATTEMPTS = 10;
 const ABORT_AFTER_TEMPORARY = 3;
 /** How often a running batch looks at the send (paused? cancelled?) and its recipients (unsubscribed?). */
 const CHECK_EVERY_MS = 1000;
-/** Results are written in bulk: at most this many, or this often. */
+/** Results are written in bulk: at most this many, or every SEND_FLUSH_MS. */
 const FLUSH_SIZE = 200;
-const FLUSH_EVERY_MS = 250;
 
 export interface BatchDeps {
-  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendPauseAfterFailures'>;
+  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendPauseAfterFailures' | 'sendFlushMs' | 'bounceDomain' | 'feedbackSenderId'>;
   db: Db;
   mailer: Mailer;
   throttle: Throttle;
@@ -67,7 +68,6 @@ interface Claimed {
   name: string | null;
 }
 
-type Outcome = { id: number; status: 'sent' | 'bounced' | 'suppressed' | 'failed' | 'pending'; response: string; tried: boolean };
 
 /**
  * One batch job: claim the batch's pending deliveries (a lease, so no other job sends them),
@@ -87,7 +87,12 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   if (send.status !== 'sending') return { ...result, skipped: `send is ${send.status}` };
 
   const claimed = await claim(db, send, job.batch, deps.config.deliveryLeaseMs);
-  const recorder = new Recorder(db, deps.log);
+  const recorder = new Recorder((outcomes) => writeOutcomes(db, send.id, outcomes), {
+    flushSize: FLUSH_SIZE,
+    retryFirstMs: 100,
+    retryMaxMs: 4000,
+    onWriteFailed: (err, rows) => deps.log.warn({ err: (err as Error).message, rows }, 'could not record delivery results; keeping them and retrying'),
+  });
   const eligible: Claimed[] = [];
   for (const row of claimed) {
     if (isSendable(row, send)) eligible.push(row);
@@ -108,11 +113,11 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
       })
       .catch(() => {}); // the database is away for a moment: keep the last answer
   }, CHECK_EVERY_MS);
-  const flusher = setInterval(() => void recorder.flush().catch(() => {}), FLUSH_EVERY_MS);
+  const flusher = setInterval(() => recorder.flush(), deps.config.sendFlushMs);
 
   let temporaryInARow = 0;
   let next = 0;
-  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue) };
+  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue), feedbackSenderId: deps.config.feedbackSenderId };
   const worker = async () => {
     let memory = spareMemory.pop() ?? new MessageBuffer();
     while (!stopped && next < eligible.length && temporaryInARow < ABORT_AFTER_TEMPORARY) {
@@ -128,20 +133,29 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
       const now = new Date();
       const unsubscribeUrl = subscriberLink(deps.config, 'unsubscribe', row.subscription_id, now);
       const messageId = stableMessageId([send.id, row.subscription_id], deps.config.publicUrl);
-      const message = variant.mime.build({
-        to: formatAddress(row.name ?? '', row.email!),
-        messageId,
-        date: now,
-        headers: unsubscribeHeaders(unsubscribeUrl, list.from_address),
-        values: {
-          name: row.name ?? '',
-          preferences_url: subscriberLink(deps.config, 'preferences', row.subscription_id, now),
-          unsubscribe_url: unsubscribeUrl,
-          web_url: `${deps.config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
-        },
-      }, memory);
+      const addressing = newsletterAddressing(deps.config, list, { deliveryId: row.id, subscriptionId: row.subscription_id, email: row.email!, name: row.name ?? '' }, unsubscribeUrl, now);
       try {
-        const smtp = await deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: row.email!, use8BitMime: message.eightBit }, message.raw, messageId);
+        // Remembered by the mailer: a resolved promise for every message but the first.
+        const server = await deps.mailer.capabilities();
+        const refused = undeliverableReason(row.email!, server);
+        if (refused) {
+          result.failed++;
+          recorder.add({ id: row.id, status: 'failed', response: refused, tried: false });
+          continue;
+        }
+        const message = variant.mime.build({
+          to: addressing.to,
+          messageId,
+          date: now,
+          headers: addressing.headers,
+          values: {
+            name: row.name ?? '',
+            preferences_url: subscriberLink(deps.config, 'preferences', row.subscription_id, now),
+            unsubscribe_url: unsubscribeUrl,
+            web_url: `${deps.config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
+          },
+        }, memory, server);
+        const smtp = await deps.mailer.sendRaw({ ...addressing.envelope, use8BitMime: message.eightBit }, message.raw, messageId);
         temporaryInARow = 0;
         result.sent++;
         recorder.add({ id: row.id, status: 'sent', response: smtp.response, tried: true });
@@ -150,8 +164,8 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
         const response = smtpErrorText(err);
         if (classifySmtpError(err) === 'permanent') {
           result.bounced++;
-          recorder.add({ id: row.id, status: 'bounced', response, tried: true });
-          await markBounced(db, row.subscription_id, 'bounced', { send: send.id, smtp: response });
+          // The subscription is marked bounced with the row's result, retried with it.
+          recorder.add({ id: row.id, status: 'bounced', response, tried: true, subscriptionId: row.subscription_id });
         } else if (row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS) {
           result.failed++;
           recorder.add({ id: row.id, status: 'failed', response, tried: true });
@@ -164,17 +178,19 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
     }
     spareMemory.push(memory);
   };
-  try {
-    await Promise.all(Array.from({ length: Math.min(deps.config.sendConcurrency, eligible.length) }, worker));
-  } finally {
-    clearInterval(check);
-    clearInterval(flusher);
-    // Rows this job claimed but did not try (paused, cancelled, or cut short) are free again now.
-    const tried = new Set(recorder.all());
-    const untried = claimed.filter((r) => !tried.has(r.id)).map((r) => r.id);
-    await recorder.flush(true);
-    if (untried.length) await release(db, untried);
-  }
+  // allSettled, not all: a loop that throws (a variant that does not compile) must not let the
+  // results be written while the other loops are still sending.
+  const loops = await Promise.allSettled(Array.from({ length: Math.min(deps.config.sendConcurrency, eligible.length) }, worker));
+  clearInterval(check);
+  clearInterval(flusher);
+  // Every result is written before the job ends, however long the database is away: the job
+  // keeps its rows (no other job can claim this batch while it runs) until then.
+  await recorder.settled();
+  // Rows this job claimed but did not try (paused, cancelled, cut short) are free again now.
+  const untried = claimed.filter((r) => !recorder.has(r.id)).map((r) => r.id);
+  if (untried.length) await release(db, untried);
+  const broken = loops.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+  if (broken) throw broken.reason;
 
   metrics.sent.inc(result.sent);
   metrics.bounced.inc(result.bounced);
@@ -248,51 +264,8 @@ async function release(db: Db, ids: number[]): Promise<void> {
   await db.updateTable('deliveries').set({ leased_until: null }).where('id', 'in', ids).where('status', '=', 'pending').execute();
 }
 
-/**
- * Results, written in bulk. If the database is away (a restart), they are kept and written
- * when it is back: a message that went out must not be sent again because its row could not
- * be written for a few seconds.
- */
-class Recorder {
-  private buffer: Outcome[] = [];
-  private readonly seen: number[] = [];
-  private writing: Promise<void> = Promise.resolve();
-  constructor(
-    private readonly db: Db,
-    private readonly log: Logger,
-  ) {}
-
-  add(outcome: Outcome): void {
-    this.buffer.push(outcome);
-    this.seen.push(outcome.id);
-    if (this.buffer.length >= FLUSH_SIZE) void this.flush().catch(() => {});
-  }
-
-  all(): number[] {
-    return this.seen;
-  }
-
-  /** Writes what is buffered; `final` keeps trying (up to about a minute) until it is written. */
-  flush(final = false): Promise<void> {
-    this.writing = this.writing.then(async () => {
-      for (let attempt = 0; this.buffer.length > 0; attempt++) {
-        const batch = this.buffer;
-        this.buffer = [];
-        try {
-          await writeOutcomes(this.db, batch);
-        } catch (err) {
-          this.buffer = batch.concat(this.buffer);
-          if (!final || attempt >= 30) throw err;
-          this.log.warn({ err: (err as Error).message, rows: batch.length }, 'could not record delivery results; retrying');
-          await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 4000)));
-        }
-      }
-    });
-    return this.writing;
-  }
-}
-
-async function writeOutcomes(db: Db, outcomes: Outcome[]): Promise<void> {
+/** Writes a set of results; safe to run again (a retry after a write whose answer was lost). */
+async function writeOutcomes(db: Db, sendId: string, outcomes: Outcome[]): Promise<void> {
   await sql`
     UPDATE deliveries d SET
       status = u.status,
@@ -306,6 +279,10 @@ async function writeOutcomes(db: Db, outcomes: Outcome[]): Promise<void> {
     -- A message accepted just after a cancel still went out: the row says so.
     WHERE d.id = u.id AND (d.status = 'pending' OR (u.status = 'sent' AND d.status = 'cancelled'))
   `.execute(db);
+  // Status-guarded: marking a subscription bounced twice records it once.
+  for (const o of outcomes) {
+    if (o.status === 'bounced' && o.subscriptionId) await markBounced(db, o.subscriptionId, 'bounced', { send: sendId, smtp: o.response });
+  }
 }
 
 /**
