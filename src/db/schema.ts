@@ -84,6 +84,7 @@ export type SubscriptionEventType =
   | 'subscribed'
   | 'confirmation_sent'
   | 'confirmation_requeued'
+  | 'reminder_queued'
   | 'reminder_sent'
   | 'confirmed'
   | 'preferences_changed'
