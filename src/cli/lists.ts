@@ -142,6 +142,12 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
         const list = await createListFromInput(deps.db, input);
         ctx.out(`created list ${list.slug}`);
         for (const line of describe(list).slice(1)) ctx.out(line);
+        if (!ctx.config().bounceDomain) {
+          ctx.err(
+            'warning: BOUNCE_DOMAIN is not set: the mailto: in List-Unsubscribe goes to the From address, where nothing acts on it, ' +
+              'and late bounces land in that mailbox too. Set BOUNCE_DOMAIN and run `broadsheet inbound` (README, "Bounces and unsubscribes by mail").',
+          );
+        }
       });
     },
   );
