@@ -26,6 +26,20 @@ export function findPublishedIssue(db: Db, listId: string, slug: string): Promis
   return published(db, listId).where('issues.slug', '=', slug).executeTakeFirst();
 }
 
+/** Whether `/assets/{list}/{issue}/…` may be served to anyone: the issue has been sent. */
+export async function findPublishedAssetOwner(db: Db, listSlug: string, issueSlug: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('issues')
+    .innerJoin('lists', 'lists.id', 'issues.list_id')
+    .innerJoin('sends', 'sends.issue_id', 'issues.id')
+    .select('issues.id')
+    .where('lists.slug', '=', listSlug)
+    .where('issues.slug', '=', issueSlug)
+    .where('sends.status', 'in', SENT_STATUSES)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /**
  * The weekly issues a digest covers that are public, slug → title, for the web version's
  * "covers" block. Like the sender's query for the email (sending/variants.ts), but only sent

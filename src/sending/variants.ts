@@ -4,6 +4,7 @@ import { listId } from '../mail/headers';
 import { buildMimeTemplate, foldHtmlLines, type MimeTemplate } from '../mail/mime';
 import { compilePersonalization } from '../mail/personalize';
 import { renderIssue } from '../issues/render';
+import { SENT_STATUSES } from '../issues/published';
 import { assetBaseUrl, issueContent } from '../issues/repository';
 import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
@@ -33,6 +34,8 @@ export interface VariantSource {
   compileMjml?: CompileMjml;
   /** A digest's covered weekly issues: slug → title, for its list of what it gathers. */
   coverTitles?: Readonly<Record<string, string>>;
+  /** Where the issue's images are, when not the public URL (a test email of an unsent issue). */
+  assetBaseUrl?: string;
 }
 
 /** Compiles one variant. Pure apart from MJML's own work; the caller caches it. */
@@ -45,7 +48,7 @@ export async function compileVariant(source: VariantSource, excluded: readonly s
     {
       list: { slug: list.slug, name: list.name, language: list.language, contact: list.contact },
       publicUrl,
-      assetBaseUrl: assetBaseUrl(publicUrl, list.slug, issue.slug),
+      assetBaseUrl: source.assetBaseUrl ?? assetBaseUrl(publicUrl, list.slug, issue.slug),
       cadence: send.cadence,
       excludeSections: excluded.filter((id) => sectionIds.has(id)),
       coverTitles: source.coverTitles,
@@ -92,10 +95,21 @@ export class VariantCache {
   }
 }
 
-/** Titles of the weekly issues a digest covers, read once per batch (a digest names a handful). */
+/**
+ * Titles of the weekly issues a digest covers, read once per batch (a digest names a handful).
+ * Only sent ones: the title of a draft, a scheduled or a cancelled issue is not public, and a
+ * cover without a title here is left out of the email (issues/view.ts).
+ */
 export async function coverTitles(db: Db, issue: IssueRow): Promise<Record<string, string> | undefined> {
   const covers = issueContent(issue).covers;
   if (!covers?.length) return undefined;
-  const rows = await db.selectFrom('issues').select(['slug', 'title']).where('list_id', '=', issue.list_id).where('slug', 'in', covers).execute();
+  const rows = await db
+    .selectFrom('issues')
+    .innerJoin('sends', 'sends.issue_id', 'issues.id')
+    .select(['issues.slug', 'issues.title'])
+    .where('issues.list_id', '=', issue.list_id)
+    .where('issues.slug', 'in', covers)
+    .where('sends.status', 'in', SENT_STATUSES)
+    .execute();
   return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }
