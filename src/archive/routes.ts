@@ -117,7 +117,7 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
       entries.push({ slug: issue.slug, title: issue.title, summary: summaryOf(issue), sentAt: issue.sent_at, content: feedContentHtml(view) });
     }
     const xml = archiveFeed(
-      { slug: list.slug, name: list.name, language: list.language, from: list.from_address, description: list.description ? plainText(list.description).trim() : undefined },
+      { slug: list.slug, name: list.name, language: list.language, from: list.from_address, description: list.description ? plainText(list.description).replace(/\s+/g, ' ').trim() : undefined },
       entries,
       config.publicUrl,
     );

@@ -45,9 +45,7 @@ export async function startArchiveApp(listOptions: { slug?: string; name?: strin
     baseUrl,
     test,
     list,
-    addIssue(issue, status, startedAt) {
-      return addIssueRow(test.db, list, issue, status, startedAt);
-    },
+    addIssue: (issue, status, startedAt) => insertIssue(test.db, list.id, issue, status, startedAt),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -56,11 +54,14 @@ export async function startArchiveApp(listOptions: { slug?: string; name?: strin
   };
 }
 
-/** An issue and its send as rows, in any state a send can be in (nothing is sent). */
-export async function addIssueRow(db: Db, list: List, issue: Issue, status: SendStatus | 'draft', startedAt = new Date()): Promise<void> {
+/**
+ * An issue and its send as rows, in any state a send can be in ('draft': no send at all), so a
+ * test says what is public without sending anything.
+ */
+export async function insertIssue(db: Db, listId: string, issue: Issue, status: SendStatus | 'draft', startedAt = new Date()): Promise<void> {
   const row = await db
     .insertInto('issues')
-    .values({ list_id: list.id, slug: issue.slug, kind: issue.kind ?? 'weekly', date: issue.date, title: issue.title, content: JSON.stringify(issue) })
+    .values({ list_id: listId, slug: issue.slug, kind: issue.kind ?? 'weekly', date: issue.date, title: issue.title, content: JSON.stringify(issue) })
     .returning('id')
     .executeTakeFirstOrThrow();
   if (status === 'draft') return;
@@ -68,7 +69,7 @@ export async function addIssueRow(db: Db, list: List, issue: Issue, status: Send
     .insertInto('sends')
     .values({
       issue_id: row.id,
-      list_id: list.id,
+      list_id: listId,
       cadence: issue.kind === 'digest' ? 'monthly' : 'weekly',
       status,
       scheduled_at: startedAt,

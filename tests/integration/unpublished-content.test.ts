@@ -6,7 +6,7 @@ import { createApp } from '../../src/app';
 import { parseMail } from '../../src/mail/capture';
 import { assetDir, importIssue } from '../../src/issues/repository';
 import { sendTest } from '../../src/sending/editor';
-import { addIssueRow, smallIssue } from '../helpers/archive-app';
+import { insertIssue, smallIssue } from '../helpers/archive-app';
 import { blockRemoteRequests, hasChromium, launchBrowser } from '../helpers/browser';
 import { addSubscribers, importFixture, startSend, startSendWorld, type SendWorld } from '../helpers/send-world';
 import { eventually } from '../helpers/subscriber-app';
@@ -54,10 +54,10 @@ afterAll(async () => {
 
 test('a digest email names only the sent weeklies it covers: no draft, scheduled or cancelled title', async () => {
   await addSubscribers(world.db, world.list.id, 2, 'monthly', { cadence: 'monthly' });
-  await addIssueRow(world.db, world.list, smallIssue('w-sent', '2021-02-01', { title: 'Public weekly' }), 'done');
-  await addIssueRow(world.db, world.list, smallIssue('w-draft', '2021-02-08', { title: 'Secret draft' }), 'draft');
-  await addIssueRow(world.db, world.list, smallIssue('w-sched', '2021-02-15', { title: 'Secret scheduled' }), 'scheduled');
-  await addIssueRow(world.db, world.list, smallIssue('w-cancel', '2021-02-22', { title: 'Secret cancelled' }), 'cancelled');
+  await insertIssue(world.db, world.list.id, smallIssue('w-sent', '2021-02-01', { title: 'Public weekly' }), 'done');
+  await insertIssue(world.db, world.list.id, smallIssue('w-draft', '2021-02-08', { title: 'Secret draft' }), 'draft');
+  await insertIssue(world.db, world.list.id, smallIssue('w-sched', '2021-02-15', { title: 'Secret scheduled' }), 'scheduled');
+  await insertIssue(world.db, world.list.id, smallIssue('w-cancel', '2021-02-22', { title: 'Secret cancelled' }), 'cancelled');
   const digest = { ...smallIssue('digest-2021-02', '2021-02-28', { kind: 'digest', title: 'February digest' }), covers: ['w-sent', 'w-draft', 'w-sched', 'w-cancel'] };
   await importIssue(world.db, { list: world.list, issue: digest, baseDir: world.dataDir, dataDir: world.dataDir });
   await startSend(world, 'digest-2021-02');
@@ -100,7 +100,7 @@ test("a draft's images are not public; the test email's keyed URLs show them; on
 
 (hasChromium() ? test : test.skip)('an imported SVG with a script runs nothing on the app origin (Chromium)', async () => {
   // An issue that is public, with an SVG among its assets (as `issues import` copies it).
-  await addIssueRow(world.db, world.list, smallIssue('svg-weekly', '2021-03-01'), 'done');
+  await insertIssue(world.db, world.list.id, smallIssue('svg-weekly', '2021-03-01'), 'done');
   const dir = assetDir(world.dataDir, 'ml-news', 'svg-weekly');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(
