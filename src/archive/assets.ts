@@ -2,7 +2,7 @@ import path from 'node:path';
 import express from 'express';
 import type { Db } from '../db/database';
 import { isAssetKey } from '../issues/asset-keys';
-import { findPublishedAssetOwner } from './repository';
+import { findPublishedAssetOwner } from '../issues/published';
 
 /**
  * `/assets/{list}/{issue}/{file}`: the images of imported issues, at the URLs the compiled

@@ -14,7 +14,7 @@ import { allLists, findListBySlug } from '../lists/repository';
 import { archiveFeed } from './feed';
 import { feedLink, listAbout } from '../subscribers/pages';
 import { homePage } from './home';
-import { latestPublishedByList, publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from './repository';
+import { latestPublishedByList, publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from '../issues/published';
 import { issueView } from '../issues/view';
 import { plainText } from '../issues/rich-text';
 import { feedContentHtml } from './feed-content';
