@@ -3,6 +3,7 @@ import * as listsAndSubscribers from './2026-11-28-01-lists-and-subscribers';
 import * as listWelcomeEmail from './2026-11-28-02-list-welcome-email';
 import * as issuesSendsDeliveries from './2026-11-28-03-issues-sends-deliveries';
 import * as listDigestTemplates from './2026-11-28-04-list-digest-templates';
+import * as sendWorkersAndCircuit from './2026-12-06-20-01-send-workers-and-circuit';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so that the same code
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '2026-11-28-02-list-welcome-email': listWelcomeEmail,
   '2026-11-28-03-issues-sends-deliveries': issuesSendsDeliveries,
   '2026-11-28-04-list-digest-templates': listDigestTemplates,
+  '2026-12-06-20-01-send-workers-and-circuit': sendWorkersAndCircuit,
 };

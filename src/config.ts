@@ -44,6 +44,16 @@ export interface Config {
    * written when a worker is killed is a message sent again: see the README's bound.
    */
   readonly sendFlushMs: number;
+  /** How often a worker process says it is alive (send_workers). */
+  readonly workerHeartbeatMs: number;
+  /** A worker silent this long (three heartbeats) is gone: its leased rows are taken over at once. */
+  readonly workerGoneAfterMs: number;
+  /**
+   * bull's lock on a running job, and how often workers look for jobs whose lock ran out (a
+   * killed worker's): a job is taken over about lock + check after its worker died.
+   */
+  readonly jobLockMs: number;
+  readonly jobStallCheckMs: number;
   /** How long a batch job holds its deliveries; a crashed job's rows are free again after it. */
   readonly deliveryLeaseMs: number;
   /** How often workers compare the rows with the queue and re-create lost jobs. */
@@ -119,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const publicUrl = url(env, 'PUBLIC_URL', `http://localhost:${port}`)!.replace(/\/+$/, '');
   const smtpUrl = url(env, 'SMTP_URL', undefined);
+  const heartbeat = int(env, 'WORKER_HEARTBEAT_SECONDS', 5, 1) * 1000;
 
   return Object.freeze({
     env: mode,
@@ -141,6 +152,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sendBatchSize: int(env, 'SEND_BATCH_SIZE', 100, 1),
     sendPauseAfterFailures: int(env, 'SEND_PAUSE_AFTER_FAILURES', 1000, 1),
     sendFlushMs: int(env, 'SEND_FLUSH_MS', 100, 10),
+    workerHeartbeatMs: heartbeat,
+    workerGoneAfterMs: 3 * heartbeat,
+    jobLockMs: int(env, 'JOB_LOCK_SECONDS', 15, 1) * 1000,
+    jobStallCheckMs: int(env, 'JOB_STALL_CHECK_SECONDS', 10, 1) * 1000,
     deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
     repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
   });

@@ -88,8 +88,18 @@ function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** bull's timings (JOB_LOCK_SECONDS, JOB_STALL_CHECK_SECONDS); fault tests shorten them. */
+export interface QueueTimings {
+  /** A running job's lock; its worker renews it at half this. */
+  lockMs: number;
+  /** How often workers look for jobs whose lock ran out (a killed worker's) and take them over. */
+  stalledIntervalMs: number;
+}
+
+const DEFAULT_TIMINGS: QueueTimings = { lockMs: 15_000, stalledIntervalMs: 10_000 };
+
 /** `prefix` keeps the keys of one deployment (or one test) apart from another's (REDIS_PREFIX). */
-export function createQueues(redisUrl: string, prefix: string, db: Db): Queues {
+export function createQueues(redisUrl: string, prefix: string, db: Db, timings: QueueTimings = DEFAULT_TIMINGS): Queues {
   const queues = new Map<JobKind, Queue.Queue>();
   const queue = <K extends JobKind>(kind: K): Queue.Queue<Owned<JobPayloads[K]>> => {
     let q = queues.get(kind);
@@ -103,8 +113,8 @@ export function createQueues(redisUrl: string, prefix: string, db: Db): Queues {
           removeOnComplete: true,
           removeOnFail: true,
         },
-        // A killed worker's job is taken over by another after this long.
-        settings: { lockDuration: 15_000, stalledInterval: 10_000, maxStalledCount: 2 },
+        // A killed worker's job is taken over by another after about lock + stalled interval.
+        settings: { lockDuration: timings.lockMs, stalledInterval: timings.stalledIntervalMs, maxStalledCount: 2 },
       });
       // Without a listener a lost connection is an unhandled 'error' event; ioredis reconnects by itself.
       q.on('error', () => {});

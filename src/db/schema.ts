@@ -11,6 +11,7 @@ export interface Database {
   issues: IssuesTable;
   sends: SendsTable;
   deliveries: DeliveriesTable;
+  send_workers: SendWorkersTable;
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -141,6 +142,13 @@ export interface SendsTable {
   planned_at: Date | null;
   pause_reason: string | null;
   failure_streak: Generated<number>;
+  /** Circuit breaker (migration 2026-12-06-20-01): since when only temporary failures; null: closed. */
+  failing_since: Date | null;
+  /** When the next probe message may be tried; null: closed. */
+  retry_at: Date | null;
+  /** The wait before the next probe, doubled after each failed one. */
+  backoff_ms: Generated<number>;
+  last_error: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -153,6 +161,8 @@ export interface DeliveriesTable {
   subscription_id: string;
   status: Generated<DeliveryStatus>;
   leased_until: Date | null;
+  /** The worker process (send_workers.id) holding the lease. */
+  leased_by: string | null;
   attempts: Generated<number>;
   smtp_response: string | null;
   finished_at: Date | null;
@@ -160,4 +170,10 @@ export interface DeliveriesTable {
 
 export type IssueRow = Selectable<IssuesTable>;
 export type Send = Selectable<SendsTable>;
+
+/** A worker process that sends, and when it last said it is alive (migration 2026-12-06-20-01). */
+export interface SendWorkersTable {
+  id: string;
+  seen_at: Generated<Date>;
+}
 export type Delivery = Selectable<DeliveriesTable>;

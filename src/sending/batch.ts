@@ -1,7 +1,5 @@
-import { sql } from 'kysely';
 import type { Config } from '../config';
-import type { Db } from '../db/database';
-import type { IssueRow, List, Send } from '../db/schema';
+import type { Send } from '../db/schema';
 import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
 import type { Logger } from '../log';
@@ -10,12 +8,11 @@ import { MessageBuffer } from '../mail/mime';
 import { classifySmtpError, smtpErrorText, type Mailer } from '../mail/transport';
 import { metrics, noteSent } from '../metrics';
 import type { SendBatchJob } from '../queues';
-import { markBounced } from '../subscribers/bounce';
 import { subscriberLink } from '../subscribers/tokens';
-import { finishSendIfDone, pauseSend } from './control';
-import { Recorder, type Outcome } from './recorder';
+import { Recorder } from './recorder';
 import type { Throttle } from './throttle';
-import { coverTitles, type VariantCache } from './variants';
+import type { Claimed, SendStore } from './repository';
+import type { VariantCache } from './variants';
 
 /** Temporary failures of one delivery before it is given up as failed. */
 export const MAX_DELIVERY_ATTEMPTS = 10;
@@ -25,16 +22,40 @@ const ABORT_AFTER_TEMPORARY = 3;
 const CHECK_EVERY_MS = 1000;
 /** Results are written in bulk: at most this many, or every SEND_FLUSH_MS. */
 const FLUSH_SIZE = 200;
+/** Batch jobs one worker process runs at once (jobs.ts): one claims and records while another sends. */
+export const BATCH_JOBS_PER_WORKER = 2;
+
+/**
+ * The most messages a `kill -9` of one worker process can make go out twice (README, "What a
+ * crash costs"). A message goes twice when SMTP accepted it but its `sent` never reached the
+ * database: it was on the wire (at most one per connection loop: jobs × SEND_CONCURRENCY), or
+ * its result waited in memory for the next write (at most what the worker sends in one flush
+ * interval plus one write, taken as one more interval: rate × 2 × SEND_FLUSH_MS). Never more
+ * than the rows the jobs held (jobs × SEND_BATCH_SIZE). SEND_RATE is the whole deployment's cap,
+ * so it bounds one worker's rate too; without it only the last term bounds.
+ */
+export function duplicatesAfterKillBound(config: Pick<Config, 'sendConcurrency' | 'sendRate' | 'sendFlushMs' | 'sendBatchSize'>): number {
+  const held = BATCH_JOBS_PER_WORKER * config.sendBatchSize;
+  if (config.sendRate <= 0) return held;
+  const onTheWire = BATCH_JOBS_PER_WORKER * config.sendConcurrency;
+  const waitingInMemory = Math.ceil((config.sendRate * 2 * config.sendFlushMs) / 1000);
+  return Math.min(held, onTheWire + waitingInMemory);
+}
 
 export interface BatchDeps {
-  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendPauseAfterFailures' | 'sendFlushMs'>;
-  db: Db;
+  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendPauseAfterFailures' | 'sendFlushMs' | 'workerGoneAfterMs'>;
+  store: SendStore;
+  /** This worker process (send_workers.id): the holder of the leases it takes. */
+  workerId: string;
   mailer: Mailer;
   throttle: Throttle;
-  variants: VariantCache;
+  variants: Pick<VariantCache, 'get'>;
   templates: Templates;
-  compileMjml?: CompileMjml;
+  /** Required: left out, MJML would silently be loaded into the worker (65 MB, a second of CPU). */
+  compileMjml: CompileMjml;
   log: Logger;
+  /** How often the running batch looks at the send and its recipients again (default 1 s). */
+  checkEveryMs?: number;
 }
 
 /**
@@ -55,19 +76,6 @@ export interface BatchResult {
   skipped?: string;
 }
 
-interface Claimed {
-  id: number;
-  subscription_id: string;
-  attempts: number;
-  status: string | null;
-  paused: boolean | null;
-  cadence: string | null;
-  excluded_sections: string[] | null;
-  email: string | null;
-  name: string | null;
-}
-
-
 /**
  * One batch job: claim the batch's pending deliveries (a lease, so no other job sends them),
  * check each subscription again, write each recipient into the prebuilt message of their
@@ -78,15 +86,15 @@ interface Claimed {
  * re-sends only the messages in flight, with the same Message-ID.
  */
 export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<BatchResult> {
-  const { db } = deps;
+  const { store } = deps;
   const result: BatchResult = { sent: 0, bounced: 0, suppressed: 0, temporary: 0, failed: 0 };
-  const loaded = await loadSend(db, job.sendId);
+  const loaded = await store.loadSend(job.sendId);
   if (!loaded) return { ...result, skipped: 'no such send' };
   const { send, issue, list } = loaded;
   if (send.status !== 'sending') return { ...result, skipped: `send is ${send.status}` };
 
-  const claimed = await claim(db, send, job.batch, deps.config.deliveryLeaseMs);
-  const recorder = new Recorder((outcomes) => writeOutcomes(db, send.id, outcomes), {
+  const claimed = await store.claimBatch(send, job.batch, { ms: deps.config.deliveryLeaseMs, by: deps.workerId, goneAfterMs: deps.config.workerGoneAfterMs });
+  const recorder = new Recorder((outcomes) => store.recordOutcomes(send.id, outcomes), {
     flushSize: FLUSH_SIZE,
     retryFirstMs: 100,
     retryMaxMs: 4000,
@@ -105,18 +113,19 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   const dropped = new Set<string>();
   const pendingIds = new Set(eligible.map((r) => r.subscription_id));
   const check = setInterval(() => {
-    void recheck(db, send.id, [...pendingIds])
+    void store
+      .recheckSend(send.id, [...pendingIds])
       .then((r) => {
         if (r.sendStatus !== 'sending') stopped = true;
         for (const id of r.unsendable) dropped.add(id);
       })
       .catch(() => {}); // the database is away for a moment: keep the last answer
-  }, CHECK_EVERY_MS);
+  }, deps.checkEveryMs ?? CHECK_EVERY_MS);
   const flusher = setInterval(() => recorder.flush(), deps.config.sendFlushMs);
 
   let temporaryInARow = 0;
   let next = 0;
-  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue) };
+  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await store.coverTitles(issue) };
   const worker = async () => {
     let memory = spareMemory.pop() ?? new MessageBuffer();
     while (!stopped && next < eligible.length && temporaryInARow < ABORT_AFTER_TEMPORARY) {
@@ -178,7 +187,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   await recorder.settled();
   // Rows this job claimed but did not try (paused, cancelled, cut short) are free again now.
   const untried = claimed.filter((r) => !recorder.has(r.id)).map((r) => r.id);
-  if (untried.length) await release(db, untried);
+  await store.releaseDeliveries(untried);
   const broken = loops.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (broken) throw broken.reason;
 
@@ -193,86 +202,12 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   if (result.temporary > 0 || (!stopped && next < eligible.length)) {
     throw new RetryLater(`${result.temporary} temporary SMTP failure(s); ${result.sent} sent; retrying with backoff`);
   }
-  await finishSendIfDone(db, send.id);
+  await store.finishSendIfDone(send.id);
   return result;
-}
-
-async function loadSend(db: Db, sendId: string): Promise<{ send: Send; issue: IssueRow; list: List } | undefined> {
-  const send = await db.selectFrom('sends').selectAll().where('id', '=', sendId).executeTakeFirst();
-  if (!send) return undefined;
-  const [issue, list] = await Promise.all([
-    db.selectFrom('issues').selectAll().where('id', '=', send.issue_id).executeTakeFirstOrThrow(),
-    db.selectFrom('lists').selectAll().where('id', '=', send.list_id).executeTakeFirstOrThrow(),
-  ]);
-  return { send, issue, list };
 }
 
 function isSendable(row: Claimed, send: Send): boolean {
   return row.status === 'active' && row.paused === false && row.cadence === send.cadence && !!row.email;
-}
-
-/**
- * Takes the batch's pending rows that no live job holds, and reads their subscriptions, in one
- * statement. SKIP LOCKED and the lease keep two jobs for the same batch (a repair racing a
- * retry, a flushed Redis) from sending the same row.
- */
-async function claim(db: Db, send: Send, batch: number, leaseMs: number): Promise<Claimed[]> {
-  const lo = batch * send.batch_size;
-  const hi = lo + send.batch_size;
-  const { rows } = await sql<Claimed>`
-    WITH claimed AS (
-      UPDATE deliveries d SET leased_until = now() + ${`${leaseMs} milliseconds`}::interval
-      WHERE d.id IN (
-        SELECT id FROM deliveries
-        WHERE send_id = ${send.id} AND id >= ${lo} AND id < ${hi} AND status = 'pending'
-          AND (leased_until IS NULL OR leased_until < now())
-        ORDER BY id
-        FOR UPDATE SKIP LOCKED
-      )
-      RETURNING d.id, d.subscription_id, d.attempts
-    )
-    SELECT c.id, c.subscription_id, c.attempts, s.status, s.paused, s.cadence, s.excluded_sections, p.email, p.name
-    FROM claimed c
-    LEFT JOIN subscriptions s ON s.id = c.subscription_id
-    LEFT JOIN subscribers p ON p.id = s.subscriber_id
-    ORDER BY c.id
-  `.execute(db);
-  return rows.map((r) => ({ ...r, id: Number(r.id) }));
-}
-
-async function recheck(db: Db, sendId: string, subscriptionIds: string[]): Promise<{ sendStatus: string; unsendable: string[] }> {
-  const send = await db.selectFrom('sends').select('status').where('id', '=', sendId).executeTakeFirst();
-  const rows = subscriptionIds.length
-    ? await db.selectFrom('subscriptions').select(['id', 'status', 'paused']).where('id', 'in', subscriptionIds).execute()
-    : [];
-  const sendable = new Set(rows.filter((r) => r.status === 'active' && !r.paused).map((r) => r.id));
-  // A deleted subscription (forget) is gone from the table: it is unsendable too.
-  return { sendStatus: send?.status ?? 'cancelled', unsendable: subscriptionIds.filter((id) => !sendable.has(id)) };
-}
-
-async function release(db: Db, ids: number[]): Promise<void> {
-  await db.updateTable('deliveries').set({ leased_until: null }).where('id', 'in', ids).where('status', '=', 'pending').execute();
-}
-
-/** Writes a set of results; safe to run again (a retry after a write whose answer was lost). */
-async function writeOutcomes(db: Db, sendId: string, outcomes: Outcome[]): Promise<void> {
-  await sql`
-    UPDATE deliveries d SET
-      status = u.status,
-      smtp_response = u.response,
-      attempts = d.attempts + u.tried::int,
-      finished_at = CASE WHEN u.status = 'pending' THEN NULL ELSE now() END,
-      leased_until = CASE WHEN u.status = 'pending' THEN NULL ELSE d.leased_until END
-    FROM unnest(${outcomes.map((o) => o.id)}::bigint[], ${outcomes.map((o) => o.status)}::text[],
-                ${outcomes.map((o) => o.response.slice(0, 500))}::text[], ${outcomes.map((o) => o.tried)}::boolean[])
-      AS u(id, status, response, tried)
-    -- A message accepted just after a cancel still went out: the row says so.
-    WHERE d.id = u.id AND (d.status = 'pending' OR (u.status = 'sent' AND d.status = 'cancelled'))
-  `.execute(db);
-  // Status-guarded: marking a subscription bounced twice records it once.
-  for (const o of outcomes) {
-    if (o.status === 'bounced' && o.subscriptionId) await markBounced(db, o.subscriptionId, 'bounced', { send: sendId, smtp: o.response });
-  }
 }
 
 /**
@@ -282,15 +217,10 @@ async function writeOutcomes(db: Db, sendId: string, outcomes: Outcome[]): Promi
  */
 async function noteFailures(deps: BatchDeps, send: Send, result: BatchResult): Promise<void> {
   if (result.temporary === 0 && result.sent === 0) return;
-  const updated = await deps.db
-    .updateTable('sends')
-    .set((eb) => ({ failure_streak: result.sent > 0 ? result.temporary : eb('failure_streak', '+', result.temporary) }))
-    .where('id', '=', send.id)
-    .returning(['failure_streak', 'status'])
-    .executeTakeFirst();
+  const updated = await deps.store.noteFailureStreak(send.id, result.sent, result.temporary);
   if (updated && updated.status === 'sending' && updated.failure_streak >= deps.config.sendPauseAfterFailures) {
     const reason = `paused itself after ${updated.failure_streak} temporary SMTP failures in a row; check the SMTP server, then resume`;
-    await pauseSend(deps.db, send, reason).catch(() => {});
+    await deps.store.moveSend(send.id, ['planning', 'sending'], { status: 'paused', pause_reason: reason }).catch(() => {});
     deps.log.error({ send: send.id }, reason);
   }
 }

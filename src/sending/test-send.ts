@@ -6,7 +6,8 @@ import { bareAddress, formatAddress, stableMessageId } from '../mail/headers';
 import type { Mailer, SmtpResult } from '../mail/transport';
 import type { TestSendJob } from '../queues';
 import { subscriberLink } from '../subscribers/tokens';
-import { compileVariant, coverTitles } from './variants';
+import { coverTitles } from './repository';
+import { compileVariant } from './variants';
 
 /**
  * One test email of an issue, as a weekly subscriber with no sections excluded sees it,
