@@ -7,6 +7,7 @@ import type { Logger } from './log';
 import type { Mailer } from './mail/transport';
 import type { JobKind, JobPayloads, Queues } from './queues';
 import { BATCH_JOBS_PER_WORKER, sendBatch } from './sending/batch';
+import { gate } from './sending/circuit';
 import { planSend } from './sending/plan';
 import { sendStore, sendsInStatus } from './sending/repository';
 import { sendTestEmail } from './sending/test-send';
@@ -56,6 +57,7 @@ export function jobRegistry(deps: WorkerDeps, workerId: string): JobRegistry {
   const batchDeps = {
     config: deps.config,
     store,
+    queues: deps.queues,
     workerId,
     mailer: deps.mailer,
     throttle: createThrottle(deps.redis, deps.queues.prefix, deps.config.sendRate),
@@ -87,7 +89,14 @@ export function jobRegistry(deps: WorkerDeps, workerId: string): JobRegistry {
       handle: (job) => sendBatch(batchDeps, job),
       async repair() {
         const batches = [];
-        for (const send of await sendsInStatus(deps.db, 'sending')) batches.push(...(await store.unsentBatches(send, deps.config.workerGoneAfterMs)));
+        for (const send of await sendsInStatus(deps.db, 'sending')) {
+          // A send waiting out SMTP trouble has its prober queued (delayed until the next try):
+          // nothing to add while it waits, and only one job once the probe is due but was lost.
+          const entry = gate(send, new Date());
+          if (entry.kind === 'wait') continue;
+          const unsent = await store.unsentBatches(send, deps.config.workerGoneAfterMs);
+          batches.push(...(entry.kind === 'probe' ? unsent.slice(0, 1) : unsent));
+        }
         return batches;
       },
     },

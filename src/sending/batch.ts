@@ -7,8 +7,9 @@ import { formatAddress, bareAddress, stableMessageId, unsubscribeHeaders } from 
 import { MessageBuffer } from '../mail/mime';
 import { classifySmtpError, smtpErrorText, type Mailer } from '../mail/transport';
 import { metrics, noteSent } from '../metrics';
-import type { SendBatchJob } from '../queues';
+import type { Queues, SendBatchJob } from '../queues';
 import { subscriberLink } from '../subscribers/tokens';
+import { gate, opened, probeFailed } from './circuit';
 import { Recorder } from './recorder';
 import type { Throttle } from './throttle';
 import type { Claimed, SendStore } from './repository';
@@ -16,8 +17,6 @@ import type { VariantCache } from './variants';
 
 /** Temporary failures of one delivery before it is given up as failed. */
 export const MAX_DELIVERY_ATTEMPTS = 10;
-/** Temporary failures in a row within a batch that end it early: the server is unwell, back off. */
-const ABORT_AFTER_TEMPORARY = 3;
 /** How often a running batch looks at the send (paused? cancelled?) and its recipients (unsubscribed?). */
 const CHECK_EVERY_MS = 1000;
 /** Results are written in bulk: at most this many, or every SEND_FLUSH_MS. */
@@ -43,8 +42,10 @@ export function duplicatesAfterKillBound(config: Pick<Config, 'sendConcurrency' 
 }
 
 export interface BatchDeps {
-  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendPauseAfterFailures' | 'sendFlushMs' | 'workerGoneAfterMs'>;
+  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendFlushMs' | 'workerGoneAfterMs' | 'circuit'>;
   store: SendStore;
+  /** Where a send's batches are queued again when its circuit closes. */
+  queues: Pick<Queues, 'addBulk'>;
   /** This worker process (send_workers.id): the holder of the leases it takes. */
   workerId: string;
   mailer: Mailer;
@@ -64,8 +65,19 @@ export interface BatchDeps {
  */
 const spareMemory: MessageBuffer[] = [];
 
-/** Thrown when some deliveries of a batch failed temporarily: the queue retries it with backoff. */
-export class RetryLater extends Error {}
+/**
+ * Thrown when some deliveries of a batch failed temporarily: the queue retries the job, after
+ * `retryInMs` when the circuit says how long, else with its own backoff.
+ */
+export class RetryLater extends Error {
+  override name = 'RetryLater';
+  constructor(
+    message: string,
+    readonly retryInMs?: number,
+  ) {
+    super(message);
+  }
+}
 
 export interface BatchResult {
   sent: number;
@@ -93,6 +105,17 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   const { send, issue, list } = loaded;
   if (send.status !== 'sending') return { ...result, skipped: `send is ${send.status}` };
 
+  // The circuit: while SMTP refuses, the send waits (the job that opened it, or that failed
+  // the last probe, is queued again for the next probe; other jobs end here and are queued
+  // again when it closes). After the wait one job takes the probe: one message.
+  let probing = false;
+  const entry = gate(send, new Date());
+  if (entry.kind === 'wait') return { ...result, skipped: 'SMTP refusing: the send waits for its next probe' };
+  if (entry.kind === 'probe') {
+    probing = await store.takeProbe(send.id, send.retry_at!, new Date(Date.now() + Math.max(send.backoff_ms, deps.config.circuit.firstBackoffMs)));
+    if (!probing) return { ...result, skipped: 'another job is probing SMTP' };
+  }
+
   const claimed = await store.claimBatch(send, job.batch, { ms: deps.config.deliveryLeaseMs, by: deps.workerId, goneAfterMs: deps.config.workerGoneAfterMs });
   const recorder = new Recorder((outcomes) => store.recordOutcomes(send.id, outcomes), {
     flushSize: FLUSH_SIZE,
@@ -106,17 +129,32 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
     else recorder.add({ id: row.id, status: 'suppressed', response: 'subscription changed after planning', tried: false });
   }
   result.suppressed = claimed.length - eligible.length;
+  // A probe goes to a recipient picked at random, so one mailbox that keeps saying 4xx cannot
+  // hold the whole send's circuit open.
+  if (probing && eligible.length > 1) {
+    const pick = Math.floor(Math.random() * eligible.length);
+    [eligible[0], eligible[pick]] = [eligible[pick]!, eligible[0]!];
+  }
 
   // Looked at every second while sending: a pause or cancel stops the batch, and an
   // unsubscribe, bounce or pause of one recipient drops them, within seconds.
+  // Another job opening the circuit stops this one too (its rows are queued again on close).
   let stopped = false;
+  let waitingElsewhere = false;
+  let circuitMoves = 0;
   const dropped = new Set<string>();
   const pendingIds = new Set(eligible.map((r) => r.subscription_id));
   const check = setInterval(() => {
+    const asked = circuitMoves;
     void store
       .recheckSend(send.id, [...pendingIds])
       .then((r) => {
         if (r.sendStatus !== 'sending') stopped = true;
+        // An answer from before this job moved the circuit itself says nothing about it.
+        if (r.retryAt && !probing && asked === circuitMoves) {
+          stopped = true;
+          waitingElsewhere = true;
+        }
         for (const id of r.unsendable) dropped.add(id);
       })
       .catch(() => {}); // the database is away for a moment: keep the last answer
@@ -124,11 +162,14 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   const flusher = setInterval(() => recorder.flush(), deps.config.sendFlushMs);
 
   let temporaryInARow = 0;
+  let lastError = '';
   let next = 0;
+  /** How many of the eligible rows the loops may take: one while probing. */
+  let allowed = probing ? 1 : eligible.length;
   const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await store.coverTitles(issue) };
   const worker = async () => {
     let memory = spareMemory.pop() ?? new MessageBuffer();
-    while (!stopped && next < eligible.length && temporaryInARow < ABORT_AFTER_TEMPORARY) {
+    while (!stopped && next < allowed && temporaryInARow < deps.config.circuit.openAfter) {
       const row = eligible[next++]!;
       pendingIds.delete(row.subscription_id);
       if (dropped.has(row.subscription_id)) {
@@ -166,10 +207,12 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
           // The subscription is marked bounced with the row's result, retried with it.
           recorder.add({ id: row.id, status: 'bounced', response, tried: true, subscriptionId: row.subscription_id });
         } else if (row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS) {
+          lastError = response;
           result.failed++;
           recorder.add({ id: row.id, status: 'failed', response, tried: true });
         } else {
           temporaryInARow++;
+          lastError = response;
           result.temporary++;
           recorder.add({ id: row.id, status: 'pending', response, tried: true });
         }
@@ -179,7 +222,31 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   };
   // allSettled, not all: a loop that throws (a variant that does not compile) must not let the
   // results be written while the other loops are still sending.
-  const loops = await Promise.allSettled(Array.from({ length: Math.min(deps.config.sendConcurrency, eligible.length) }, worker));
+  const run = () => Promise.allSettled(Array.from({ length: Math.min(deps.config.sendConcurrency, allowed - next) }, worker));
+  let loops = await run();
+  let circuit: 'closed' | 'opened' | 'probe failed' | 'already open' | 'nothing to probe' = 'closed';
+  if (probing) {
+    circuitMoves++;
+    if (result.temporary > 0 || result.failed > 0) circuit = 'probe failed';
+    else if (result.sent === 0 && result.bounced === 0) {
+      // Nobody here to probe with: hand the probe on at once to the send's other batches.
+      circuit = 'nothing to probe';
+      await store.probeFailed(send.id, { failing_since: send.failing_since, retry_at: new Date(), backoff_ms: send.backoff_ms, last_error: send.last_error });
+    } else {
+      // SMTP answers again: full speed, and every batch that stopped for the circuit is queued.
+      await store.closeCircuit(send.id);
+      probing = false;
+      deps.log.info({ send: send.id }, 'SMTP answers again: the send goes on at full speed');
+      await deps.queues.addBulk('send-batch', await store.unsentBatches(send, deps.config.workerGoneAfterMs));
+      allowed = eligible.length;
+      loops = loops.concat(await run());
+    }
+  } else if (temporaryInARow >= deps.config.circuit.openAfter) {
+    circuitMoves++;
+    const columns = opened(deps.config.circuit, new Date(), lastError);
+    circuit = (await store.openCircuit(send.id, columns)) ? 'opened' : 'already open';
+    if (circuit === 'opened') deps.log.warn({ send: send.id, error: lastError, retryInMs: columns.backoff_ms }, 'SMTP refuses: the send waits, then probes');
+  }
   clearInterval(check);
   clearInterval(flusher);
   // Every result is written before the job ends, however long the database is away: the job
@@ -198,7 +265,25 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   metrics.suppressed.inc(result.suppressed);
   noteSent(result.sent);
 
-  await noteFailures(deps, send, result);
+  if (circuit === 'opened') throw new RetryLater(`SMTP refuses (${lastError}); probing in ${deps.config.circuit.firstBackoffMs} ms`, deps.config.circuit.firstBackoffMs);
+  if (circuit === 'probe failed') {
+    const now = new Date();
+    const after = probeFailed(send, deps.config.circuit, now, lastError, list.timezone);
+    if (after.kind === 'give up') {
+      await store.moveSend(send.id, ['sending'], { status: 'paused', pause_reason: after.reason });
+      await store.closeCircuit(send.id);
+      deps.log.error({ send: send.id }, after.reason);
+      return { ...result, skipped: 'gave up: paused for a person' };
+    }
+    await store.probeFailed(send.id, after.columns);
+    throw new RetryLater(`SMTP still refuses (${lastError}); next probe in ${after.waitMs} ms`, after.waitMs);
+  }
+  if (circuit === 'nothing to probe') {
+    await deps.queues.addBulk('send-batch', await store.unsentBatches(send, deps.config.workerGoneAfterMs));
+    return { ...result, skipped: 'nothing to probe with in this batch' };
+  }
+  // Stopped for a circuit another job opened, or one this job found open: it queues us again.
+  if (circuit === 'already open' || waitingElsewhere) return { ...result, skipped: 'SMTP refusing: the send waits for its next probe' };
   if (result.temporary > 0 || (!stopped && next < eligible.length)) {
     throw new RetryLater(`${result.temporary} temporary SMTP failure(s); ${result.sent} sent; retrying with backoff`);
   }
@@ -208,19 +293,4 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
 
 function isSendable(row: Claimed, send: Send): boolean {
   return row.status === 'active' && row.paused === false && row.cadence === send.cadence && !!row.email;
-}
-
-/**
- * Temporary failures in a row across the whole send (a success resets the count). Past the
- * limit the send pauses itself, with the reason for `issues status`: retrying for hours
- * against a relay that refuses everything helps nobody.
- */
-async function noteFailures(deps: BatchDeps, send: Send, result: BatchResult): Promise<void> {
-  if (result.temporary === 0 && result.sent === 0) return;
-  const updated = await deps.store.noteFailureStreak(send.id, result.sent, result.temporary);
-  if (updated && updated.status === 'sending' && updated.failure_streak >= deps.config.sendPauseAfterFailures) {
-    const reason = `paused itself after ${updated.failure_streak} temporary SMTP failures in a row; check the SMTP server, then resume`;
-    await deps.store.moveSend(send.id, ['planning', 'sending'], { status: 'paused', pause_reason: reason }).catch(() => {});
-    deps.log.error({ send: send.id }, reason);
-  }
 }

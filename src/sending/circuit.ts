@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import type { CircuitSettings } from '../config';
 import type { Send } from '../db/schema';
 
 /**
@@ -9,14 +10,6 @@ import type { Send } from '../db/schema';
  * the first probe that goes through resumes the send at full speed. Only after
  * SEND_GIVE_UP_AFTER of nothing but failures does the send pause for a person.
  */
-export interface CircuitSettings {
-  /** Temporary failures in a row (no success between) that open the circuit. */
-  openAfter: number;
-  firstBackoffMs: number;
-  maxBackoffMs: number;
-  giveUpAfterMs: number;
-}
-
 export type CircuitColumns = Pick<Send, 'failing_since' | 'retry_at' | 'backoff_ms' | 'last_error'>;
 
 export type Gate =
@@ -34,7 +27,7 @@ export function gate(send: CircuitColumns, now: Date): Gate {
 }
 
 /** The circuit as it opens now, after `openAfter` temporary failures in a row. */
-export function opened(settings: CircuitSettings, now: Date, error: string): Required<Omit<CircuitColumns, never>> {
+export function opened(settings: CircuitSettings, now: Date, error: string): CircuitColumns {
   return { failing_since: now, retry_at: new Date(now.getTime() + settings.firstBackoffMs), backoff_ms: settings.firstBackoffMs, last_error: error };
 }
 
@@ -82,14 +75,4 @@ export function circuitView(send: CircuitColumns, timezone: string): CircuitView
 function clock(at: Date, timezone: string): string {
   const t = DateTime.fromJSDate(at, { zone: timezone });
   return t.isValid ? t.toFormat('HH:mm') : DateTime.fromJSDate(at, { zone: 'utc' }).toFormat("HH:mm 'UTC'");
-}
-
-/** "1h", "30m", "90s", "2h30m" or plain seconds → milliseconds (SEND_GIVE_UP_AFTER). */
-export function parseDuration(raw: string): number | undefined {
-  const text = raw.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
-  if (!m || text === '') return undefined;
-  const [, h, min, s] = m;
-  return ((Number(h ?? 0) * 60 + Number(min ?? 0)) * 60 + Number(s ?? 0)) * 1000;
 }

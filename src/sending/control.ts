@@ -3,6 +3,7 @@ import type { DeliveryStatus, IssueRow, List, Send } from '../db/schema';
 import { AppError } from '../errors';
 import { issueState } from '../issues/repository';
 import type { Queues } from '../queues';
+import { circuitView, type CircuitView } from './circuit';
 import {
   cancelPendingDeliveries,
   closeCircuit,
@@ -123,6 +124,8 @@ export async function cancelSend(db: Db, send: Send): Promise<Send> {
 
 export interface SendProgress {
   send: Send;
+  /** Whether SMTP trouble holds the send back, and until when (the editor's "why is it slow"). */
+  circuit: CircuitView;
   counts: Record<DeliveryStatus, number>;
   total: number;
   /** Messages a second over the last minute. */
@@ -131,11 +134,15 @@ export interface SendProgress {
   etaSeconds: number | null;
 }
 
-export async function sendProgress(db: Db, send: Send): Promise<SendProgress> {
+/**
+ * A send's progress and circuit, for `issues status`, the admin API and the desk's send page.
+ * `timezone`: the list's, in which the circuit's times are told ("since 10:02").
+ */
+export async function sendProgress(db: Db, send: Send, timezone = 'UTC'): Promise<SendProgress> {
   const counts = await deliveryCounts(db, send.id);
   const recent = await sentInLast(db, send.id, 60);
   const window = send.started_at ? Math.min(60, Math.max(1, (Date.now() - send.started_at.getTime()) / 1000)) : 60;
   const rate = recent / window;
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  return { send, counts, total, rate, etaSeconds: rate > 0 ? Math.ceil(counts.pending / rate) : null };
+  return { send, circuit: circuitView(send, timezone), counts, total, rate, etaSeconds: rate > 0 ? Math.ceil(counts.pending / rate) : null };
 }

@@ -3,6 +3,7 @@ import type { Db } from '../db/database';
 import type { DeliveryStatus, IssueRow, List, Send } from '../db/schema';
 import { issueContent } from '../issues/repository';
 import { markBounced } from '../subscribers/bounce';
+import type { CircuitColumns } from './circuit';
 import type { Outcome } from './recorder';
 
 /**
@@ -164,14 +165,46 @@ export async function closeCircuit(db: Db, sendId: string): Promise<void> {
     .execute();
 }
 
-/** Temporary failures in a row across the send (a success resets the count). */
-export function noteFailureStreak(db: Db, sendId: string, sent: number, temporary: number): Promise<Pick<Send, 'failure_streak' | 'status'> | undefined> {
-  return db
+/**
+ * Opens the circuit of a send that is closed; false when another job opened it first (only
+ * the one that opened it waits to probe).
+ */
+export async function openCircuit(db: Db, sendId: string, columns: CircuitColumns): Promise<boolean> {
+  const done = await db
     .updateTable('sends')
-    .set((eb) => ({ failure_streak: sent > 0 ? temporary : eb('failure_streak', '+', temporary) }))
+    .set({ ...columns, last_error: columns.last_error?.slice(0, 300) ?? null })
     .where('id', '=', sendId)
-    .returning(['failure_streak', 'status'])
+    .where('failing_since', 'is', null)
+    .returning('id')
     .executeTakeFirst();
+  return !!done;
+}
+
+/**
+ * Takes the probe of a send whose wait is over: moves retry_at from what the caller saw to
+ * `holdUntil`, so of all the jobs that wake at once exactly one sends the probe (and if it
+ * dies, another takes the probe after the hold).
+ */
+export async function takeProbe(db: Db, sendId: string, seenRetryAt: Date, holdUntil: Date): Promise<boolean> {
+  const taken = await db
+    .updateTable('sends')
+    .set({ retry_at: holdUntil })
+    .where('id', '=', sendId)
+    .where('retry_at', '=', seenRetryAt)
+    .where('retry_at', '<=', sql<Date>`now()`)
+    .returning('id')
+    .executeTakeFirst();
+  return !!taken;
+}
+
+/** A probe failed (or found nobody to probe with): the circuit's next wait. */
+export async function probeFailed(db: Db, sendId: string, columns: CircuitColumns): Promise<void> {
+  await db
+    .updateTable('sends')
+    .set({ retry_at: columns.retry_at, backoff_ms: columns.backoff_ms, last_error: columns.last_error?.slice(0, 300) ?? null })
+    .where('id', '=', sendId)
+    .where('failing_since', 'is not', null)
+    .execute();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,7 +421,10 @@ export interface SendStore {
   finishSendIfDone(sendId: string): Promise<boolean>;
   planChunk(send: Send): Promise<PlannedChunk>;
   moveSend(sendId: string, from: readonly Send['status'][], set: SendChange): Promise<Send | undefined>;
-  noteFailureStreak(sendId: string, sent: number, temporary: number): Promise<Pick<Send, 'failure_streak' | 'status'> | undefined>;
+  openCircuit(sendId: string, columns: CircuitColumns): Promise<boolean>;
+  takeProbe(sendId: string, seenRetryAt: Date, holdUntil: Date): Promise<boolean>;
+  probeFailed(sendId: string, columns: CircuitColumns): Promise<void>;
+  closeCircuit(sendId: string): Promise<void>;
 }
 
 export function sendStore(db: Db): SendStore {
@@ -404,6 +440,9 @@ export function sendStore(db: Db): SendStore {
     finishSendIfDone: (id) => finishSendIfDone(db, id),
     planChunk: (send) => planChunk(db, send),
     moveSend: (id, from, set) => moveSend(db, id, from, set),
-    noteFailureStreak: (id, sent, temporary) => noteFailureStreak(db, id, sent, temporary),
+    openCircuit: (id, columns) => openCircuit(db, id, columns),
+    takeProbe: (id, seen, hold) => takeProbe(db, id, seen, hold),
+    probeFailed: (id, columns) => probeFailed(db, id, columns),
+    closeCircuit: (id) => closeCircuit(db, id),
   };
 }

@@ -72,7 +72,7 @@ export async function startSendWorld(options: WorldOptions = {}): Promise<SendWo
   });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  const queues = createQueues(redisUrl, prefix, test.db, { lockMs: config.jobLockMs, stalledIntervalMs: config.jobStallCheckMs });
+  const queues = createQueues(redisUrl, prefix, test.db, { lockMs: config.jobLockMs, stalledIntervalMs: config.jobStallCheckMs, retryFirstMs: config.jobRetryFirstMs });
   const mailer = createSmtpMailer(smtp.url, { pool: config.sendConcurrency, dkim: config.dkim });
   const workers =
     options.workers === false

@@ -43,10 +43,14 @@ function smtp(answer: (to: string) => Answer = () => 'ok', delayMs = 0) {
 
 const config = loadConfig({ NODE_ENV: 'test', SEND_CONCURRENCY: '3', PUBLIC_URL: 'http://news.example.org', SEND_FLUSH_MS: '10', WORKER_HEARTBEAT_SECONDS: '1' });
 
+const requeued: { sendId: string; batch: number }[] = [];
+beforeEach(() => void requeued.splice(0));
+
 function deps(store: MemoryStore, mailer: Mailer, extra: Partial<BatchDeps> = {}): BatchDeps {
   return {
     config,
     store,
+    queues: { addBulk: async (_kind: string, jobs: unknown[]) => void requeued.push(...(jobs as { sendId: string; batch: number }[])) },
     workerId: 'me',
     mailer,
     throttle: async () => {},
@@ -213,4 +217,79 @@ test("results the store cannot take (a database restart) are retried until writt
   const again = smtp();
   await sendBatch(deps(store, again.mailer), { sendId: 'send-1', batch: 0 });
   expect(again.asked).toEqual([]);
+});
+
+describe('the circuit breaker', () => {
+  test('temporary failures in a row open the circuit: the batch stops, frees its untried rows, and its job comes back for the probe', async () => {
+    const store = new MemoryStore(issue, list);
+    store.plan(store.subscribe(60));
+    const { mailer, asked } = smtp(() => 'refused');
+    const err = await sendBatch(deps(store, mailer), { sendId: 'send-1', batch: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RetryLater);
+    expect((err as RetryLater).retryInMs).toBe(config.circuit.firstBackoffMs);
+    expect(asked.length).toBeGreaterThanOrEqual(config.circuit.openAfter);
+    expect(asked.length).toBeLessThan(config.circuit.openAfter + config.sendConcurrency);
+    expect(store.send.failing_since).not.toBeNull();
+    expect(store.send.retry_at!.getTime()).toBeGreaterThan(Date.now());
+    expect(store.send.last_error).toMatch(/ECONNREFUSED/);
+    expect(store.send.status).toBe('sending'); // waiting is not paused
+    expect(store.deliveries.filter((d) => d.status === 'pending' && d.leased_until !== null)).toEqual([]);
+  });
+
+  test('while the circuit waits, a batch job claims nothing and asks SMTP nothing', async () => {
+    const store = new MemoryStore(issue, list, { failing_since: new Date(), retry_at: new Date(Date.now() + 60_000), backoff_ms: 5000 });
+    store.plan(store.subscribe(5));
+    const { mailer, asked } = smtp();
+    expect(await sendBatch(deps(store, mailer), { sendId: 'send-1', batch: 0 })).toMatchObject({ sent: 0, skipped: expect.stringMatching(/waits/) });
+    expect(asked).toEqual([]);
+    expect(store.deliveries.every((d) => d.leased_until === null)).toBe(true);
+  });
+
+  test('a failed probe is one message; the next wait is twice as long', async () => {
+    const since = new Date(Date.now() - 10_000);
+    const store = new MemoryStore(issue, list, { failing_since: since, retry_at: new Date(Date.now() - 1), backoff_ms: 5000, last_error: '421' });
+    store.plan(store.subscribe(20));
+    const { mailer, asked } = smtp(() => ({ code: 421, command: 'CONN' }));
+    const err = await sendBatch(deps(store, mailer), { sendId: 'send-1', batch: 0 }).catch((e: unknown) => e);
+    expect(asked).toHaveLength(1);
+    expect((err as RetryLater).retryInMs).toBe(10_000);
+    expect(store.send).toMatchObject({ failing_since: since, backoff_ms: 10_000, status: 'sending' });
+  });
+
+  test('a probe that goes through closes the circuit, queues every batch again and sends the rest at full speed', async () => {
+    const store = new MemoryStore(issue, list, { batch_size: 10, failing_since: new Date(Date.now() - 10_000), retry_at: new Date(Date.now() - 1), backoff_ms: 5000 });
+    store.plan(store.subscribe(30));
+    const { mailer, sent } = smtp();
+    const result = await sendBatch(deps(store, mailer), { sendId: 'send-1', batch: 1 });
+    expect(result.sent).toBe(10);
+    expect(sent).toHaveLength(10);
+    expect(store.send).toMatchObject({ failing_since: null, retry_at: null, backoff_ms: 0 });
+    expect(requeued.map((j) => j.batch)).toEqual([0, 1, 2]);
+  });
+
+  test('two jobs wake for the same probe: only one sends it', async () => {
+    const store = new MemoryStore(issue, list, { batch_size: 10, failing_since: new Date(Date.now() - 10_000), retry_at: new Date(Date.now() - 1), backoff_ms: 5000 });
+    store.plan(store.subscribe(20));
+    const { mailer, asked } = smtp(() => ({ code: 451 }));
+    const results = await Promise.allSettled([0, 1].map((batch) => sendBatch(deps(store, mailer), { sendId: 'send-1', batch })));
+    expect(asked).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(results.find((r) => r.status === 'fulfilled')).toMatchObject({ value: { skipped: expect.stringMatching(/probing/) } });
+  });
+
+  test('a greylisting server (one 451 in twenty recipients, once each) opens no circuit', async () => {
+    const store = new MemoryStore(issue, list);
+    const readers = store.subscribe(100);
+    store.plan(readers);
+    const once = new Set<string>();
+    const answer = (to: string): Answer => (Number(/-(\d+)@/.exec(to)![1]) % 20 === 7 && !once.has(to) ? (once.add(to), { code: 451 }) : 'ok');
+    const first = smtp(answer);
+    await expect(sendBatch(deps(store, first.mailer), { sendId: 'send-1', batch: 0 })).rejects.toBeInstanceOf(RetryLater);
+    expect(store.send.failing_since).toBeNull();
+    expect(store.counts()).toEqual({ sent: 95, pending: 5 });
+    const again = smtp(answer);
+    await sendBatch(deps(store, again.mailer), { sendId: 'send-1', batch: 0 });
+    expect(store.counts()).toEqual({ sent: 100 });
+    expect(store.send.status).toBe('done');
+  });
 });

@@ -1,4 +1,5 @@
 import type { IssueRow, List, Send } from '../../../src/db/schema';
+import type { CircuitColumns } from '../../../src/sending/circuit';
 import type { Outcome } from '../../../src/sending/recorder';
 import type { Claimed, Lease, SendStore } from '../../../src/sending/repository';
 
@@ -208,8 +209,21 @@ export class MemoryStore implements SendStore {
     this.send = { ...this.send, ...set };
     return { ...this.send };
   }
-  async noteFailureStreak(_sendId: string, sent: number, temporary: number) {
-    this.send = { ...this.send, failure_streak: sent > 0 ? temporary : this.send.failure_streak + temporary };
-    return { failure_streak: this.send.failure_streak, status: this.send.status };
+  async openCircuit(_sendId: string, columns: CircuitColumns) {
+    if (this.send.failing_since) return false;
+    this.send = { ...this.send, ...columns };
+    return true;
+  }
+  async takeProbe(_sendId: string, seen: Date, holdUntil: Date) {
+    if (this.send.retry_at?.getTime() !== seen.getTime() || seen.getTime() > Date.now()) return false;
+    this.send = { ...this.send, retry_at: holdUntil };
+    return true;
+  }
+  async probeFailed(_sendId: string, columns: CircuitColumns) {
+    if (!this.send.failing_since) return;
+    this.send = { ...this.send, retry_at: columns.retry_at, backoff_ms: columns.backoff_ms, last_error: columns.last_error };
+  }
+  async closeCircuit() {
+    this.send = { ...this.send, failing_since: null, retry_at: null, backoff_ms: 0, last_error: null, failure_streak: 0 };
   }
 }
