@@ -3,6 +3,9 @@ import * as listsAndSubscribers from './2026-11-28-01-lists-and-subscribers';
 import * as listWelcomeEmail from './2026-11-28-02-list-welcome-email';
 import * as issuesSendsDeliveries from './2026-11-28-03-issues-sends-deliveries';
 import * as listDigestTemplates from './2026-11-28-04-list-digest-templates';
+import * as subscriptionRequests from './2026-12-06-10-01-subscription-requests';
+import * as subscriberEmailPrefix from './2026-12-06-50-subscriber-email-prefix';
+import * as listFrontDoor from './2026-12-06-60-list-front-door';
 import * as sendWorkersAndCircuit from './2026-12-06-20-01-send-workers-and-circuit';
 
 /**
@@ -14,5 +17,8 @@ export const migrations: Record<string, Migration> = {
   '2026-11-28-02-list-welcome-email': listWelcomeEmail,
   '2026-11-28-03-issues-sends-deliveries': issuesSendsDeliveries,
   '2026-11-28-04-list-digest-templates': listDigestTemplates,
+  '2026-12-06-10-01-subscription-requests': subscriptionRequests,
+  '2026-12-06-50-subscriber-email-prefix': subscriberEmailPrefix,
+  '2026-12-06-60-list-front-door': listFrontDoor,
   '2026-12-06-20-01-send-workers-and-circuit': sendWorkersAndCircuit,
 };

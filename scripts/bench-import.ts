@@ -26,7 +26,7 @@ import { createDb, ensureDatabase, migrateToLatest } from '../src/db/database';
 import { createListFromInput } from '../src/lists/service';
 import { createQueues } from '../src/queues';
 import { exportSubscribers } from '../src/subscribers/export';
-import { importSubscribers, type ImportReport } from '../src/subscribers/import';
+import { importSubscribers, type ImportReport } from '../src/subscribers/import/pipeline';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);

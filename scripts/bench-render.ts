@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { compilePersonalization } from '../src/issues/personalize';
+import { compilePersonalization } from '../src/mail/personalize';
 import { renderIssue } from '../src/issues/render';
 import { loadTemplates } from '../src/issues/templates';
 import { GOLDEN_FILE, goldenContext, loadGolden } from '../tests/fixtures/golden';

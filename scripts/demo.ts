@@ -20,7 +20,7 @@ import { validateIssueFile, formatProblems } from '../src/issues/validate';
 import { findListBySlug } from '../src/lists/repository';
 import { createListFromInput } from '../src/lists/service';
 import { sendAction } from '../src/sending/editor';
-import { importSubscribers } from '../src/subscribers/import';
+import { importSubscribers } from '../src/subscribers/import/pipeline';
 
 const ISSUE_FILE = path.resolve(__dirname, '../tests/fixtures/golden/issue.json');
 const SUBSCRIBERS = [

@@ -6,7 +6,7 @@ import { allLists, getListBySlug } from '../lists/repository';
 import { createListFromInput, getListWithCounts, listToJson, updateListFromInput } from '../lists/service';
 import { exportSubscribers } from '../subscribers/export';
 import { forgetSubscriber } from '../subscribers/forget';
-import { importSubscribers } from '../subscribers/import';
+import { importSubscribers } from '../subscribers/import/pipeline';
 import { issueApi } from '../sending/routes';
 import { noStore } from '../http/middleware';
 import { requireAdminToken } from '../http/admin-auth';

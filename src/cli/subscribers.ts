@@ -3,11 +3,10 @@ import fs from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { Presets, SingleBar } from 'cli-progress';
 import { AppError } from '../errors';
-import { getListBySlug } from '../lists/repository';
+import { countByStatus, getListBySlug } from '../lists/repository';
 import { exportSubscribers } from '../subscribers/export';
 import { forgetSubscriber } from '../subscribers/forget';
-import { importSubscribers, SKIP_REASON_TEXT, type ImportReport, type SkipReason } from '../subscribers/import';
-import { countByStatus } from '../subscribers/repository';
+import { importSubscribers, SKIP_REASON_TEXT, type ImportReport, type SkipReason } from '../subscribers/import/pipeline';
 import type { RegisterCommands } from './context';
 
 /** Lines of each kind printed in the summary; the report holds more, the counts are exact. */

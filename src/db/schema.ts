@@ -7,6 +7,8 @@ export interface Database {
   subscriptions: SubscriptionsTable;
   subscription_events: SubscriptionEventsTable;
   forgotten_emails: ForgottenEmailsTable;
+  subscription_requests: SubscriptionRequestsTable;
+  list_events: ListEventsTable;
   instance: InstanceTable;
   issues: IssuesTable;
   sends: SendsTable;
@@ -41,6 +43,11 @@ export interface ListsTable {
   /** Title and preheader templates of the generated monthly digest; null: the default (migration 04). */
   digest_title: ColumnType<string | null, string | null | undefined, string | null>;
   digest_preheader: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What the list is, for visitors (Markdown subset as in issues); null: none yet (migration 60). */
+  description: ColumnType<string | null, string | null | undefined, string | null>;
+  /** One line each: what a weekly / monthly subscriber gets; null: the default wording. */
+  weekly_description: ColumnType<string | null, string | null | undefined, string | null>;
+  monthly_description: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
 }
 
@@ -73,6 +80,7 @@ export type SubscriptionEventType =
   | 'subscribed'
   | 'confirmation_sent'
   | 'confirmation_requeued'
+  | 'reminder_sent'
   | 'confirmed'
   | 'preferences_changed'
   | 'paused'
@@ -81,12 +89,41 @@ export type SubscriptionEventType =
   | 'bounced'
   | 'complained'
   | 'imported'
-  | 'exported';
+  | 'exported'
+  /** Asked through the form to come back while suppressed: the status is unchanged. */
+  | 'resubscribe_requested';
 
 export interface SubscriptionEventsTable {
   id: Generated<string>;
   subscription_id: string;
   type: SubscriptionEventType;
+  data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: Timestamp;
+}
+
+/**
+ * A suppressed subscription's open request to come back (migration 2026-12-06-10-01): the
+ * subscription keeps its status and consent record until the confirmation link is clicked.
+ */
+export interface SubscriptionRequestsTable {
+  subscription_id: string;
+  requested_at: Timestamp;
+  cadence: Cadence;
+  ip: string | null;
+  user_agent: string | null;
+  source: string;
+  updated_at: Timestamp;
+}
+
+export type SubscriptionRequest = Selectable<SubscriptionRequestsTable>;
+
+/** Events of a list that name no subscription (migration 60): e.g. a pending one that expired. */
+export type ListEventType = 'pending_expired';
+
+export interface ListEventsTable {
+  id: Generated<string>;
+  list_id: string;
+  type: ListEventType;
   data: ColumnType<Record<string, unknown>, string | undefined, never>;
   created_at: Timestamp;
 }

@@ -2,7 +2,7 @@ import type { Issue, IssueProblem } from './types';
 import { validateIssueFile } from './validate';
 import { renderIssue, type RenderContext, type RenderedIssue } from './render';
 import { loadTemplates } from './templates';
-import { compilePersonalization } from './personalize';
+import { compilePersonalization } from '../mail/personalize';
 
 export type CompiledFile =
   | {

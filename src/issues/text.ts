@@ -17,7 +17,7 @@ export function renderText(view: IssueView): string {
   doc.block([view.listName]);
   doc.block([...underlined(issue.title, '='), view.date]);
   // Not wrapped: the greeting holds personalization markers, whose width is not the name's.
-  doc.block([strings.greeting(marks.name, marks.ifName, marks.endName)]);
+  if (!view.visitor) doc.block([strings.greeting(marks.name, marks.ifName, marks.endName)]);
   if (issue.intro !== undefined) doc.prose(issue.intro);
 
   if (view.covers.length > 0) {
@@ -56,11 +56,17 @@ export function renderText(view: IssueView): string {
     for (const link of view.links) doc.card(link);
   }
 
-  // The footer closes the part; its last line carries the unsubscribe marker (see personalize.ts),
+  // The footer closes the part; its last line carries the unsubscribe marker (see mail/personalize.ts),
   // so no reference may be left to come after it. Labels and URLs on lines of their own: the
   // personal URLs are long, and must not wrap.
   doc.references();
   doc.block(['* * *']);
+  if (view.visitor) {
+    doc.block(wrap(strings.webNote(view.listName)));
+    if (view.contact !== '') doc.block(wrap(view.contact));
+    doc.block([`${strings.allIssues}:`, view.archiveUrl, `${strings.subscribe}:`, view.listUrl]);
+    return doc.toString();
+  }
   doc.block(wrap(strings.why(view.cadence, view.listName)));
   if (view.contact !== '') doc.block(wrap(view.contact));
   doc.block([

@@ -1,5 +1,5 @@
 import type { Db } from '../db/database';
-import type { List, ListSection, NewList } from '../db/schema';
+import type { List, ListSection, NewList, SubscriptionStatus } from '../db/schema';
 import { AppError } from '../errors';
 
 export async function createList(db: Db, list: Omit<NewList, 'sections'> & { sections?: ListSection[] }): Promise<List> {
@@ -50,4 +50,17 @@ export async function updateList(
     .executeTakeFirst();
   if (!updated) throw new AppError('not_found', `no list "${slug}"`);
   return updated;
+}
+
+/** A list's subscriptions counted per status, every status present (0 when none). */
+export async function countByStatus(db: Db, listId: string): Promise<Record<SubscriptionStatus, number>> {
+  const rows = await db
+    .selectFrom('subscriptions')
+    .select(['status', db.fn.countAll<number>().as('n')])
+    .where('list_id', '=', listId)
+    .groupBy('status')
+    .execute();
+  const counts: Record<SubscriptionStatus, number> = { pending: 0, active: 0, unsubscribed: 0, bounced: 0, complained: 0 };
+  for (const r of rows) counts[r.status] = Number(r.n);
+  return counts;
 }

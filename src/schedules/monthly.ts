@@ -39,7 +39,7 @@ export async function sentWeekliesOf(db: Db, listId: string, year: number, month
 }
 
 /** Digest issues dated in the month, with their send if they have one; imported ones first. */
-async function digestsOf(db: Db, list: List, year: number, month: number): Promise<Array<IssueRow & { send_status: Send['status'] | null }>> {
+export async function digestsOf(db: Db, list: List, year: number, month: number): Promise<Array<IssueRow & { send_status: Send['status'] | null }>> {
   const { first, last } = monthRange(year, month);
   const rows = await db
     .selectFrom('issues')

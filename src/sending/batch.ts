@@ -3,13 +3,14 @@ import type { Send } from '../db/schema';
 import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
 import type { Logger } from '../log';
-import { formatAddress, bareAddress, stableMessageId, unsubscribeHeaders } from '../mail/headers';
+import { stableMessageId } from '../mail/headers';
 import { MessageBuffer } from '../mail/mime';
 import { classifySmtpError, smtpErrorText, type Mailer } from '../mail/transport';
 import { metrics, noteSent } from '../metrics';
 import type { Queues, SendBatchJob } from '../queues';
 import { subscriberLink } from '../subscribers/tokens';
 import { gate, opened, probeFailed } from './circuit';
+import { newsletterAddressing, undeliverableReason } from './envelope';
 import { Recorder } from './recorder';
 import type { Throttle } from './throttle';
 import type { Claimed, SendStore } from './repository';
@@ -42,7 +43,10 @@ export function duplicatesAfterKillBound(config: Pick<Config, 'sendConcurrency' 
 }
 
 export interface BatchDeps {
-  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendFlushMs' | 'workerGoneAfterMs' | 'circuit'>;
+  config: Pick<
+    Config,
+    'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendFlushMs' | 'workerGoneAfterMs' | 'circuit' | 'bounceDomain' | 'feedbackSenderId'
+  >;
   store: SendStore;
   /** Where a send's batches are queued again when its circuit closes. */
   queues: Pick<Queues, 'addBulk'>;
@@ -163,10 +167,22 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
 
   let temporaryInARow = 0;
   let lastError = '';
+  /** Whether SMTP took or refused a message of this job (what a probe is for). */
+  let answered = 0;
+  let refusals = 0;
   let next = 0;
   /** How many of the eligible rows the loops may take: one while probing. */
   let allowed = probing ? 1 : eligible.length;
-  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await store.coverTitles(issue) };
+  const source = {
+    send,
+    issue,
+    list,
+    publicUrl: deps.config.publicUrl,
+    templates: deps.templates,
+    compileMjml: deps.compileMjml,
+    coverTitles: await store.coverTitles(issue),
+    feedbackSenderId: deps.config.feedbackSenderId,
+  };
   const worker = async () => {
     let memory = spareMemory.pop() ?? new MessageBuffer();
     while (!stopped && next < allowed && temporaryInARow < deps.config.circuit.openAfter) {
@@ -182,37 +198,50 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
       const now = new Date();
       const unsubscribeUrl = subscriberLink(deps.config, 'unsubscribe', row.subscription_id, now);
       const messageId = stableMessageId([send.id, row.subscription_id], deps.config.publicUrl);
-      const message = variant.mime.build({
-        to: formatAddress(row.name ?? '', row.email!),
-        messageId,
-        date: now,
-        headers: unsubscribeHeaders(unsubscribeUrl, list.from_address),
-        values: {
-          name: row.name ?? '',
-          preferences_url: subscriberLink(deps.config, 'preferences', row.subscription_id, now),
-          unsubscribe_url: unsubscribeUrl,
-          web_url: `${deps.config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
-        },
-      }, memory);
+      const addressing = newsletterAddressing(deps.config, list, { deliveryId: row.id, subscriptionId: row.subscription_id, email: row.email!, name: row.name ?? '' }, unsubscribeUrl, now);
       try {
-        const smtp = await deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: row.email!, use8BitMime: message.eightBit }, message.raw, messageId);
+        // Remembered by the mailer: a resolved promise for every message but the first.
+        const server = await deps.mailer.capabilities();
+        const refused = undeliverableReason(row.email!, server);
+        if (refused) {
+          result.failed++;
+          recorder.add({ id: row.id, status: 'failed', response: refused, tried: false });
+          continue;
+        }
+        const message = variant.mime.build({
+          to: addressing.to,
+          messageId,
+          date: now,
+          headers: addressing.headers,
+          values: {
+            name: row.name ?? '',
+            preferences_url: subscriberLink(deps.config, 'preferences', row.subscription_id, now),
+            unsubscribe_url: unsubscribeUrl,
+            web_url: `${deps.config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
+          },
+        }, memory, server);
+        const smtp = await deps.mailer.sendRaw({ ...addressing.envelope, use8BitMime: message.eightBit }, message.raw, messageId);
         temporaryInARow = 0;
+        answered++;
         result.sent++;
         recorder.add({ id: row.id, status: 'sent', response: smtp.response, tried: true });
       } catch (err) {
         memory = new MessageBuffer(); // the failed connection may still hold the old one
         const response = smtpErrorText(err);
         if (classifySmtpError(err) === 'permanent') {
+          answered++; // a 5xx for one address: the server is there and answering
           result.bounced++;
           // The subscription is marked bounced with the row's result, retried with it.
           recorder.add({ id: row.id, status: 'bounced', response, tried: true, subscriptionId: row.subscription_id });
         } else if (row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS) {
           lastError = response;
+          refusals++;
           result.failed++;
           recorder.add({ id: row.id, status: 'failed', response, tried: true });
         } else {
           temporaryInARow++;
           lastError = response;
+          refusals++;
           result.temporary++;
           recorder.add({ id: row.id, status: 'pending', response, tried: true });
         }
@@ -227,8 +256,8 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   let circuit: 'closed' | 'opened' | 'probe failed' | 'already open' | 'nothing to probe' = 'closed';
   if (probing) {
     circuitMoves++;
-    if (result.temporary > 0 || result.failed > 0) circuit = 'probe failed';
-    else if (result.sent === 0 && result.bounced === 0) {
+    if (refusals > 0) circuit = 'probe failed';
+    else if (answered === 0) {
       // Nobody here to probe with: hand the probe on at once to the send's other batches.
       circuit = 'nothing to probe';
       await store.probeFailed(send.id, { failing_since: send.failing_since, retry_at: new Date(), backoff_ms: send.backoff_ms, last_error: send.last_error });

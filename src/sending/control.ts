@@ -9,6 +9,7 @@ import {
   closeCircuit,
   deliveryCounts,
   findSendOfIssue,
+  finishSendIfDone,
   insertSend,
   moveSend,
   sentInLast,
@@ -110,11 +111,18 @@ export async function resumeSend(deps: ControlDeps, send: Send): Promise<Send> {
   await closeCircuit(deps.db, send.id);
   if (resumed.status === 'planning') await deps.queues.add('plan-send', { sendId: send.id });
   else await deps.queues.addBulk('send-batch', await unsentBatches(deps.db, resumed));
+  // Everything may have gone out while it was paused (the messages already handed to SMTP
+  // finish): then no batch job is left to notice that the send is over.
+  if (resumed.status === 'sending' && (await finishSendIfDone(deps.db, send.id))) return (await findSendOfIssue(deps.db, send.issue_id))!;
   return resumed;
 }
 
-/** Cancels a send: what has gone has gone, the rest is never sent. */
+/**
+ * Cancels a send: what has gone has gone, the rest is never sent. A planned send with nothing
+ * left to send has reached everyone: it is done, not cancelled, and stays in the archive.
+ */
 export async function cancelSend(db: Db, send: Send): Promise<Send> {
+  if (await finishSendIfDone(db, send.id)) return (await findSendOfIssue(db, send.issue_id))!;
   return db.transaction().execute(async (trx) => {
     const cancelled = await move(trx, send, ['scheduled', 'planning', 'sending', 'paused'], { status: 'cancelled', finished_at: new Date() }, 'cancel');
     await cancelPendingDeliveries(trx, send.id);

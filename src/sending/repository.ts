@@ -140,13 +140,16 @@ export function sendsInStatus(db: Db, status: Send['status']): Promise<Send[]> {
   return db.selectFrom('sends').selectAll().where('status', '=', status).execute();
 }
 
-/** Marks a send done once no delivery is pending. Guarded, so it happens once. */
+/**
+ * Marks a send done once no delivery is pending, whether it is sending or paused (a pause
+ * that came while the last messages were in flight). Guarded, so it happens once.
+ */
 export async function finishSendIfDone(db: Db, sendId: string): Promise<boolean> {
   const done = await db
     .updateTable('sends')
     .set({ status: 'done', finished_at: new Date(), updated_at: new Date(), failing_since: null, retry_at: null, backoff_ms: 0 })
     .where('id', '=', sendId)
-    .where('status', '=', 'sending')
+    .where('status', 'in', ['sending', 'paused'])
     .where('planned_at', 'is not', null)
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('deliveries').select('id').where('send_id', '=', sendId).where('status', '=', 'pending'))),

@@ -25,6 +25,9 @@ export async function markBounced(
       .returning('id')
       .executeTakeFirst();
     if (changed) await appendEvent(trx, subscriptionId, kind, detail);
+    // An open request to come back ends too: its confirmation email bounced (the address does
+    // not take mail) or the person complained, and either way no link of it may lift anything.
+    await trx.deleteFrom('subscription_requests').where('subscription_id', '=', subscriptionId).execute();
     return !!changed;
   });
 }

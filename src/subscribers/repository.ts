@@ -2,11 +2,12 @@ import { hash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import type {
+  Cadence,
   List,
   Subscriber,
   Subscription,
   SubscriptionEventType,
-  SubscriptionStatus,
+  SubscriptionRequest,
   SubscriptionUpdate,
 } from '../db/schema';
 
@@ -91,18 +92,6 @@ export async function appendEvent(
     .execute();
 }
 
-export async function countByStatus(db: Db, listId: string): Promise<Record<SubscriptionStatus, number>> {
-  const rows = await db
-    .selectFrom('subscriptions')
-    .select(['status', db.fn.countAll<number>().as('n')])
-    .where('list_id', '=', listId)
-    .groupBy('status')
-    .execute();
-  const counts: Record<SubscriptionStatus, number> = { pending: 0, active: 0, unsubscribed: 0, bounced: 0, complained: 0 };
-  for (const r of rows) counts[r.status] = Number(r.n);
-  return counts;
-}
-
 /** The hash kept after "forget": enough to refuse a re-import, not enough to read the address back cheaply. */
 export function emailHash(email: string): string {
   // crypto.hash: a third of createHash's time, which an import pays for every row.
@@ -112,4 +101,38 @@ export function emailHash(email: string): string {
 export async function isForgotten(db: Db, email: string): Promise<boolean> {
   const row = await db.selectFrom('forgotten_emails').select('email_hash').where('email_hash', '=', emailHash(email)).executeTakeFirst();
   return row !== undefined;
+}
+
+/**
+ * A suppressed subscription's open request to come back (the form on an unsubscribed or
+ * bounced address), or undefined. See migration 2026-12-06-10-01 for why it is a row of its own.
+ */
+export function findOpenRequest(db: Db, subscriptionId: string): Promise<SubscriptionRequest | undefined> {
+  return db.selectFrom('subscription_requests').selectAll().where('subscription_id', '=', subscriptionId).executeTakeFirst();
+}
+
+/**
+ * Records (or refreshes) a request to come back. The first request's time stays: a link
+ * signed before it cannot confirm, and asking twice must not void the first email's link.
+ */
+export async function recordRequest(
+  db: Db,
+  subscriptionId: string,
+  request: { cadence: Cadence; ip: string | null; user_agent: string | null; source: string },
+): Promise<void> {
+  await db
+    .insertInto('subscription_requests')
+    .values({ subscription_id: subscriptionId, ...request })
+    .onConflict((oc) => oc.column('subscription_id').doUpdateSet({ ...request, updated_at: sql`now()` }))
+    .execute();
+}
+
+/**
+ * Whether a confirmation link may still make this subscription active: a pending one, or an
+ * unsubscribed or bounced one with an open request. A complaint is never lifted from a form:
+ * the person said the mail was unwanted, and a confirmation email would be one more.
+ */
+export function awaitsConfirmation(subscription: Pick<Subscription, 'status'>, request: SubscriptionRequest | undefined): boolean {
+  if (subscription.status === 'pending') return true;
+  return request !== undefined && (subscription.status === 'unsubscribed' || subscription.status === 'bounced');
 }

@@ -7,10 +7,13 @@ import type { Queues } from '../queues';
 import type { SubscribeLimits } from './rate-limits';
 import {
   appendEvent,
+  awaitsConfirmation,
   emailHash,
+  findOpenRequest,
   findSubscriberByEmail,
   findSubscription,
   findSubscriptionContext,
+  recordRequest,
   type SubscriberContext,
   updateSubscription,
   upsertSubscriber,
@@ -99,8 +102,14 @@ export interface SubscribeInput {
 /**
  * Asks for a subscription. Whatever the address's state, the caller answers the same, and
  * what happens is invisible from outside:
- * - new, or unsubscribed/bounced before: a pending subscription with a new consent record,
- *   and a confirmation email (re-joining always needs a new double opt-in);
+ * - new: a pending subscription with a consent record, and a confirmation email;
+ * - unsubscribed or bounced: the subscription stays as it is, suppressed, with its consent
+ *   record; the request to come back is kept beside it (`subscription_requests`) and a
+ *   confirmation email goes out. Only the click in the mailbox makes it active again, with
+ *   the request's details as the new consent. Until then no import can lift it either
+ *   (import/rules.ts skips suppressed rows), `--confirmed` or not;
+ * - complained: nothing at all, not even an email: the person told their mail provider our
+ *   mail was unwanted, and a form anyone can fill in is no reason to write to them again;
  * - pending: the confirmation email again;
  * - active: nothing changes; the reader gets an email with their preferences link instead.
  * An address gets at most 3 such emails an hour; past that, nothing is sent.
@@ -149,21 +158,22 @@ export async function subscribe(
     if (!sub) throw new AppError('internal', 'subscription vanished while subscribing');
     if (sub.status === 'active') return { mail: 'preferences' as const, subscriptionId: sub.id };
     if (sub.status === 'pending') return { mail: 'confirm' as const, subscriptionId: sub.id };
-    // Unsubscribed, bounced or complained: asking again is a new consent, confirmed anew.
-    await updateSubscription(trx, sub.id, {
-      status: 'pending',
+    if (sub.status === 'complained') return { mail: 'none' as const, subscriptionId: sub.id };
+    // Unsubscribed or bounced: a request beside the subscription, which stays suppressed.
+    await recordRequest(trx, sub.id, {
       cadence: cadence ?? sub.cadence,
-      paused: false,
-      confirmed_at: null,
-      ...consent,
+      ip: consent.consent_ip,
+      user_agent: consent.consent_user_agent,
+      source: consent.consent_source,
     });
-    await appendEvent(trx, sub.id, 'subscribed', { ...event, cadence: cadence ?? sub.cadence, previous_status: sub.status });
+    await appendEvent(trx, sub.id, 'resubscribe_requested', { ...event, cadence: cadence ?? sub.cadence, status: sub.status });
     return { mail: 'confirm' as const, subscriptionId: sub.id };
   });
 
+  // Taken for a complained address too, so that its answer costs the same work.
   if (await deps.limits.takeAddress(email)) {
     if (next.mail === 'confirm') await enqueueConfirmation(deps.queues, next.subscriptionId);
-    else await enqueuePreferencesLink(deps.queues, next.subscriptionId);
+    else if (next.mail === 'preferences') await enqueuePreferencesLink(deps.queues, next.subscriptionId);
   }
   return list;
 }
@@ -189,13 +199,29 @@ export async function confirm(
   const result = await deps.db.transaction().execute(async (trx) => {
     const sub = await lockOrFail(trx, subscriptionId);
     if (sub.status === 'active') return { outcome: 'already_confirmed' as const, subscription: sub };
-    if (sub.status !== 'pending') return { outcome: 'inactive' as const, subscription: sub };
-    // Re-joining after an unsubscribe needs a new opt-in: a link from before it is refused.
-    if (tokenIssuedAt && sub.unsubscribed_at && tokenIssuedAt.getTime() < sub.unsubscribed_at.getTime()) {
+    const request = sub.status === 'pending' ? undefined : await findOpenRequest(trx, sub.id);
+    if (!awaitsConfirmation(sub, request)) return { outcome: 'inactive' as const, subscription: sub };
+    // Re-joining after an unsubscribe needs a new opt-in: a link from before it is refused,
+    // and so is one signed before the request to come back (an old link from the mailbox).
+    const since = request ? request.requested_at : sub.unsubscribed_at;
+    if (tokenIssuedAt && since && tokenIssuedAt.getTime() < since.getTime()) {
       return { outcome: 'stale' as const, subscription: sub };
     }
-    const updated = await updateSubscription(trx, sub.id, { status: 'active', confirmed_at: new Date() });
-    await appendEvent(trx, sub.id, 'confirmed', eventMeta(meta));
+    const now = new Date();
+    // A request's details become the consent record only now, when the mailbox has answered.
+    const consent = request
+      ? {
+          cadence: request.cadence,
+          paused: false,
+          consent_at: request.updated_at,
+          consent_ip: request.ip,
+          consent_user_agent: request.user_agent,
+          consent_source: request.source,
+        }
+      : {};
+    const updated = await updateSubscription(trx, sub.id, { status: 'active', confirmed_at: now, ...consent });
+    if (request) await trx.deleteFrom('subscription_requests').where('subscription_id', '=', sub.id).execute();
+    await appendEvent(trx, sub.id, 'confirmed', { ...eventMeta(meta), ...(request ? { previous_status: sub.status } : {}) });
     // Someone erased earlier who now confirms a subscription has given fresh consent; keeping
     // their hash would only stop a later import of the address they asked for.
     const subscriber = await trx.selectFrom('subscribers').select('email').where('id', '=', sub.subscriber_id).executeTakeFirst();
@@ -211,12 +237,29 @@ export async function confirm(
 }
 
 /**
+ * What a confirmation link would do if followed now, without doing it (the GET page):
+ * `ask` when a click would confirm, `stale` for a link signed before the last unsubscribe or
+ * before the request to come back, `inactive` when nothing awaits confirmation.
+ */
+export async function confirmLinkState(
+  db: Db,
+  subscription: Subscription,
+  tokenIssuedAt: Date | null,
+): Promise<'already_confirmed' | 'inactive' | 'stale' | 'ask'> {
+  if (subscription.status === 'active') return 'already_confirmed';
+  const request = subscription.status === 'pending' ? undefined : await findOpenRequest(db, subscription.id);
+  if (!awaitsConfirmation(subscription, request)) return 'inactive';
+  const since = request ? request.requested_at : subscription.unsubscribed_at;
+  return tokenIssuedAt && since && tokenIssuedAt.getTime() < since.getTime() ? 'stale' : 'ask';
+}
+
+/**
  * Sends a new confirmation link for a subscription still waiting for one (from an expired
  * or stale link). Says nothing back: the page is the same whatever happened.
  */
 export async function resendConfirmation(deps: SubscriberDeps, subscriptionId: string): Promise<void> {
   const context = await findSubscriptionContext(deps.db, subscriptionId);
-  if (!context || context.subscription.status !== 'pending') return;
+  if (!context || !awaitsConfirmation(context.subscription, await findOpenRequest(deps.db, subscriptionId))) return;
   if (await deps.limits.takeAddress(context.subscriber.email)) await enqueueConfirmation(deps.queues, subscriptionId);
 }
 

@@ -11,7 +11,7 @@ import type { Queues, SystemMailJob } from '../queues';
 import { formatAddress, listId, stableMessageId, unsubscribeHeaders } from '../mail/headers';
 import { classifySmtpError, smtpErrorText, type Mailer, type OutgoingMail } from '../mail/transport';
 import { markBounced } from './bounce';
-import { appendEvent, findSubscriptionContext } from './repository';
+import { appendEvent, awaitsConfirmation, findOpenRequest, findSubscriptionContext } from './repository';
 import { subscriberLink } from './tokens';
 
 /**
@@ -221,7 +221,8 @@ export type SystemMailOutcome = 'sent' | 'skipped' | 'bounced';
 
 /** Which subscriptions each kind of email may still go to when the job runs. */
 const SENDABLE: Record<SystemMailKind, ReadonlyArray<Subscription['status']>> = {
-  // Confirmed (or unsubscribed) meanwhile: the link would be useless or unwanted.
+  // Confirmed (or unsubscribed) meanwhile: the link would be useless or unwanted. A suppressed
+  // subscription with an open request to come back gets it too (awaitsConfirmation).
   confirm: ['pending'],
   welcome: ['active'],
   // Asked for by the reader; an unsubscribed reader may want to look at or delete their data.
@@ -236,8 +237,12 @@ const SENDABLE: Record<SystemMailKind, ReadonlyArray<Subscription['status']>> = 
  */
 export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMail): Promise<SystemMailOutcome> {
   const loaded = await findSubscriptionContext(deps.db, job.subscriptionId);
-  if (!loaded || !SENDABLE[job.kind].includes(loaded.subscription.status)) return 'skipped';
+  if (!loaded) return 'skipped';
   const { list, subscriber, subscription } = loaded;
+  // A suppressed subscription's confirmation goes out only for an open request to come back.
+  const request = job.kind === 'confirm' && subscription.status !== 'pending' ? await findOpenRequest(deps.db, subscription.id) : undefined;
+  if (job.kind === 'confirm' ? !awaitsConfirmation(subscription, request) : !SENDABLE[job.kind].includes(subscription.status)) return 'skipped';
+  const consentAt = request ? request.requested_at : subscription.consent_at;
 
   const rendered = await renderSystemMail(job.kind, { list, subscription, config: deps.config, compileMjml: deps.compileMjml });
   const mail: OutgoingMail = {
@@ -249,7 +254,7 @@ export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMail
     replyTo: list.reply_to ?? undefined,
     // One id per consent: a confirmation or welcome sent again after a crash is the same message.
     // A preferences link is asked for afresh each time, so each one is a new message.
-    messageId: job.kind === 'preferences' ? undefined : stableMessageId([job.kind, subscription.id, subscription.consent_at.toISOString()], deps.config.publicUrl),
+    messageId: job.kind === 'preferences' ? undefined : stableMessageId([job.kind, subscription.id, consentAt.toISOString()], deps.config.publicUrl),
     headers: { 'List-Id': listId(list, deps.config.publicUrl), ...rendered.headers },
   };
   try {

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { createListFromInput } from '../../src/lists/service';
 import { createQueues, type Queues } from '../../src/queues';
 import { forgetSubscriber } from '../../src/subscribers/forget';
-import { importSubscribers } from '../../src/subscribers/import';
+import { importSubscribers } from '../../src/subscribers/import/pipeline';
 import { appendEvent, emailHash, isForgotten } from '../../src/subscribers/repository';
 import { createTestDb, type TestDb } from '../helpers/db';
 

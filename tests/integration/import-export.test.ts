@@ -7,8 +7,8 @@ import { AppError } from '../../src/errors';
 import { createListFromInput } from '../../src/lists/service';
 import { createQueues, type Queues } from '../../src/queues';
 import { exportSubscribers } from '../../src/subscribers/export';
-import { importSubscribers, type ImportOptions } from '../../src/subscribers/import';
-import { partitionOf } from '../../src/subscribers/import-rules';
+import { importSubscribers, type ImportOptions } from '../../src/subscribers/import/pipeline';
+import { partitionOf } from '../../src/subscribers/import/rules';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -251,21 +251,23 @@ test('subscribing again after unsubscribing needs a new double opt-in; the old l
 
   const res = await postForm(subscribeUrl(), { email, cadence: 'monthly' }, { 'user-agent': 'second-visit' });
   expect(res.status).toBe(200);
-  const rejoined = (await subscriptionOf(email))!;
-  expect(rejoined).toMatchObject({ id, status: 'pending', cadence: 'monthly', consent_user_agent: 'second-visit', confirmed_at: null });
+  // The request waits beside the subscription, which stays unsubscribed until the click.
+  const asked = (await subscriptionOf(email))!;
+  expect(asked).toMatchObject({ id, status: 'unsubscribed', cadence: 'weekly' });
+  expect(asked.consent_user_agent).not.toBe('second-visit');
 
   // The link from the first confirmation email predates the unsubscribe: refused, offers a new one.
   const stale = await fetch(oldLink, { method: 'POST' });
   expect(stale.status).toBe(410);
   expect(await stale.text()).toContain('Send me a new link');
-  expect((await subscriptionOf(email))!.status).toBe('pending');
+  expect((await subscriptionOf(email))!.status).toBe('unsubscribed');
 
   const second = await waitForMail(app.smtp, email, /Confirm your subscription/, 2);
   const newLink = await linkIn(second, 'confirm');
   expect(newLink).not.toBe(oldLink);
   expect((await fetch(newLink, { method: 'POST' })).status).toBe(200);
-  expect((await subscriptionOf(email))!.status).toBe('active');
-  expect((await typesOf(id)).filter((t) => t === 'subscribed')).toHaveLength(2);
+  expect(await subscriptionOf(email)).toMatchObject({ status: 'active', cadence: 'monthly', consent_user_agent: 'second-visit' });
+  expect((await typesOf(id)).filter((t) => t === 'resubscribe_requested')).toHaveLength(1);
 });
 
 test('the answer is identical for a new, a pending and an active address (no enumeration)', async () => {

@@ -2,7 +2,7 @@ import express from 'express';
 import { sendPage } from '../../http/page';
 import { listLang, metaOf, param } from '../../http/request';
 import * as pages from '../pages';
-import { confirm, openToken, resendConfirmation } from '../service';
+import { confirm, confirmLinkState, openToken, resendConfirmation } from '../service';
 import { linkPageErrors, takeClient, type ReaderContext } from './context';
 
 /**
@@ -23,9 +23,9 @@ export function confirmRoutes(ctx: ReaderContext): express.Router {
       const preferences = link.state === 'valid' ? ctx.token('preferences', subscription.id) : undefined;
       return sendPage(res, 200, lang, pages.confirmDone(lang, list, subscription, preferences));
     }
-    if (subscription.status !== 'pending') return sendPage(res, 410, lang, pages.confirmInactive(lang, list));
-    const stale = link.state === 'valid' && link.issuedAt && subscription.unsubscribed_at && link.issuedAt < subscription.unsubscribed_at;
-    if (link.state === 'expired' || stale) return sendPage(res, 410, lang, pages.confirmExpired(lang, list, token));
+    const state = await confirmLinkState(ctx.deps.db, subscription, link.state === 'valid' ? link.issuedAt : null);
+    if (state === 'inactive') return sendPage(res, 410, lang, pages.confirmInactive(lang, list));
+    if (link.state === 'expired' || state === 'stale') return sendPage(res, 410, lang, pages.confirmExpired(lang, list, token));
     sendPage(res, 200, lang, pages.confirmAsk(lang, list, token));
   });
 

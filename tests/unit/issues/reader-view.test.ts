@@ -4,7 +4,7 @@ import path from 'node:path';
 import { HtmlValidate } from 'html-validate';
 import stringWidth from 'string-width';
 import { compileIssueFile } from '../../../src/issues/compile-file';
-import { compilePersonalization, type TokenName } from '../../../src/issues/personalize';
+import { compilePersonalization, type TokenName } from '../../../src/mail/personalize';
 import { numberedByEditor, renderIssue, type RenderContext, type RenderedIssue } from '../../../src/issues/render';
 import { loadTemplates } from '../../../src/issues/templates';
 import type { Issue } from '../../../src/issues/types';

@@ -4,7 +4,7 @@ import mjml2html from 'mjml';
 import { HtmlValidate } from 'html-validate';
 import { AppError } from '../../../src/errors';
 import { richTextLinks } from '../../../src/issues/markdown';
-import { compilePersonalization, type TokenName } from '../../../src/issues/personalize';
+import { compilePersonalization, type TokenName } from '../../../src/mail/personalize';
 import { arxivUrl, renderIssue, type RenderContext, type RenderedIssue } from '../../../src/issues/render';
 import { fillTemplate, loadTemplates, type Templates } from '../../../src/issues/templates';
 import { displayWidth } from '../../../src/issues/text';

@@ -27,6 +27,7 @@ function smtp(answer: (to: string) => Answer = () => 'ok', delayMs = 0) {
   const asked: string[] = [];
   const mailer: Mailer = {
     send: async () => ({ messageId: '', response: '' }),
+    capabilities: async () => ({ eightBitMime: true, smtpUtf8: true }),
     async sendRaw(envelope) {
       asked.push(envelope.to);
       if (delayMs) await new Promise((r) => setTimeout(r, delayMs));

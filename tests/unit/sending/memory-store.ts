@@ -183,7 +183,7 @@ export class MemoryStore implements SendStore {
     return [...batches].sort((a, b) => a - b).map((batch) => ({ sendId: send.id, batch }));
   }
   async finishSendIfDone(sendId: string) {
-    if (sendId !== this.send.id || this.send.status !== 'sending' || !this.send.planned_at) return false;
+    if (sendId !== this.send.id || !['sending', 'paused'].includes(this.send.status) || !this.send.planned_at) return false;
     if (this.deliveries.some((d) => d.status === 'pending')) return false;
     this.send = { ...this.send, status: 'done', finished_at: new Date(this.now) };
     return true;

@@ -1,4 +1,4 @@
-import { CsvStop, csvRecords, type CsvRecord } from '../../../src/subscribers/csv-records';
+import { CsvStop, csvRecords, type CsvRecord } from '../../../../src/subscribers/import/csv-records';
 
 async function read(chunks: Array<string | Buffer>, maxRecordChars = 64 * 1024): Promise<CsvRecord[]> {
   const out: CsvRecord[] = [];

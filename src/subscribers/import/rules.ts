@@ -1,7 +1,7 @@
-import type { Cadence, SubscriptionStatus } from '../db/schema';
-import { AppError } from '../errors';
-import { cleanName, isValidAddress } from './address';
-import { unescapeFormula } from './export';
+import type { Cadence, SubscriptionStatus } from '../../db/schema';
+import { AppError } from '../../errors';
+import { cleanName, isValidAddress } from '../address';
+import { unescapeFormula } from '../export';
 
 /**
  * The import's rules, as pure functions: which columns a header names, whether a row is good

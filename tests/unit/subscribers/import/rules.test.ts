@@ -1,4 +1,4 @@
-import { partitionOf, planRow, readHeader, readRow, requestedStatus, type Header } from '../../../src/subscribers/import-rules';
+import { partitionOf, planRow, readHeader, readRow, requestedStatus, type Header } from '../../../../src/subscribers/import/rules';
 
 const header: Header = readHeader(['Email', 'Name', 'Cadence', 'Status'], 1);
 const row = (...fields: string[]) => readRow(fields, header, 7);

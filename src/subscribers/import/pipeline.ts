@@ -1,27 +1,27 @@
 import type { Readable } from 'node:stream';
 import type { PoolClient } from 'pg';
-import { rawClient, type Db } from '../db/database';
-import { AppError } from '../errors';
-import { getListBySlug } from '../lists/repository';
-import type { Queues } from '../queues';
+import { rawClient, type Db } from '../../db/database';
+import { AppError } from '../../errors';
+import { getListBySlug } from '../../lists/repository';
+import type { Queues } from '../../queues';
 import { CsvStop, csvRecords } from './csv-records';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { createStaging, dropStaging, StagedBatch, stagingLine, writeBatch } from './import-batch';
-import { newReport, noteBad, sortLines, type ImportReport } from './import-report';
-import { COLUMNS, partitionOf, readHeader, readRow, requestedStatus, type Header } from './import-rules';
-import { emailHash } from './repository';
-import { enqueueConfirmations } from './system-mail';
+import { createStaging, dropStaging, StagedBatch, stagingLine, writeBatch } from './batch';
+import { newReport, noteBad, sortLines, type ImportReport } from './report';
+import { COLUMNS, partitionOf, readHeader, readRow, requestedStatus, type Header } from './rules';
+import { emailHash } from '../repository';
+import { enqueueConfirmations } from '../system-mail';
 
-export { MAX_REPORTED_LINES, SKIP_REASON_TEXT, type ImportLine, type ImportReport } from './import-report';
-export type { SkipReason } from './import-rules';
+export { MAX_REPORTED_LINES, SKIP_REASON_TEXT, type ImportLine, type ImportReport } from './report';
+export type { SkipReason } from './rules';
 
 /**
  * `broadsheet subscribers import` and POST /api/v1/lists/:slug/subscribers/import, as a
  * pipeline of three stages:
  *
  *   CSV records with their line numbers (csv-records.ts)
- *     → one rule per row, the subscribe form's rules for addresses and names (import-rules.ts)
- *     → batches staged by COPY and written with set-based SQL (import-batch.ts)
+ *     → one rule per row, the subscribe form's rules for addresses and names (rules.ts)
+ *     → batches staged by COPY and written with set-based SQL (batch.ts)
  *
  * The file is streamed and written in batches, each in its own transaction, so a million rows
  * never sit in memory and a failure keeps what was committed before it. The rows are split

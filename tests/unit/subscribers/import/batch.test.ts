@@ -1,4 +1,4 @@
-import { StagedBatch, stagingLine } from '../../../src/subscribers/import-batch';
+import { StagedBatch, stagingLine } from '../../../../src/subscribers/import/batch';
 
 describe('StagedBatch', () => {
   it('keeps every byte of its lines as it grows past its first megabyte, in any script', () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SkipReason } from './import-rules';
+import type { SkipReason } from './rules';
 
 /** What an import did, line by line where the editor has something to look at. */
 export interface ImportReport {

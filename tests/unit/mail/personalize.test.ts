@@ -1,4 +1,4 @@
-import { compilePersonalization, markers, type TokenName } from '../../../src/issues/personalize';
+import { compilePersonalization, markers, type TokenName } from '../../../src/mail/personalize';
 
 const m = markers('0123456789ab');
 const other = markers('ba9876543210');

@@ -1,5 +1,5 @@
-import { formatImportReport } from '../../../src/cli/subscribers';
-import { newReport, noteBad, noteSkipped } from '../../../src/subscribers/import-report';
+import { formatImportReport } from '../../../../src/cli/subscribers';
+import { newReport, noteBad, noteSkipped } from '../../../../src/subscribers/import/report';
 
 describe('formatImportReport', () => {
   it('a clean run: counts, then that the file was processed', () => {

@@ -1,0 +1,175 @@
+import { sql } from 'kysely';
+import type { Db } from '../db/database';
+import type { Send } from '../db/schema';
+import { AppError } from '../errors';
+import { sendProgress, type SendProgress } from './control';
+
+/**
+ * What became of a send, for the editor: the delivery rows counted, plus what readers did
+ * afterwards (left, complained, bounced later). No opens, no clicks: Broadsheet does not track
+ * readers, so the report says only what the mail system and the readers' own actions said.
+ */
+
+export interface SmtpAnswer {
+  /** The answer with its per-message parts (queue ids, long tokens) replaced by "…". */
+  answer: string;
+  count: number;
+}
+
+export interface SendReport {
+  send: Send;
+  recipients: number;
+  delivered: number;
+  /** Refused with a 5xx while sending. */
+  bounced: number;
+  /** Reported as bounced afterwards (a DSN, a webhook) by a reader this send reached. */
+  bouncedLater: number;
+  complained: number;
+  suppressed: number;
+  failed: number;
+  cancelled: number;
+  pending: number;
+  /** Readers who left through this email: see `attributedEvents` for how an event is tied to a send. */
+  unsubscribed: number;
+  smtpAnswers: SmtpAnswer[];
+}
+
+/** Accepting servers put queue ids and hashes in their 250 answers; without them, answers group. */
+export function normalizeSmtpAnswer(answer: string): string {
+  return answer
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/<[^<>\s]*@[^<>\s]*>/g, '<…>')
+    .replace(/\b(?=[A-Za-z0-9+/=_.-]*\d)[A-Za-z0-9+/=_.-]{8,}\b/g, '…')
+    .slice(0, 200);
+}
+
+/**
+ * Events of one type (`unsubscribed`, `complained`, `bounced`) that this send caused: the
+ * reader got this send's email and did it before getting any later one, so the link or the
+ * complaint button they used was in this email. (A link from an older email clicked after a
+ * newer one arrived is counted against the newer one: the links carry no send id, on purpose,
+ * so that a forwarded link says nothing about which email it came from.)
+ */
+async function attributedEvents(db: Db, sendId: string, type: 'unsubscribed' | 'complained' | 'bounced'): Promise<number> {
+  const row = await db
+    .selectFrom('deliveries as d')
+    .innerJoin('subscription_events as e', 'e.subscription_id', 'd.subscription_id')
+    .select((eb) => eb.fn.count<number>('e.subscription_id').distinct().as('n'))
+    .where('d.send_id', '=', sendId)
+    .where('d.status', '=', 'sent')
+    .where('e.type', '=', type)
+    .where(sql<boolean>`e.created_at >= d.finished_at`)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('deliveries as later')
+            .select('later.id')
+            .whereRef('later.subscription_id', '=', 'd.subscription_id')
+            .where('later.status', '=', 'sent')
+            .where('later.send_id', '!=', sendId)
+            .where(sql<boolean>`later.finished_at > d.finished_at AND later.finished_at <= e.created_at`),
+        ),
+      ),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** The most common SMTP answers of a send, grouped after `normalizeSmtpAnswer`. */
+async function smtpAnswers(db: Db, sendId: string, top: number): Promise<SmtpAnswer[]> {
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['smtp_response', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('send_id', '=', sendId)
+    .where('smtp_response', 'is not', null)
+    .groupBy('smtp_response')
+    .execute();
+  const grouped = new Map<string, number>();
+  for (const r of rows) {
+    const key = normalizeSmtpAnswer(r.smtp_response!);
+    grouped.set(key, (grouped.get(key) ?? 0) + Number(r.n));
+  }
+  return [...grouped]
+    .map(([answer, count]) => ({ answer, count }))
+    .sort((a, b) => b.count - a.count || a.answer.localeCompare(b.answer))
+    .slice(0, top);
+}
+
+export async function findSend(db: Db, sendId: string): Promise<Send | undefined> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sendId)) return undefined;
+  return db.selectFrom('sends').selectAll().where('id', '=', sendId).executeTakeFirst();
+}
+
+export async function getSend(db: Db, sendId: string): Promise<Send> {
+  const send = await findSend(db, sendId);
+  if (!send) throw new AppError('not_found', 'no such send');
+  return send;
+}
+
+export async function sendReport(db: Db, sendId: string, options: { topAnswers?: number } = {}): Promise<SendReport> {
+  const send = await getSend(db, sendId);
+  const [progress, unsubscribed, complained, bouncedLater, answers] = await Promise.all([
+    sendProgress(db, send),
+    attributedEvents(db, send.id, 'unsubscribed'),
+    attributedEvents(db, send.id, 'complained'),
+    attributedEvents(db, send.id, 'bounced'),
+    smtpAnswers(db, send.id, options.topAnswers ?? 5),
+  ]);
+  const c = progress.counts;
+  return {
+    send,
+    recipients: progress.total,
+    delivered: c.sent,
+    bounced: c.bounced,
+    bouncedLater,
+    complained,
+    suppressed: c.suppressed,
+    failed: c.failed,
+    cancelled: c.cancelled,
+    pending: c.pending,
+    unsubscribed,
+    smtpAnswers: answers,
+  };
+}
+
+/** What a send's live page shows each second (Server-Sent Events) and at load, without script. */
+export interface LiveProgress {
+  status: Send['status'];
+  pauseReason: string | null;
+  recipients: number;
+  sent: number;
+  pending: number;
+  /** Done in any way other than sent: bounced, failed, suppressed, cancelled. */
+  notSent: number;
+  /** Messages a second over the last minute. */
+  rate: number;
+  etaSeconds: number | null;
+  /**
+   * Whether the sender is getting through: `closed` (mail flows), `open` (backing off after
+   * temporary SMTP failures in a row), `paused` (stopped for a person).
+   */
+  circuit: 'closed' | 'open' | 'paused';
+  finished: boolean;
+}
+
+export function toLiveProgress(p: SendProgress): LiveProgress {
+  const c = p.counts;
+  const circuit = p.send.status === 'paused' ? 'paused' : p.send.failure_streak > 0 ? 'open' : 'closed';
+  return {
+    status: p.send.status,
+    pauseReason: p.send.pause_reason,
+    recipients: p.total,
+    sent: c.sent,
+    pending: c.pending,
+    notSent: c.bounced + c.failed + c.suppressed + c.cancelled,
+    rate: Math.round(p.rate * 10) / 10,
+    etaSeconds: p.counts.pending > 0 ? p.etaSeconds : null,
+    circuit,
+    finished: p.send.status === 'done' || p.send.status === 'cancelled',
+  };
+}
+
+export async function liveProgress(db: Db, sendId: string): Promise<LiveProgress> {
+  return toLiveProgress(await sendProgress(db, await getSend(db, sendId)));
+}
