@@ -28,4 +28,6 @@ module.exports = {
   // Integration and browser tests each use their own database and queue names, so files
   // can run in parallel; two workers match the two cores CI has.
   maxWorkers: 2,
+  // A global option: jest ignores testTimeout inside a project, which left every test at 5 s.
+  testTimeout: 30000,
 };

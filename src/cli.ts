@@ -9,6 +9,7 @@ import { registerSubscriberCommands } from './cli/subscribers';
 import { registerIssueCommands } from './cli/issues';
 import type { ListSource } from './issues/compile-file';
 import { registerScheduleCommands } from './cli/schedules';
+import { registerEditorCommands } from './cli/editors';
 
 // The server and the compiler load mjml, express and the queue (about a second); commands that
 // need none of them (validate, lists, subscribers) stay quick by loading them only when used.
@@ -29,8 +30,11 @@ export function buildProgram(ctx: CliContext): Command {
 
   program
     .command('start')
-    .description('migrations, HTTP server and queue workers in one process')
-    .action(() => runProcess(ctx.config(), { http: true, workers: true }));
+    .description('migrations, HTTP server and queue workers in one process (and the inbound mail listener when BOUNCE_DOMAIN is set)')
+    .action(() => {
+      const config = ctx.config();
+      return runProcess(config, { http: true, workers: true, inbound: !!config.bounceDomain });
+    });
   program
     .command('serve')
     .description('the HTTP server alone')
@@ -39,6 +43,10 @@ export function buildProgram(ctx: CliContext): Command {
     .command('worker')
     .description('the queue workers alone (run as many as the load needs)')
     .action(() => runProcess(ctx.config(), { http: false, workers: true }));
+  program
+    .command('inbound')
+    .description('the inbound SMTP listener alone: bounces, complaints and mailto unsubscribes for BOUNCE_DOMAIN, on INBOUND_PORT')
+    .action(() => runProcess(ctx.config(), { http: false, workers: false, inbound: true }));
   program
     .command('migrate')
     .description('apply database migrations')
@@ -94,6 +102,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerIssueCommands(program, ctx);
   // After the sender's commands: schedule and unschedule join their `issues` group.
   registerScheduleCommands(program, ctx);
+  registerEditorCommands(program, ctx);
   return program;
 }
 

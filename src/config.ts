@@ -61,6 +61,10 @@ export interface Config {
   readonly deliveryLeaseMs: number;
   /** How often workers compare the rows with the queue and re-create lost jobs. */
   readonly repairIntervalMs: number;
+  /** How long after an unconfirmed subscribe its one reminder goes out; 0: no reminder. */
+  readonly confirmReminderMs: number;
+  /** How long a pending subscription is kept before it is removed with its personal data. */
+  readonly pendingExpiryMs: number;
   /**
    * The domain whose mail Broadsheet receives itself (`broadsheet inbound`): VERP bounce
    * addresses and List-Unsubscribe mailto addresses. Unset: envelope sender and mailto are the
@@ -77,7 +81,11 @@ export interface Config {
   readonly feedbackSenderId: string;
   /** Days a finished send's per-delivery rows are kept; its summary is kept for ever. */
   readonly deliveryRetentionDays: number;
+  /** Sender of mail that belongs to no list (an editor's sign-in link); default: Broadsheet at PUBLIC_URL's host. */
+  readonly mailFrom: string;
 }
+
+const HOUR_MS = 60 * 60 * 1000;
 
 /** A send's circuit breaker (src/sending/circuit.ts). */
 export interface CircuitSettings {
@@ -187,6 +195,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const smtpUrl = url(env, 'SMTP_URL', undefined);
   const heartbeat = int(env, 'WORKER_HEARTBEAT_SECONDS', 5, 1) * 1000;
 
+  const confirmReminderMs = int(env, 'CONFIRM_REMINDER_HOURS', 48) * HOUR_MS;
+  const pendingExpiryMs = int(env, 'PENDING_EXPIRY_DAYS', 30, 1) * 24 * HOUR_MS;
+  if (confirmReminderMs >= pendingExpiryMs) {
+    throw new AppError('invalid_input', 'CONFIRM_REMINDER_HOURS must be shorter than PENDING_EXPIRY_DAYS: the reminder would come after the subscription is gone');
+  }
+
   return Object.freeze({
     env: mode,
     port,
@@ -220,12 +234,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobRetryFirstMs: env.JOB_RETRY_FIRST_MS ? int(env, 'JOB_RETRY_FIRST_MS', 1000, 1) : undefined,
     deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
     repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
+    confirmReminderMs,
+    pendingExpiryMs,
     bounceDomain: bounceDomain(env),
     inboundPort: int(env, 'INBOUND_PORT', 2525),
     inboundMaxBytes: int(env, 'INBOUND_MAX_BYTES', 1024 * 1024, 1024),
     inboundRatePerMinute: int(env, 'INBOUND_RATE_PER_MINUTE', 120, 1),
     feedbackSenderId: env.FEEDBACK_SENDER_ID || new URL(publicUrl).hostname,
     deliveryRetentionDays: int(env, 'DELIVERY_RETENTION_DAYS', 90, 1),
+    mailFrom: env.MAIL_FROM || `"Broadsheet" <broadsheet@${new URL(publicUrl).hostname}>`,
   });
 }
 

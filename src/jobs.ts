@@ -13,8 +13,11 @@ import { sendStore, sendsInStatus } from './sending/repository';
 import { sendTestEmail } from './sending/test-send';
 import { createThrottle } from './sending/throttle';
 import { VariantCache } from './sending/variants';
+import { expirePendingSubscriptions, queueDueReminders } from './subscribers/pending';
+import { createSubscribeLimits } from './subscribers/rate-limits';
 import { requeueLostConfirmations } from './subscribers/repair';
 import { processSystemMailJob } from './subscribers/system-mail';
+import { sendSignInMail } from './editors/sign-in-mail';
 
 /** What the handlers need; only the composition roots (main.ts, tests) build it for real. */
 export interface WorkerDeps {
@@ -34,6 +37,8 @@ export interface WorkerDeps {
    */
   compileMjml: CompileMjml;
   log: Logger;
+  /** What time it is for the row-driven housekeeping (reminders, expiry): tests move it. */
+  clock?: () => Date;
 }
 
 export interface JobDefinition<K extends JobKind> {
@@ -66,13 +71,29 @@ export function jobRegistry(deps: WorkerDeps, workerId: string): JobRegistry {
     compileMjml: deps.compileMjml,
     log: deps.log,
   };
+  // The same per-address budget the subscribe form spends (Redis, shared by every process).
+  const limits = createSubscribeLimits(deps.redis, { subscribeRatePerIp: deps.config.subscribeRatePerIp, keyPrefix: deps.queues.prefix });
   return {
     'system-mail': {
       // Few and small; a handful at once keeps a slow SMTP server from holding them up.
       concurrency: () => 4,
       handle: (job) => processSystemMailJob({ ...deps, mailer: deps.systemMailer }, job),
-      // Queues them itself (it records a 'confirmation_requeued' event with each).
-      repair: () => requeueLostConfirmations(deps.db, deps.queues),
+      // Queues them itself (it records a 'confirmation_requeued' event with each). The same pass
+      // reminds the pending subscriptions that waited CONFIRM_REMINDER_HOURS, and removes those
+      // that waited PENDING_EXPIRY_DAYS (subscribers/pending.ts): all three are due rows.
+      repair: async () => {
+        const now = (deps.clock ?? (() => new Date()))();
+        const settings = { reminderAfterMs: deps.config.confirmReminderMs, expireAfterMs: deps.config.pendingExpiryMs };
+        const requeued = await requeueLostConfirmations(deps.db, deps.queues, now);
+        const reminded = await queueDueReminders({ db: deps.db, queues: deps.queues, limits }, settings, now);
+        const expired = await expirePendingSubscriptions(deps.db, settings, now);
+        if (expired > 0) deps.log.info({ expired }, 'removed pending subscriptions nobody confirmed');
+        return requeued + reminded;
+      },
+    },
+    'editor-mail': {
+      concurrency: () => 1,
+      handle: (job) => sendSignInMail({ ...deps, mailer: deps.systemMailer }, job),
     },
     'test-send': {
       concurrency: () => 1,

@@ -14,7 +14,7 @@ import { allLists, findListBySlug } from '../lists/repository';
 import { archiveFeed } from './feed';
 import { feedLink, listAbout } from '../subscribers/pages';
 import { homePage } from './home';
-import { latestPublishedByList, publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from './repository';
+import { latestPublishedByList, publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from '../issues/published';
 import { issueView } from '../issues/view';
 import { plainText } from '../issues/rich-text';
 import { feedContentHtml } from './feed-content';
@@ -117,7 +117,7 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
       entries.push({ slug: issue.slug, title: issue.title, summary: summaryOf(issue), sentAt: issue.sent_at, content: feedContentHtml(view) });
     }
     const xml = archiveFeed(
-      { slug: list.slug, name: list.name, language: list.language, from: list.from_address, description: list.description ? plainText(list.description).trim() : undefined },
+      { slug: list.slug, name: list.name, language: list.language, from: list.from_address, description: list.description ? plainText(list.description).replace(/\s+/g, ' ').trim() : undefined },
       entries,
       config.publicUrl,
     );

@@ -14,6 +14,12 @@ export interface Database {
   sends: SendsTable;
   deliveries: DeliveriesTable;
   send_workers: SendWorkersTable;
+  send_summaries: SendSummariesTable;
+  editors: EditorsTable;
+  editor_sign_in_links: EditorSignInLinksTable;
+  editor_sessions: EditorSessionsTable;
+  editor_api_tokens: EditorApiTokensTable;
+  send_events: SendEventsTable;
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -80,6 +86,7 @@ export type SubscriptionEventType =
   | 'subscribed'
   | 'confirmation_sent'
   | 'confirmation_requeued'
+  | 'reminder_queued'
   | 'reminder_sent'
   | 'confirmed'
   | 'preferences_changed'
@@ -98,6 +105,8 @@ export interface SubscriptionEventsTable {
   subscription_id: string;
   type: SubscriptionEventType;
   data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  /** Who made the change: an editor's address, 'cli', 'api'; null: the reader or Broadsheet (migration 40-01). */
+  actor: ColumnType<string | null, string | null | undefined, never>;
   created_at: Timestamp;
 }
 
@@ -203,6 +212,27 @@ export interface DeliveriesTable {
   attempts: Generated<number>;
   smtp_response: string | null;
   finished_at: Date | null;
+  /** An ARF complaint about this message came back (broadsheet inbound). */
+  complained_at: Date | null;
+  /** 4.x.x delivery status notifications received for this message. */
+  soft_bounces: Generated<number>;
+}
+
+/** A finished send's counts, kept after its per-delivery rows are removed (retention.ts). */
+export interface SendSummariesTable {
+  send_id: string;
+  recipients: number;
+  delivered: number;
+  bounced: number;
+  complained: number;
+  soft_bounced: number;
+  suppressed: number;
+  failed: number;
+  cancelled: number;
+  unsubscribed: number;
+  top_responses: ColumnType<{ response: string; count: number }[], string, string>;
+  summarized_at: Generated<Date>;
+  rows_removed_at: Date | null;
 }
 
 export type IssueRow = Selectable<IssuesTable>;
@@ -214,3 +244,56 @@ export interface SendWorkersTable {
   seen_at: Generated<Date>;
 }
 export type Delivery = Selectable<DeliveriesTable>;
+
+// --- The desk (migration 2026-12-06-40-01) ------------------------------------------------
+
+export type EditorRole = 'owner' | 'editor';
+
+export interface EditorsTable {
+  id: Generated<string>;
+  email: string;
+  role: EditorRole;
+  created_at: Timestamp;
+}
+
+export interface EditorSignInLinksTable {
+  id: Generated<string>;
+  editor_id: string;
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: Timestamp;
+}
+
+export interface EditorSessionsTable {
+  id: Generated<string>;
+  editor_id: string;
+  token_hash: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Date;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface EditorApiTokensTable {
+  id: Generated<string>;
+  editor_id: string;
+  name: string;
+  token_hash: string;
+  created_at: Timestamp;
+  last_used_at: Date | null;
+}
+
+export interface SendEventsTable {
+  id: Generated<string>;
+  issue_id: string;
+  send_id: string | null;
+  type: string;
+  actor: string | null;
+  data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: Timestamp;
+}
+
+export type Editor = Selectable<EditorsTable>;
+export type EditorSession = Selectable<EditorSessionsTable>;
+export type SendEvent = Selectable<SendEventsTable>;
