@@ -10,8 +10,9 @@ import { subscriberLink } from '../subscribers/tokens';
 import { assetKey } from '../issues/asset-keys';
 import { SENT_STATUSES } from '../issues/published';
 import { assetBaseUrl } from '../issues/repository';
+import { coverTitles } from './repository';
 import { newsletterAddressing, undeliverableReason } from './envelope';
-import { compileVariant, coverTitles } from './variants';
+import { compileVariant } from './variants';
 
 /**
  * One test email of an issue, as a weekly subscriber with no sections excluded sees it,

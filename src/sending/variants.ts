@@ -1,10 +1,8 @@
-import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
 import { encodeMailbox, feedbackId, listId } from '../mail/headers';
 import { buildMimeTemplate, foldHtmlLines, type MimeTemplate } from '../mail/mime';
 import { compilePersonalization } from '../mail/personalize';
 import { renderIssue } from '../issues/render';
-import { SENT_STATUSES } from '../issues/published';
 import { assetBaseUrl, issueContent } from '../issues/repository';
 import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
@@ -98,23 +96,4 @@ export class VariantCache {
     }
     return entry;
   }
-}
-
-/**
- * Titles of the weekly issues a digest covers, read once per batch (a digest names a handful).
- * Only sent ones: the title of a draft, a scheduled or a cancelled issue is not public, and a
- * cover without a title here is left out of the email (issues/view.ts).
- */
-export async function coverTitles(db: Db, issue: IssueRow): Promise<Record<string, string> | undefined> {
-  const covers = issueContent(issue).covers;
-  if (!covers?.length) return undefined;
-  const rows = await db
-    .selectFrom('issues')
-    .innerJoin('sends', 'sends.issue_id', 'issues.id')
-    .select(['issues.slug', 'issues.title'])
-    .where('issues.list_id', '=', issue.list_id)
-    .where('issues.slug', 'in', covers)
-    .where('sends.status', 'in', SENT_STATUSES)
-    .execute();
-  return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }
