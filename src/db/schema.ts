@@ -13,6 +13,7 @@ export interface Database {
   issues: IssuesTable;
   sends: SendsTable;
   deliveries: DeliveriesTable;
+  send_summaries: SendSummariesTable;
   editors: EditorsTable;
   editor_sign_in_links: EditorSignInLinksTable;
   editor_sessions: EditorSessionsTable;
@@ -201,6 +202,27 @@ export interface DeliveriesTable {
   attempts: Generated<number>;
   smtp_response: string | null;
   finished_at: Date | null;
+  /** An ARF complaint about this message came back (broadsheet inbound). */
+  complained_at: Date | null;
+  /** 4.x.x delivery status notifications received for this message. */
+  soft_bounces: Generated<number>;
+}
+
+/** A finished send's counts, kept after its per-delivery rows are removed (retention.ts). */
+export interface SendSummariesTable {
+  send_id: string;
+  recipients: number;
+  delivered: number;
+  bounced: number;
+  complained: number;
+  soft_bounced: number;
+  suppressed: number;
+  failed: number;
+  cancelled: number;
+  unsubscribed: number;
+  top_responses: ColumnType<{ response: string; count: number }[], string, string>;
+  summarized_at: Generated<Date>;
+  rows_removed_at: Date | null;
 }
 
 export type IssueRow = Selectable<IssuesTable>;
