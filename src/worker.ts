@@ -37,7 +37,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       })
       .catch((err: unknown) => deps.log.error({ kind, err: (err as Error).message }, 'worker stopped'));
     queue.on('failed', (job, err) => {
-      if (err instanceof RetryLater || err.name === 'RetryLater') deps.log.info({ kind, job: job.id, attempt: job.attemptsMade }, err.message);
+      if (err instanceof RetryLater) deps.log.info({ kind, job: job.id, attempt: job.attemptsMade }, err.message);
       else deps.log.warn({ kind, job: job.id, attempt: job.attemptsMade, err: err.message }, 'job failed');
     });
   }

@@ -1,4 +1,4 @@
-import { findPublishedIssue } from '../../src/archive/repository';
+import { findPublishedIssue } from '../../src/issues/published';
 import { cancelSend, pauseSend, resumeSend } from '../../src/sending/control';
 import { planSend } from '../../src/sending/plan';
 import { addSubscribers, importFixture, startSend, startSendWorld, type SendWorld } from '../helpers/send-world';
