@@ -126,8 +126,8 @@ export interface SubscriptionRequestsTable {
 
 export type SubscriptionRequest = Selectable<SubscriptionRequestsTable>;
 
-/** Events of a list that name no subscription (migration 60): e.g. a pending one that expired. */
-export type ListEventType = 'pending_expired';
+/** Events of a list that name no subscription (migration 60): a pending one that expired; a list created or its settings changed, by whom (data.actor). */
+export type ListEventType = 'pending_expired' | 'created' | 'settings_changed';
 
 export interface ListEventsTable {
   id: Generated<string>;
