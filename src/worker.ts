@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { AppError } from './errors';
 import { jobRegistry, type JobDefinition, type WorkerDeps } from './jobs';
 import { JOB_KINDS, type JobKind, type Owned, type JobPayloads } from './queues';
 import { RetryLater } from './sending/batch';
+import { beat, forgetWorker } from './sending/repository';
 import { startScheduler } from './schedules/tick';
+import { pruneDeliveries } from './sending/retention';
 
 export type { WorkerDeps } from './jobs';
 
@@ -15,8 +18,16 @@ export interface Workers {
 
 /** Runs every kind of job in the registry, their repairs, and the scheduler. */
 export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
-  const registry = jobRegistry(deps);
+  const workerId = randomUUID();
+  const registry = jobRegistry(deps, workerId);
   const owner = await deps.queues.owner();
+
+  // "Alive" every WORKER_HEARTBEAT: rows this process leased are taken over by others as soon
+  // as it misses three (killed), instead of after the whole lease.
+  const heartbeat = () => beat(deps.db, workerId).catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'heartbeat not recorded; will try again'));
+  await heartbeat();
+  const beating = setInterval(() => void heartbeat(), deps.config.workerHeartbeatMs);
+  beating.unref();
 
   for (const kind of JOB_KINDS) {
     const def = registry[kind] as JobDefinition<JobKind>;
@@ -58,6 +69,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   void repair();
   const timer = setInterval(() => void repair(), deps.config.repairIntervalMs);
   timer.unref();
+  // Finished sends' delivery rows past DELIVERY_RETENTION_DAYS, summarised then removed in
+  // small batches (sending/retention.ts); hourly is plenty for a limit counted in days.
+  const prune = () =>
+    pruneDeliveries(deps.db, { retentionDays: deps.config.deliveryRetentionDays })
+      .then((r) => r.rows > 0 && deps.log.info(r, 'removed delivery rows past DELIVERY_RETENTION_DAYS (summaries kept)'))
+      .catch((err: Error) => deps.log.warn({ err: err.message }, 'delivery retention failed; will try again'));
+  const pruneTimer = setInterval(() => void prune(), 60 * 60 * 1000);
+  pruneTimer.unref();
   // Scheduled sends and monthly digests, driven by the rows: every worker runs one, and the
   // guarded status moves make sure each send starts once.
   const scheduler = startScheduler(deps);
@@ -66,6 +85,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     repair,
     async close() {
       clearInterval(timer);
+      clearInterval(pruneTimer);
+      clearInterval(beating);
       await Promise.race([scheduler.close(), new Promise((r) => setTimeout(r, 5000).unref())]);
       // Local pause: this process stops taking jobs and waits for its active ones; others on
       // the same queues carry on. Bounded, so a stop never hangs on a Redis that is gone.
@@ -74,6 +95,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
           Promise.race([deps.queues.queue(kind).pause(true).catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]),
         ),
       );
+      // Its jobs have ended and released their rows: nothing of this process is left to wait for.
+      await Promise.race([forgetWorker(deps.db, workerId).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
     },
   };
 }

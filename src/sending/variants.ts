@@ -1,4 +1,3 @@
-import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
 import { encodeMailbox, feedbackId, listId } from '../mail/headers';
 import { buildMimeTemplate, foldHtmlLines, type MimeTemplate } from '../mail/mime';
@@ -33,6 +32,8 @@ export interface VariantSource {
   compileMjml?: CompileMjml;
   /** A digest's covered weekly issues: slug → title, for its list of what it gathers. */
   coverTitles?: Readonly<Record<string, string>>;
+  /** Where the issue's images are, when not the public URL (a test email of an unsent issue). */
+  assetBaseUrl?: string;
   /** Feedback-ID's sender part (FEEDBACK_SENDER_ID); by default the public URL's host. */
   feedbackSenderId?: string;
 }
@@ -47,7 +48,7 @@ export async function compileVariant(source: VariantSource, excluded: readonly s
     {
       list: { slug: list.slug, name: list.name, language: list.language, contact: list.contact },
       publicUrl,
-      assetBaseUrl: assetBaseUrl(publicUrl, list.slug, issue.slug),
+      assetBaseUrl: source.assetBaseUrl ?? assetBaseUrl(publicUrl, list.slug, issue.slug),
       cadence: send.cadence,
       excludeSections: excluded.filter((id) => sectionIds.has(id)),
       coverTitles: source.coverTitles,
@@ -95,12 +96,4 @@ export class VariantCache {
     }
     return entry;
   }
-}
-
-/** Titles of the weekly issues a digest covers, read once per batch (a digest names a handful). */
-export async function coverTitles(db: Db, issue: IssueRow): Promise<Record<string, string> | undefined> {
-  const covers = issueContent(issue).covers;
-  if (!covers?.length) return undefined;
-  const rows = await db.selectFrom('issues').select(['slug', 'title']).where('list_id', '=', issue.list_id).where('slug', 'in', covers).execute();
-  return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }

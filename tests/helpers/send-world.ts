@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../src/config';
 import type { Cadence, List, SubscriptionStatus } from '../../src/db/schema';
 import type { Db } from '../../src/db/database';
 import { importIssue } from '../../src/issues/repository';
+import { compileMjmlHere } from '../../src/issues/mjml';
 import { loadTemplates } from '../../src/issues/templates';
 import { validateIssueFile } from '../../src/issues/validate';
 import { createList } from '../../src/lists/repository';
@@ -50,6 +51,8 @@ export interface WorldOptions {
   onConnect?: () => RcptVerdict;
   workers?: boolean;
   smtpPort?: number;
+  /** See startCaptureServer's closeTimeoutMs: an outage test cuts open connections at once. */
+  smtpCloseTimeoutMs?: number;
   /** The SMTP server offers neither 8BITMIME nor SMTPUTF8. */
   plainSmtp?: boolean;
   /** postgres://user@host:port of another PostgreSQL server (fault tests run their own). */
@@ -60,7 +63,7 @@ export async function startSendWorld(options: WorldOptions = {}): Promise<SendWo
   const test = await createTestDb(options.databaseServer);
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `bs-send-${randomBytes(5).toString('hex')}`;
-  const smtp = await startCaptureServer({ onRcpt: options.onRcpt, onConnect: options.onConnect, keep: 1_000_000, port: options.smtpPort, plain: options.plainSmtp });
+  const smtp = await startCaptureServer({ onRcpt: options.onRcpt, onConnect: options.onConnect, keep: 1_000_000, port: options.smtpPort, plain: options.plainSmtp, closeTimeoutMs: options.smtpCloseTimeoutMs });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-data-'));
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -74,12 +77,12 @@ export async function startSendWorld(options: WorldOptions = {}): Promise<SendWo
   });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  const queues = createQueues(redisUrl, prefix, test.db);
+  const queues = createQueues(redisUrl, prefix, test.db, { lockMs: config.jobLockMs, stalledIntervalMs: config.jobStallCheckMs, retryFirstMs: config.jobRetryFirstMs });
   const mailer = createSmtpMailer(smtp.url, { pool: config.sendConcurrency, dkim: config.dkim });
   const workers =
     options.workers === false
       ? undefined
-      : await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), log });
+      : await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), compileMjml: compileMjmlHere, log });
   const list = await createList(test.db, {
     slug: 'ml-news',
     name: '机器学习月报',

@@ -10,6 +10,7 @@ import { createQueues, JOB_KINDS, type Queues } from '../../src/queues';
 import { parseMail, startCaptureServer, type CaptureServer, type CapturedMail, type RcptVerdict } from '../../src/mail/capture';
 import { createSmtpMailer, type Mailer } from '../../src/mail/transport';
 import { startWorkers, type Workers } from '../../src/worker';
+import { compileMjmlHere } from '../../src/issues/mjml';
 import { loadTemplates } from '../../src/issues/templates';
 import { log } from '../../src/log';
 import { createTestDb, type TestDb } from './db';
@@ -57,7 +58,7 @@ export async function startSubscriberApp(
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   const queues = createQueues(REDIS_URL, prefix, test.db);
   const mailer: Mailer = createSmtpMailer(smtp.url, { pool: 1 });
-  const workers: Workers = await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), log });
+  const workers: Workers = await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), compileMjml: compileMjmlHere, log });
   // bull names each worker's blocking connection just after process() starts, in a promise it
   // never awaits: a test that pauses the queue locally before that answer comes (which drops
   // the connection) leaves it rejected with "Connection is closed.", and Jest fails both tests
