@@ -224,13 +224,16 @@ export interface SendSummariesTable {
   recipients: number;
   delivered: number;
   bounced: number;
+  /** Reported as bounced after the send (a DSN, a webhook), as in the editor's report. */
+  bounced_later: Generated<number>;
   complained: number;
   soft_bounced: number;
   suppressed: number;
   failed: number;
   cancelled: number;
   unsubscribed: number;
-  top_responses: ColumnType<{ response: string; count: number }[], string, string>;
+  /** The most common SMTP answers, normalised as in the report: [{ answer, count }]. */
+  top_responses: ColumnType<{ answer: string; count: number }[], string, string>;
   summarized_at: Generated<Date>;
   rows_removed_at: Date | null;
 }
