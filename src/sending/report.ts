@@ -173,3 +173,20 @@ export function toLiveProgress(p: SendProgress): LiveProgress {
 export async function liveProgress(db: Db, sendId: string): Promise<LiveProgress> {
   return toLiveProgress(await sendProgress(db, await getSend(db, sendId)));
 }
+
+/**
+ * How many readers a send of this cadence would go to if it were planned now: the same rows
+ * planning walks (active, not paused; the `subscriptions_sendable` index). Named in the desk's
+ * "send now?" confirmation.
+ */
+export async function countRecipients(db: Db, listId: string, cadence: Send['cadence']): Promise<number> {
+  const row = await db
+    .selectFrom('subscriptions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('list_id', '=', listId)
+    .where('cadence', '=', cadence)
+    .where('status', '=', 'active')
+    .where('paused', '=', false)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
