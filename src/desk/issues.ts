@@ -140,8 +140,8 @@ ${postForm(
   res,
   `${url}/schedule`,
   html`<fieldset><legend class="visually-hidden">When</legend>
-${list.weekly_slot ? html`<div class="choice"><input type="radio" id="when-next" name="when" value="next" checked><label for="when-next">The next free weekly slot${nextSlot ? html` <span class="hint">${localTime(nextSlot, list.timezone)}</span>` : ''}</label></div>` : ''}
-<div class="choice"><input type="radio" id="when-at" name="when" value="at"${list.weekly_slot ? '' : html` checked`}><label for="when-at">At a date and time</label></div>
+${list.weekly_slot ? html`<div class="choice"><input type="radio" id="when-next" name="when" value="next"${state === 'scheduled' ? '' : html` checked`}><label for="when-next">The next free weekly slot${nextSlot ? html` <span class="hint">${localTime(nextSlot, list.timezone)}</span>` : ''}</label></div>` : ''}
+<div class="choice"><input type="radio" id="when-at" name="when" value="at"${list.weekly_slot && state !== 'scheduled' ? '' : html` checked`}><label for="when-at">At a date and time</label></div>
 <div class="field"><label for="at">Date and time <span class="hint" id="at-hint">in ${list.timezone}, the list's zone</span></label><input id="at" name="at" type="datetime-local" value="${scheduledAt ? localInput(scheduledAt, list.timezone) : ''}" aria-describedby="at-hint"></div>
 </fieldset><button type="submit">${state === 'scheduled' ? 'Move' : 'Schedule'}</button>`,
 )}</section>`;
@@ -152,10 +152,10 @@ ${list.weekly_slot ? html`<div class="choice"><input type="radio" id="when-next"
       html`<section class="card" aria-labelledby="now-title"><h2 id="now-title">Send now</h2><p>To every ${issue.kind === 'digest' ? 'monthly' : 'weekly'} subscriber, after a confirmation.</p><p><a class="button" href="${url}/send">Send now…</a></p>${state === 'scheduled' ? html`<div class="row">${button('unschedule', 'Unschedule', 'secondary')}</div>` : ''}</section>`,
     );
   }
-  if (state === 'sending') parts.push(html`<section class="card"><h2>The send</h2><div class="row">${button('pause', 'Pause', 'secondary')}${button('cancel', 'Cancel the rest', 'danger')}</div></section>`);
-  if (state === 'paused') parts.push(html`<section class="card"><h2>The send</h2><div class="row">${button('resume', 'Resume')}${button('cancel', 'Cancel the rest', 'danger')}</div></section>`);
-  if (sendId) parts.push(html`<p><a href="/admin/sends/${sendId}">${state === 'sent' || state === 'cancelled' ? 'The send’s report' : 'The send’s live progress'} →</a></p>`);
-  return html`${parts}`;
+  if (state === 'sending') parts.push(html`<section class="card"><h2>Control</h2><div class="row">${button('pause', 'Pause', 'secondary')}${button('cancel', 'Cancel the rest', 'danger')}</div></section>`);
+  if (state === 'paused') parts.push(html`<section class="card"><h2>Control</h2><div class="row">${button('resume', 'Resume')}${button('cancel', 'Cancel the rest', 'danger')}</div></section>`);
+  if (sendId) parts.push(html`<section class="card"><h2>The send</h2><p><a href="/admin/sends/${sendId}">${state === 'sent' || state === 'cancelled' ? 'The send’s report' : 'The send’s live progress'} →</a></p></section>`);
+  return html`<div class="grid two">${parts}</div>`;
 }
 
 function previewForm(list: List, issue: IssueRow): SafeHtml {

@@ -36,8 +36,7 @@ function progressView(p: LiveProgress): SafeHtml {
 <dt>Sent</dt><dd data-field="sent">${p.sent}</dd>
 <dt>Pending</dt><dd data-field="pending">${p.pending}</dd>
 <dt>Not sent</dt><dd data-field="notSent">${p.notSent}</dd>
-<dt>Rate</dt><dd><span data-field="rate">${p.rate}</span> messages/s</dd>
-<dt>Time left</dt><dd data-field="eta">${seconds(p.etaSeconds)}</dd>
+${p.finished ? '' : html`<dt>Rate</dt><dd><span data-field="rate">${p.rate}</span> messages/s</dd><dt>Time left</dt><dd data-field="eta">${seconds(p.etaSeconds)}</dd>`}
 <dt>Circuit</dt><dd data-field="circuit">${CIRCUIT_TEXT[p.circuit]}</dd>
 </dl></section>`;
 }
@@ -81,12 +80,12 @@ export function sendsDesk(deps: AppDeps): express.Router {
       // Live only while it runs: a finished send's page has no script at all.
       scripts: live.finished ? [] : ['/admin/static/send-progress.js'],
       body: html`<p><a href="/admin/lists/${enc(list?.slug ?? '')}/issues/${enc(issue.slug)}">← ${issue.title}</a></p>
-<h1>Sending “${issue.title}”</h1>
-<div class="card"><dl class="facts"><dt>State</dt><dd>${stateBadge(issueState(send.status))}</dd><dt>To</dt><dd>${plural(live.recipients, `${send.cadence} subscriber`)} of ${list?.name ?? ''}</dd>
+<h1>${live.finished ? 'Sent' : 'Sending'}: ${issue.title}</h1>
+<div class="card"><dl class="facts"><dt>State</dt><dd>${stateBadge(issueState(send.status))}</dd><dt>To</dt><dd>${send.planned_at || live.recipients > 0 ? plural(live.recipients, `${send.cadence} subscriber`) : `the ${send.cadence} subscribers`} of ${list?.name ?? ''}</dd>
 <dt>Started</dt><dd>${localTime(send.started_at, zone) || 'not yet'}</dd>${send.finished_at ? html`<dt>Finished</dt><dd>${localTime(send.finished_at, zone)}</dd>` : ''}
 ${send.pause_reason ? html`<dt>Paused because</dt><dd>${send.pause_reason}</dd>` : ''}</dl>
 ${controls(res, list?.slug ?? '', issue.slug, send.status)}</div>
-<div id="live" data-events="/admin/sends/${send.id}/events">${progressView(live)}</div>
+<div id="live" data-events="/admin/sends/${send.id}/events" data-status="${send.status}">${progressView(live)}</div>
 ${report ? reportView(report) : html`<p class="muted" id="report-later">The report follows when the send is finished.</p>`}`,
     });
   });

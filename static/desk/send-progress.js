@@ -1,6 +1,7 @@
 // A send's live progress (the page shows the numbers at load without this): listens to the
 // send's Server-Sent Events and writes each number into its [data-field] element; once the
-// send is finished, reloads the page, which then shows the report.
+// send's state changes (it starts, pauses, is done), reloads the page, whose controls and
+// report follow the state.
 const live = document.getElementById('live');
 if (live && 'EventSource' in window) {
   const source = new EventSource(live.dataset.events);
@@ -23,7 +24,8 @@ if (live && 'EventSource' in window) {
       bar.value = p.recipients - p.pending;
       bar.textContent = `${p.recipients - p.pending} of ${p.recipients}`;
     }
-    if (p.finished) {
+    const settled = (s) => (s === 'planning' ? 'sending' : s);
+    if (p.finished || settled(p.status) !== settled(live.dataset.status)) {
       source.close();
       location.reload();
     }
