@@ -40,7 +40,7 @@ beforeAll(async () => {
   if (!hasChromium()) throw new Error(`Chromium is missing at ${CHROMIUM_PATH} (apt-get install chromium)`);
   app = await startSubscriberApp({
     clock,
-    scheduler: { clock, intervalMs: 200 },
+    scheduler: { clock, intervalMs: 200, lateAfterMs: 10_000 },
     env: { SEND_RATE: '8', SEND_BATCH_SIZE: '10', SEND_CONCURRENCY: '1', REPAIR_INTERVAL_SECONDS: '1' },
   });
   browser = await launchBrowser();
