@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import { domainToASCII } from 'node:url';
 import { AppError } from './errors';
 
 /** Everything Broadsheet reads from the environment, parsed and checked once, then frozen. */
@@ -48,7 +49,29 @@ export interface Config {
   readonly deliveryLeaseMs: number;
   /** How often workers compare the rows with the queue and re-create lost jobs. */
   readonly repairIntervalMs: number;
+  /** How long after an unconfirmed subscribe its one reminder goes out; 0: no reminder. */
+  readonly confirmReminderMs: number;
+  /** How long a pending subscription is kept before it is removed with its personal data. */
+  readonly pendingExpiryMs: number;
+  /**
+   * The domain whose mail Broadsheet receives itself (`broadsheet inbound`): VERP bounce
+   * addresses and List-Unsubscribe mailto addresses. Unset: envelope sender and mailto are the
+   * list's From address, as before, and nothing listens.
+   */
+  readonly bounceDomain: string | undefined;
+  /** The inbound SMTP listener's port (default 2525; MX traffic arrives on 25, forwarded). */
+  readonly inboundPort: number;
+  /** Largest inbound message accepted, in bytes (a DSN with the original message attached fits). */
+  readonly inboundMaxBytes: number;
+  /** Messages one client address may hand the inbound listener a minute. */
+  readonly inboundRatePerMinute: number;
+  /** The last part of Feedback-ID (Gmail Postmaster Tools): who sends. Default: PUBLIC_URL's host. */
+  readonly feedbackSenderId: string;
+  /** Days a finished send's per-delivery rows are kept; its summary is kept for ever. */
+  readonly deliveryRetentionDays: number;
 }
+
+const HOUR_MS = 60 * 60 * 1000;
 
 const DEV_SECRET = 'broadsheet-development-key-do-not-use-in-production';
 
@@ -98,6 +121,16 @@ function trustProxy(env: NodeJS.ProcessEnv): boolean | number | string {
   return entries.join(',');
 }
 
+function bounceDomain(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = (env.BOUNCE_DOMAIN ?? '').trim().toLowerCase();
+  if (!raw) return undefined;
+  const ascii = domainToASCII(raw);
+  if (!ascii || !/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(ascii)) {
+    throw new AppError('invalid_input', `BOUNCE_DOMAIN must be a domain name like bounces.example.org, got "${raw}"`);
+  }
+  return ascii;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const mode = env.NODE_ENV === 'production' ? 'production' : env.NODE_ENV === 'test' ? 'test' : 'development';
   const port = int(env, 'PORT', 3000);
@@ -119,6 +152,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const publicUrl = url(env, 'PUBLIC_URL', `http://localhost:${port}`)!.replace(/\/+$/, '');
   const smtpUrl = url(env, 'SMTP_URL', undefined);
+
+  const confirmReminderMs = int(env, 'CONFIRM_REMINDER_HOURS', 48) * HOUR_MS;
+  const pendingExpiryMs = int(env, 'PENDING_EXPIRY_DAYS', 30, 1) * 24 * HOUR_MS;
+  if (confirmReminderMs >= pendingExpiryMs) {
+    throw new AppError('invalid_input', 'CONFIRM_REMINDER_HOURS must be shorter than PENDING_EXPIRY_DAYS: the reminder would come after the subscription is gone');
+  }
 
   return Object.freeze({
     env: mode,
@@ -143,6 +182,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sendFlushMs: int(env, 'SEND_FLUSH_MS', 100, 10),
     deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
     repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
+    confirmReminderMs,
+    pendingExpiryMs,
+    bounceDomain: bounceDomain(env),
+    inboundPort: int(env, 'INBOUND_PORT', 2525),
+    inboundMaxBytes: int(env, 'INBOUND_MAX_BYTES', 1024 * 1024, 1024),
+    inboundRatePerMinute: int(env, 'INBOUND_RATE_PER_MINUTE', 120, 1),
+    feedbackSenderId: env.FEEDBACK_SENDER_ID || new URL(publicUrl).hostname,
+    deliveryRetentionDays: int(env, 'DELIVERY_RETENTION_DAYS', 90, 1),
   });
 }
 

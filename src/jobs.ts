@@ -12,6 +12,8 @@ import { planSend } from './sending/plan';
 import { sendTestEmail } from './sending/test-send';
 import { createThrottle } from './sending/throttle';
 import { VariantCache } from './sending/variants';
+import { expirePendingSubscriptions, queueDueReminders } from './subscribers/pending';
+import { createSubscribeLimits } from './subscribers/rate-limits';
 import { requeueLostConfirmations } from './subscribers/repair';
 import { processSystemMailJob } from './subscribers/system-mail';
 
@@ -29,6 +31,8 @@ export interface WorkerDeps {
   /** Where MJML runs: the worker process passes its compiler child (mjml-process.ts). */
   compileMjml?: CompileMjml;
   log: Logger;
+  /** What time it is for the row-driven housekeeping (reminders, expiry): tests move it. */
+  clock?: () => Date;
 }
 
 export interface JobDefinition<K extends JobKind> {
@@ -57,13 +61,25 @@ export function jobRegistry(deps: WorkerDeps): JobRegistry {
     compileMjml: deps.compileMjml,
     log: deps.log,
   };
+  // The same per-address budget the subscribe form spends (Redis, shared by every process).
+  const limits = createSubscribeLimits(deps.redis, { subscribeRatePerIp: deps.config.subscribeRatePerIp, keyPrefix: deps.queues.prefix });
   return {
     'system-mail': {
       // Few and small; a handful at once keeps a slow SMTP server from holding them up.
       concurrency: () => 4,
       handle: (job) => processSystemMailJob({ ...deps, mailer: deps.systemMailer }, job),
-      // Queues them itself (it records a 'confirmation_requeued' event with each).
-      repair: () => requeueLostConfirmations(deps.db, deps.queues),
+      // Queues them itself (it records a 'confirmation_requeued' event with each). The same pass
+      // reminds the pending subscriptions that waited CONFIRM_REMINDER_HOURS, and removes those
+      // that waited PENDING_EXPIRY_DAYS (subscribers/pending.ts): all three are due rows.
+      repair: async () => {
+        const now = (deps.clock ?? (() => new Date()))();
+        const settings = { reminderAfterMs: deps.config.confirmReminderMs, expireAfterMs: deps.config.pendingExpiryMs };
+        const requeued = await requeueLostConfirmations(deps.db, deps.queues, now);
+        const reminded = await queueDueReminders({ db: deps.db, queues: deps.queues, limits }, settings, now);
+        const expired = await expirePendingSubscriptions(deps.db, settings, now);
+        if (expired > 0) deps.log.info({ expired }, 'removed pending subscriptions nobody confirmed');
+        return requeued + reminded;
+      },
     },
     'test-send': {
       concurrency: () => 1,

@@ -8,6 +8,7 @@ import { log } from './log';
 import type { CaptureServer } from './mail/capture';
 import { createSmtpMailer } from './mail/transport';
 import { watchQueues } from './metrics';
+import { startKeptUnsubscribes } from './subscribers/kept-unsubscribes';
 import { startWorkers } from './worker';
 
 /** How long one step of a shutdown may take before the next runs anyway. */
@@ -67,6 +68,9 @@ export async function runProcess(config: Config, roles: { http: boolean; workers
         return closed;
       },
     ]);
+    // Unsubscribes kept on disk while PostgreSQL was down are applied by the process that took them.
+    const stopKept = startKeptUnsubscribes(deps.db, config.dataDir, config.repairIntervalMs, log);
+    closers.push(['kept unsubscribes', stopKept]);
     log.info(`broadsheet listening on ${config.publicUrl}` + (outbox ? ` (mail is captured: ${config.publicUrl}/dev/outbox)` : ''));
   }
   if (roles.workers) log.info('broadsheet workers running');

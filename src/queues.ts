@@ -11,7 +11,8 @@ import { AppError } from './errors';
  * work without loading the code that does it.
  */
 export interface SystemMailJob {
-  kind: 'confirm' | 'welcome' | 'preferences' | 'export';
+  /** `reminder`: the one reminder to confirm, for a subscription still pending days later. */
+  kind: 'confirm' | 'welcome' | 'preferences' | 'export' | 'reminder';
   subscriptionId: string;
 }
 export interface PlanSendJob {

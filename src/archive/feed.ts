@@ -11,6 +11,8 @@ export interface FeedIssue {
   title: string;
   /** The summary line readers see in a feed reader. */
   summary?: string;
+  /** The issue itself, as HTML (feed-content.ts): a feed reader can read the whole issue. */
+  content?: string;
   /** When it was sent: the entry's `updated`. */
   sentAt: Date;
 }
@@ -20,6 +22,8 @@ export interface FeedList {
   name: string;
   language: string;
   from: string;
+  /** The list's description as plain text: the feed's subtitle. */
+  description?: string;
 }
 
 export function archiveFeed(list: FeedList, issues: readonly FeedIssue[], publicUrl: string): string {
@@ -27,6 +31,7 @@ export function archiveFeed(list: FeedList, issues: readonly FeedIssue[], public
   const feed = new Feed({
     id: `${listUrl}/archive`,
     title: list.name,
+    description: list.description || undefined,
     link: `${listUrl}/archive`,
     language: list.language,
     // Newest first, so the first entry's time is the feed's; an empty feed has a fixed epoch
@@ -47,6 +52,8 @@ export function archiveFeed(list: FeedList, issues: readonly FeedIssue[], public
       link,
       date: issue.sentAt,
       description: issue.summary === undefined ? undefined : escapeHtml(issue.summary),
+      // Already HTML; feed 4 escapes it into <content type="html">.
+      content: issue.content,
     });
   }
   return feed.atom1();

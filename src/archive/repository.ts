@@ -37,3 +37,22 @@ export async function publicCoversOf(db: Db, issue: IssueRow): Promise<Record<st
   const rows = await published(db, issue.list_id).where('issues.slug', 'in', covers as string[]).execute();
   return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }
+
+/**
+ * The newest sent issue of every list that has one, by list id: the home page's "latest issue"
+ * for all lists in one query (DISTINCT ON keeps the first row per list in this order).
+ */
+export async function latestPublishedByList(db: Db): Promise<Map<string, PublishedIssue>> {
+  const rows = await db
+    .selectFrom('issues')
+    .innerJoin('sends', 'sends.issue_id', 'issues.id')
+    .distinctOn('issues.list_id')
+    .selectAll('issues')
+    .select((eb) => eb.fn.coalesce('sends.started_at', 'sends.updated_at').as('sent_at'))
+    .where('sends.status', 'in', SENT_STATUSES)
+    .orderBy('issues.list_id')
+    .orderBy('issues.date', 'desc')
+    .orderBy((eb) => eb.fn.coalesce('sends.started_at', 'sends.updated_at'), 'desc')
+    .execute();
+  return new Map(rows.map((row) => [row.list_id, row]));
+}

@@ -12,8 +12,13 @@ import { loadTemplates, type Templates } from '../issues/templates';
 import type { Issue } from '../issues/types';
 import { allLists, findListBySlug } from '../lists/repository';
 import { archiveFeed } from './feed';
-import { publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from './repository';
-import { renderWebVersion } from './web-version';
+import { feedLink, listAbout } from '../subscribers/pages';
+import { homePage } from './home';
+import { latestPublishedByList, publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from './repository';
+import { issueView } from '../issues/view';
+import { plainText } from '../issues/rich-text';
+import { feedContentHtml } from './feed-content';
+import { renderWebVersion, visitorContext } from './web-version';
 
 /** What the archive and home pages need: read access to lists and issues, and the public URL. */
 export interface ArchiveDeps {
@@ -59,6 +64,14 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
   const router = express.Router();
   const cache = new Map<string, string>();
 
+  /** A sent issue as the public sees it: a digest covers only weeklies that are public too. */
+  async function visitorIssue(issue: PublishedIssue): Promise<{ content: Issue; coverTitles?: Record<string, string> }> {
+    const content = issue.content as unknown as Issue;
+    if (content.kind !== 'digest' || !content.covers) return { content };
+    const coverTitles = await publicCoversOf(db, issue);
+    return { content: { ...content, covers: content.covers.filter((slug) => slug in coverTitles) }, coverTitles };
+  }
+
   router.get('/lists/:list/archive', async (req, res) => {
     const list = await listOr404(db, req.params.list);
     const lang = pickLanguage(list.language);
@@ -70,7 +83,9 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
     );
     sendPage(res, 200, list.language, {
       title: t(lang, 'archive.title', { list: list.name }),
-      body: html`<div class="card"><p class="kicker">${list.name}</p><h1>${t(lang, 'archive.title', { list: list.name })}</h1><div class="actions"><a href="${listPath}">${t(lang, 'archive.subscribe')}</a><a href="${listPath}/feed.xml" type="application/atom+xml">${t(lang, 'archive.feed')}</a></div></div>${
+      head: feedLink(list),
+      indexable: true,
+      body: html`<div class="card"><p class="kicker">${list.name}</p><h1>${t(lang, 'archive.title', { list: list.name })}</h1>${listAbout(list)}<div class="actions"><a href="${listPath}">${t(lang, 'archive.subscribe')}</a><a href="${listPath}/feed.xml" type="application/atom+xml">${t(lang, 'archive.feed')}</a></div></div>${
         entries.length > 0 ? html`<div role="list">${entries}</div>` : html`<p class="card">${t(lang, 'archive.empty')}</p>`
       }`,
     });
@@ -80,15 +95,11 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
     const list = await listOr404(db, req.params.list);
     const issue = await findPublishedIssue(db, list.id, req.params.issue);
     if (!issue) throw new AppError('not_found', `no sent issue "${req.params.issue}" in ${list.slug}`);
-    const key = `${issue.id}:${issue.updated_at.getTime()}`;
+    // The page shows the list too (name, contact line, description): a change to it is a new page.
+    const key = JSON.stringify([issue.id, issue.updated_at.getTime(), list.name, list.contact, list.description]);
     let page = cache.get(key);
     if (page === undefined) {
-      let content = issue.content as unknown as Issue;
-      let coverTitles: Record<string, string> | undefined;
-      if (content.kind === 'digest' && content.covers) {
-        coverTitles = await publicCoversOf(db, issue);
-        content = { ...content, covers: content.covers.filter((slug) => slug in coverTitles!) };
-      }
+      const { content, coverTitles } = await visitorIssue(issue);
       page = await renderWebVersion({ issue: content, list, publicUrl: config.publicUrl, coverTitles }, templates);
       if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string);
       cache.set(key, page);
@@ -99,9 +110,15 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
   router.get('/lists/:list/feed.xml', async (req, res) => {
     const list = await listOr404(db, req.params.list);
     const issues = await publishedIssues(db, list.id, 50);
+    const entries = [];
+    for (const issue of issues) {
+      const { content } = await visitorIssue(issue);
+      const view = issueView(content, visitorContext({ issue: content, list, publicUrl: config.publicUrl }));
+      entries.push({ slug: issue.slug, title: issue.title, summary: summaryOf(issue), sentAt: issue.sent_at, content: feedContentHtml(view) });
+    }
     const xml = archiveFeed(
-      { slug: list.slug, name: list.name, language: list.language, from: list.from_address },
-      issues.map((i) => ({ slug: i.slug, title: i.title, summary: summaryOf(i), sentAt: i.sent_at })),
+      { slug: list.slug, name: list.name, language: list.language, from: list.from_address, description: list.description ? plainText(list.description).replace(/\s+/g, ' ').trim() : undefined },
+      entries,
       config.publicUrl,
     );
     res.set({ 'Content-Type': 'application/atom+xml; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'public, max-age=300' }).send(xml);
@@ -128,22 +145,16 @@ function sendHtml(res: Response, page: string, csp: string): void {
     .send(page);
 }
 
-/** `/`: the lists of this Broadsheet, each with its subscribe form and its archive. */
+/** `/`, the front door: every list, what it is, how often it comes, its latest issue and a subscribe form. */
 export function homeRoutes(deps: ArchiveDeps): express.Router {
+  const { db } = deps;
   const router = express.Router();
   router.get('/', async (req, res) => {
-    const lists = await allLists(deps.db);
-    // The page's own words follow the reader's browser; each list is named as its editor wrote it.
+    const [lists, latest] = await Promise.all([allLists(db), latestPublishedByList(db)]);
+    // The page's own words follow the reader's browser; each list speaks its own language.
     const lang = requestLang(req);
-    const items = lists.map((list) => {
-      const path = `/lists/${encodeURIComponent(list.slug)}`;
-      const listLang = pickLanguage(list.language);
-      return html`<section class="card" role="listitem" lang="${list.language}"><h2>${list.name}</h2><div class="actions"><a href="${path}">${t(listLang, 'archive.subscribe')}</a><a href="${path}/archive">${t(listLang, 'home.archive')}</a></div></section>`;
-    });
-    sendPage(res, 200, lang, {
-      title: t(lang, 'home.title'),
-      body: html`<h1>${t(lang, 'home.title')}</h1>${items.length > 0 ? html`<div role="list">${items}</div>` : html`<p class="card">${t(lang, 'home.empty')}</p>`}`,
-    });
+    const entries = lists.map((list) => ({ list, latest: latest.get(list.id) }));
+    sendPage(res, 200, lang, homePage(lang, entries));
   });
   return router;
 }

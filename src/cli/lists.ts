@@ -1,81 +1,64 @@
 import type { Command } from 'commander';
 import type { List } from '../db/schema';
 import { allLists } from '../lists/repository';
+import { LIST_FIELD_ENTRIES, type ListField, type ListFieldName, type ListInput } from '../lists/fields';
 import { createListFromInput, getListWithCounts, updateListFromInput, validateListInput, type StatusCounts } from '../lists/service';
 import { AppError } from '../errors';
 import type { RegisterCommands } from './context';
-
-interface CreateOptions {
-  name: string;
-  from: string;
-  timezone?: string;
-  weekly?: string;
-  monthly?: string;
-  language?: string;
-  replyTo?: string;
-  contact: string;
-  section: string[];
-  welcomeEmail?: boolean;
-  digestTitle?: string;
-  digestPreheader?: string;
-}
-
-/** `false` from a --no-… flag clears the setting. */
-interface UpdateOptions {
-  name?: string;
-  from?: string;
-  timezone?: string;
-  weekly?: string | false;
-  monthly?: string | false;
-  language?: string;
-  replyTo?: string | false;
-  contact?: string;
-  section?: string[];
-  welcomeEmail?: boolean;
-  digestTitle?: string;
-  digestPreheader?: string;
-}
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }
 
+/** The option of a field: `replyTo` is `--reply-to`, `sections` is `--section` (one a time). */
+function flagOf(name: ListFieldName, f: ListField<unknown>): string {
+  return (f.cli?.flag ?? name).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** How commander names an option's value in `opts()`: `--reply-to` is `replyTo`. */
+function attributeOf(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
 /**
- * The settings of a list, the same for `create` and `update`: `create` requires name, from and
- * contact and has defaults; `update` changes only what is given.
+ * The settings of a list as options, from the table of fields (lists/fields.ts), the same for
+ * `create` and `update`: `create` requires what a list cannot go without and shows the
+ * defaults; `update` changes only what is given, and `--no-…` clears what may be cleared.
  */
 function listOptions(command: Command, mode: 'create' | 'update'): Command {
   const create = mode === 'create';
-  const option = (required: boolean, flags: string, description: string, defaultValue?: string) => {
-    if (required) command.requiredOption(flags, description);
-    else if (create && defaultValue !== undefined) command.option(flags, description, defaultValue);
-    else command.option(flags, description);
-  };
-  option(create, '--name <name>', "the newsletter's name, as readers see it");
-  option(create, '--from <address>', 'sender, like "ML News <news@example.com>"');
-  option(false, '--timezone <tz>', 'IANA time zone the slots are read in', 'UTC');
-  option(false, '--weekly <slot>', 'weekly send slot, like "mon 09:00"');
-  option(false, '--monthly <slot>', 'monthly digest slot, like "1 09:00" (day 1 to 31; past a month\'s end: its last day)');
-  option(false, '--language <tag>', 'language of the emails, like "en" or "zh-CN"', 'en');
-  option(false, '--reply-to <address>', 'where replies go');
-  option(create, '--contact <line>', 'who sends it and where (a postal address): the footer of every email shows it');
-  command.option(
-    '--section <id:title>',
-    create ? 'a section readers may opt out of (repeatable)' : 'a section readers may opt out of (repeatable; replaces all sections)',
-    collect,
-    create ? [] : undefined,
-  );
-  command.option('--welcome-email', 'send a welcome email once a subscription is confirmed');
-  option(false, '--digest-title <template>', 'title of the generated monthly digest; {list}, {month}, {count} are filled in');
-  option(false, '--digest-preheader <template>', 'preheader of the generated monthly digest, same placeholders');
+  for (const [name, f] of LIST_FIELD_ENTRIES) {
+    if (f.fixed) continue; // the slug is the command's argument
+    const flag = flagOf(name, f);
+    if (f.input === 'switch') {
+      command.option(`--${flag}`, f.help);
+    } else if (f.cli?.repeatable) {
+      command.option(`--${flag} ${f.cli.value ?? '<value>'}`, f.help, collect, create ? [] : undefined);
+    } else {
+      const flags = `--${flag} ${f.cli?.value ?? '<value>'}`;
+      if (create && f.required) command.requiredOption(flags, f.help);
+      else if (create && f.fallback !== undefined) command.option(flags, f.help, f.fallback);
+      else command.option(flags, f.help);
+    }
+  }
   if (!create) {
-    command
-      .option('--no-weekly', 'no weekly slot')
-      .option('--no-monthly', 'no monthly slot')
-      .option('--no-reply-to', 'replies go to the sender')
-      .option('--no-welcome-email', 'no welcome email');
+    for (const [name, f] of LIST_FIELD_ENTRIES) if (f.clearable) command.option(`--no-${flagOf(name, f)}`, f.clearable);
   }
   return command;
+}
+
+/**
+ * The options given, as the fields' input: a `--no-…` flag (false) clears the setting, except
+ * for a switch, where false is its value.
+ */
+function inputOf(opts: Record<string, unknown>): ListInput {
+  const input: Record<string, unknown> = {};
+  for (const [name, f] of LIST_FIELD_ENTRIES) {
+    if (f.fixed) continue;
+    const value = opts[attributeOf(flagOf(name, f))];
+    input[name] = value === false && f.input !== 'switch' ? null : value;
+  }
+  return input as ListInput;
 }
 
 function describe(list: List): string[] {
@@ -88,6 +71,9 @@ function describe(list: List): string[] {
     `  contact   ${list.contact || '(none)'}`,
     `  welcome   ${list.welcome_email ? 'a welcome email after confirmation' : 'no welcome email'}`,
     `  digest    ${list.digest_title ?? '(default title)'} / ${list.digest_preheader ?? '(default preheader)'}`,
+    `  about     ${list.description ?? '(no description)'}`,
+    `  weekly    ${list.weekly_description ?? '(default wording)'}`,
+    `  monthly   ${list.monthly_description ?? '(default wording)'}`,
   ];
 }
 
@@ -102,22 +88,8 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
   const lists = program.command('lists').description('newsletters: their sender, schedule and sections');
 
   listOptions(lists.command('create <slug>').description('create a list (a newsletter) and its schedule'), 'create').action(
-    async (slug: string, opts: CreateOptions) => {
-      const input = {
-        slug,
-        name: opts.name,
-        from: opts.from,
-        timezone: opts.timezone,
-        weekly: opts.weekly,
-        monthly: opts.monthly,
-        language: opts.language,
-        replyTo: opts.replyTo,
-        contact: opts.contact,
-        sections: opts.section,
-        welcomeEmail: opts.welcomeEmail ?? false,
-        digestTitle: opts.digestTitle,
-        digestPreheader: opts.digestPreheader,
-      };
+    async (slug: string, opts: Record<string, unknown>) => {
+      const input = { ...inputOf(opts), slug };
       // Checked before connecting: a typo should not wait for the database.
       validateListInput(input);
       await ctx.withConnection(async (deps) => {
@@ -129,22 +101,8 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
   );
 
   listOptions(lists.command('update <slug>').description("change a list's settings: only the options given"), 'update').action(
-    async (slug: string, opts: UpdateOptions) => {
-      const clear = <T>(value: T | false | undefined) => (value === false ? null : value);
-      const changes = {
-        name: opts.name,
-        from: opts.from,
-        timezone: opts.timezone,
-        weekly: clear(opts.weekly),
-        monthly: clear(opts.monthly),
-        language: opts.language,
-        replyTo: clear(opts.replyTo),
-        contact: opts.contact,
-        digestTitle: opts.digestTitle,
-        digestPreheader: opts.digestPreheader,
-        sections: opts.section,
-        welcomeEmail: opts.welcomeEmail,
-      };
+    async (slug: string, opts: Record<string, unknown>) => {
+      const changes = inputOf(opts);
       if (Object.values(changes).every((value) => value === undefined)) {
         throw new AppError('invalid_input', 'nothing to change: give at least one option (see `broadsheet lists update --help`)');
       }

@@ -29,6 +29,25 @@ export function createDb(databaseUrl: string, options: { max?: number } = {}): D
   return db;
 }
 
+/** SQLSTATE classes and codes that mean "the server is not there", not "the query is wrong". */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+
+/**
+ * Whether an error says that PostgreSQL cannot be reached (stopped, restarting, refusing
+ * connections), as opposed to a bug or a bad query. Such a request is answered 503 with
+ * Retry-After: the reader may try again, and nothing they asked for was wrong.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown } | undefined;
+  if (!e || typeof e !== 'object') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (UNAVAILABLE_CODES.has(code) || code.startsWith('08')) return true;
+  // node-postgres reports a connection lost mid-query, or a pool that cannot connect, by message only.
+  if (typeof e.message === 'string' && /Connection terminated|connection error|timeout exceeded when trying to connect/i.test(e.message)) return true;
+  // Node's AggregateError (a host name resolving to several addresses, all refused).
+  return Array.isArray(e.errors) && e.errors.length > 0 && e.errors.every((inner) => isDatabaseUnavailable(inner));
+}
+
 /**
  * A client of the same pool as `db`, for what kysely cannot say: `COPY … FROM STDIN` (the
  * import's staging). The caller releases it.

@@ -8,6 +8,7 @@ export interface Database {
   subscription_events: SubscriptionEventsTable;
   forgotten_emails: ForgottenEmailsTable;
   subscription_requests: SubscriptionRequestsTable;
+  list_events: ListEventsTable;
   instance: InstanceTable;
   issues: IssuesTable;
   sends: SendsTable;
@@ -41,6 +42,11 @@ export interface ListsTable {
   /** Title and preheader templates of the generated monthly digest; null: the default (migration 04). */
   digest_title: ColumnType<string | null, string | null | undefined, string | null>;
   digest_preheader: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What the list is, for visitors (Markdown subset as in issues); null: none yet (migration 60). */
+  description: ColumnType<string | null, string | null | undefined, string | null>;
+  /** One line each: what a weekly / monthly subscriber gets; null: the default wording. */
+  weekly_description: ColumnType<string | null, string | null | undefined, string | null>;
+  monthly_description: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
 }
 
@@ -73,6 +79,8 @@ export type SubscriptionEventType =
   | 'subscribed'
   | 'confirmation_sent'
   | 'confirmation_requeued'
+  | 'reminder_queued'
+  | 'reminder_sent'
   | 'confirmed'
   | 'preferences_changed'
   | 'paused'
@@ -108,6 +116,17 @@ export interface SubscriptionRequestsTable {
 }
 
 export type SubscriptionRequest = Selectable<SubscriptionRequestsTable>;
+
+/** Events of a list that name no subscription (migration 60): e.g. a pending one that expired. */
+export type ListEventType = 'pending_expired';
+
+export interface ListEventsTable {
+  id: Generated<string>;
+  list_id: string;
+  type: ListEventType;
+  data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: Timestamp;
+}
 
 export interface ForgottenEmailsTable {
   email_hash: string;

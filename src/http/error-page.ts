@@ -2,7 +2,7 @@ import { t, type Lang, type MessageKey } from '../i18n';
 import { html, type PageView } from './page';
 
 /** The kinds of error page a reader (or an editor) can meet; each has a title and a sentence. */
-export type ErrorPageKind = 'invalid_link' | 'not_found' | 'bad_request' | 'forbidden' | 'rate_limited' | 'internal';
+export type ErrorPageKind = 'invalid_link' | 'not_found' | 'bad_request' | 'forbidden' | 'rate_limited' | 'unavailable' | 'internal';
 
 const ERROR_KEYS: Record<ErrorPageKind, [MessageKey, MessageKey]> = {
   invalid_link: ['error.invalid_link.title', 'error.invalid_link.body'],
@@ -10,6 +10,7 @@ const ERROR_KEYS: Record<ErrorPageKind, [MessageKey, MessageKey]> = {
   bad_request: ['error.bad_request.title', 'error.bad_request.body'],
   forbidden: ['error.forbidden.title', 'error.forbidden.body'],
   rate_limited: ['error.rate_limited.title', 'error.rate_limited.body'],
+  unavailable: ['error.unavailable.title', 'error.unavailable.body'],
   internal: ['error.internal.title', 'error.internal.body'],
 };
 

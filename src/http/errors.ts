@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { isDatabaseUnavailable } from '../db/database';
 import { AppError, isAppError } from '../errors';
 import { errorPage, type ErrorPageKind } from './error-page';
 import { sendPage } from './page';
@@ -8,6 +9,9 @@ import { requestLang, wantsJson } from './request';
 export const notFound: RequestHandler = (req, _res, next) => {
   next(new AppError('not_found', `nothing at ${req.method} ${req.path}`));
 };
+
+/** What a 503 asks a client (a mail provider's one-click, a browser) to wait before trying again. */
+export const RETRY_AFTER_SECONDS = 30;
 
 export type Log = (msg: string, err: unknown) => void;
 const consoleLog: Log = (m, e) => console.error(m, e);
@@ -31,6 +35,7 @@ function asAppError(req: Request, err: unknown, log: Log): AppError {
   if (e?.type === 'entity.too.large') return new AppError('payload_too_large', 'the request body is too large');
   if (e?.type === 'entity.parse.failed') return new AppError('invalid_input', `malformed JSON: ${String(e.message)}`);
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new AppError('invalid_input', String(e.message ?? 'bad request'));
+  if (isDatabaseUnavailable(err)) return new AppError('unavailable', 'the database is not answering; please try again in a minute');
   log(`error on ${req.method} ${loggablePath(req)}`, err);
   return new AppError('internal', 'something went wrong on our side');
 }
@@ -51,6 +56,7 @@ function pageKind(error: AppError, invalidInput: ErrorPageKind): ErrorPageKind {
     case 'not_found':
     case 'rate_limited':
     case 'forbidden':
+    case 'unavailable':
       return error.code;
     default:
       return error.status >= 500 ? 'internal' : 'bad_request';
@@ -64,6 +70,8 @@ function pageKind(error: AppError, invalidInput: ErrorPageKind): ErrorPageKind {
 export function sendError(req: Request, res: Response, err: unknown, answer: ErrorAnswer): void {
   const error = asAppError(req, err, answer.log ?? consoleLog);
   if (res.headersSent) return;
+  // A service that is down for a moment says when to come back (RFC 9110 15.6.4).
+  if (error.status === 503) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
   if (answer.format === 'html') {
     const kind = pageKind(error, answer.invalidInput ?? 'bad_request');
     if (answer.render) return answer.render(res, error.status, kind, error);

@@ -38,6 +38,13 @@ export interface PageView {
   /** The document title; also what a screen reader announces first. */
   title: string;
   body: SafeHtml;
+  /** More of the head: a list's Atom feed (`<link rel="alternate">`), a description. */
+  head?: SafeHtml;
+  /**
+   * Public pages that should be found (home, subscribe, archive). Everything else, the pages
+   * behind a reader's own link above all, stays `noindex`.
+   */
+  indexable?: boolean;
 }
 
 // Mobile-first: one column sized for a 375 px phone, widened only for larger screens; tap
@@ -74,6 +81,18 @@ button.danger{color:var(--danger);background:transparent;border-color:var(--dang
 .alert{background:var(--err-bg);border-left:4px solid var(--danger);border-radius:4px;padding:.625rem .875rem;margin:0 0 1rem}
 .muted{color:var(--muted);font-size:.875rem}
 .actions{display:grid;gap:.75rem}
+.links{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem;margin:0 0 1rem}
+.links a{display:inline-block;min-height:44px;padding:.6rem 0}
+.plain{list-style:none;margin:0 0 1rem;padding:0}
+.plain li{margin:0 0 .625rem}
+.plain li:last-child{margin-bottom:0}
+.about{margin:0 0 1rem}
+.about p{margin:0 0 .75rem}
+.about>:last-child{margin-bottom:0}
+.about ul{margin:0 0 .75rem;padding-left:1.25rem}
+h3{font-size:1rem;line-height:1.4;margin:1.25rem 0 .5rem}
+.issues li{display:flex;flex-direction:column}
+.issues time{color:var(--muted);font-size:.875rem}
 .hp{position:absolute;left:-10000px;top:auto;width:1px;height:1px;overflow:hidden}
 .visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (min-width:40rem){main{padding-top:3rem}.card{padding:1.75rem}button{width:auto}}
@@ -95,7 +114,7 @@ const CSP = [
 export function renderPage(lang: string, view: PageView): string {
   return (
     '<!doctype html>' +
-    html`<html lang="${lang}" dir="ltr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark"><meta name="robots" content="noindex"><link rel="icon" href="data:,"><title>${view.title}</title><style>${raw(CSS)}</style></head><body><main id="main">${view.body}</main></body></html>`.value
+    html`<html lang="${lang}" dir="ltr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${view.indexable ? '' : html`<meta name="robots" content="noindex">`}<link rel="icon" href="data:,"><title>${view.title}</title>${view.head ?? ''}<style>${raw(CSS)}</style></head><body><main id="main">${view.body}</main></body></html>`.value
   );
 }
 

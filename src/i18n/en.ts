@@ -25,6 +25,9 @@ export const en = {
   'error.forbidden.body': 'You are signed in, but this needs another role or a fresh form. Go back and try again.',
   'error.rate_limited.title': 'Too many requests',
   'error.rate_limited.body': 'Please wait a minute, then try again.',
+  'error.unavailable.title': 'Back in a moment',
+  'error.unavailable.body': 'We can’t reach our database just now. Please try again in a minute.',
+  'unsub.kept': 'Your unsubscribe is recorded and will be applied as soon as our database is back. Nothing more will be sent to you.',
   'error.internal.title': 'Something went wrong',
   'error.internal.body': 'Something went wrong on our side. Please try again in a moment.',
 
@@ -174,6 +177,41 @@ export const en = {
   'home.title': 'Newsletters',
   'home.empty': 'No newsletter here yet.',
   'home.archive': 'Past issues',
+  'home.intro': 'Pick a newsletter and get it by email: every issue once a week, or one digest a month.',
+  'home.latest': 'Latest issue',
+  'home.first_soon': 'The first issue is on its way.',
+  'home.how_often': 'How often',
+  'home.subscribe_title': 'Subscribe to {list}',
+  'home.more': 'More about {list}',
+
+  // How often a list comes, in words ({weekday} and {day} as the language writes them).
+  'schedule.weekly': 'Every {weekday} at {time} ({zone})',
+  'schedule.weekly.unscheduled': 'Whenever an issue is ready',
+  'schedule.monthly': 'On the {day} of each month at {time} ({zone})',
+  'schedule.monthly.last': 'On the last day of each month at {time} ({zone})',
+  'schedule.monthly.unscheduled': 'At the start of each month',
+
+  // The subscribe page
+  'subscribe.cadences': 'Two ways to get it',
+  'subscribe.latest': 'Latest issues',
+  'subscribe.all_issues': 'All past issues',
+
+  // The web version of an issue, as a visitor sees it
+  'web.note': 'You’re reading the web version of {list}.',
+  'web.subscribe.title': 'Get the next issue of {list} by email',
+  'web.subscribe.intro': 'Free. We first send you a link to confirm your address; one click unsubscribes.',
+  'web.forward.title': 'Know someone who would like this?',
+  'web.forward.body': 'Send them the link to this issue:',
+  'web.archive': 'All issues',
+  'web.subscribe': 'Subscribe',
+
+  // The reminder for a subscription still waiting for its confirmation (48 hours later by default)
+  'email.reminder.subject': 'Reminder: confirm your subscription to {list}',
+  'email.reminder.preheader': 'One click and the next issue is yours.',
+  'email.reminder.heading': 'Still want {list}?',
+  'email.reminder.body': 'You asked to subscribe to {list} a couple of days ago, but the address has not been confirmed yet. Press the button to start receiving it.',
+  'email.reminder.button': 'Confirm my subscription',
+  'email.reminder.last': 'This is the only reminder we send. Without a confirmation, your address is deleted in a few weeks.',
 
   // Generated monthly digests (schedules/digest.ts); a list may set its own templates.
   // {list} the list's name, {month} the month as readers write it, {count} weekly issues covered.

@@ -59,7 +59,8 @@ export function issueMjml(view: IssueView, templates: Templates): string {
       title: escapeHtml(issue.title),
       isoDate: escapeHtml(issue.date),
       date: escapeHtml(view.date),
-      greeting: escapeHtml(strings.greeting(view.marks.name, view.marks.ifName, view.marks.endName)),
+      // A visitor is greeted by nobody's name: the web version and the feed have no greeting.
+      greeting: view.visitor ? '' : `<p style="margin:0 0 12px;">${escapeHtml(strings.greeting(view.marks.name, view.marks.ifName, view.marks.endName))}</p>`,
       intro: rich(issue.intro),
     }),
   );
@@ -154,15 +155,16 @@ export function issueMjml(view: IssueView, templates: Templates): string {
       preheaderPad: PREHEADER_PAD,
       logo,
       listName: escapeHtml(view.listName),
-      webUrl: escapeHtml(view.webUrl),
-      viewInBrowser: escapeHtml(strings.viewInBrowser),
+      // A visitor is in the browser already: the masthead's link is the call to subscribe,
+      // to the form the web version puts at its foot (archive/web-version.ts, id "subscribe").
+      webUrl: escapeHtml(view.visitor ? '#subscribe' : view.webUrl),
+      viewInBrowser: escapeHtml(view.visitor ? strings.subscribe : strings.viewInBrowser),
       end,
     }),
     t('card', { blocks: blocks.join('\n') }),
-    t('footer', {
+    view.visitor ? visitorFooter(view, t) : t('footer', {
       why: escapeHtml(strings.why(view.cadence, view.listName)),
-      // An empty paragraph would still take a line (and look like a missing sender).
-      contact: view.contact === '' ? '' : `<p class="bs-muted" style="margin:0 0 10px;">${escapeHtml(view.contact)}</p>`,
+      contact: contactLine(view),
       webUrl: escapeHtml(view.webUrl),
       webVersion: escapeHtml(strings.webVersion),
       preferencesUrl: view.marks.preferencesUrl,
@@ -180,6 +182,23 @@ export function issueMjml(view: IssueView, templates: Templates): string {
     start,
     title: escapeHtml(issue.title),
     body: body.join('\n'),
+  });
+}
+
+/** An empty paragraph would still take a line (and look like a missing sender). */
+function contactLine(view: IssueView): string {
+  return view.contact === '' ? '' : `<p class="bs-muted" style="margin:0 0 10px;">${escapeHtml(view.contact)}</p>`;
+}
+
+/** Nothing of the subscriber's footer: no reason "because you subscribed", no personal links. */
+function visitorFooter(view: IssueView, t: (name: TemplateName, values: Record<string, string>) => string): string {
+  return t('footer-visitor', {
+    note: escapeHtml(view.strings.webNote(view.listName)),
+    contact: contactLine(view),
+    archiveUrl: escapeHtml(view.archiveUrl),
+    archive: escapeHtml(view.strings.allIssues),
+    listUrl: escapeHtml(view.listUrl),
+    subscribe: escapeHtml(view.strings.subscribe),
   });
 }
 

@@ -15,13 +15,27 @@ type Token = ReturnType<typeof markdown.parse>[number];
 
 /** Rich text as block HTML (paragraphs, lists) with inline spacing that survives any client. */
 export function richHtml(source: RichText, start: 'left' | 'right' = 'left'): string {
-  const env = {};
-  const tokens = markdown.parse(source, env);
-  for (const token of tokens) {
+  return blockHtml(source, (token) => {
     if (token.type === 'paragraph_open') token.attrSet('style', 'margin:0 0 12px;');
     else if (token.type === 'bullet_list_open' || token.type === 'ordered_list_open') token.attrSet('style', `margin:0 0 12px;padding-${start}:22px;`);
     else if (token.type === 'list_item_open') token.attrSet('style', 'margin:0 0 4px;');
-    else if (token.type === 'inline') dropUnsafeLinks(token.children);
+  });
+}
+
+/**
+ * Rich text as block HTML for Broadsheet's own pages (a list's description): no inline styles,
+ * since the pages' stylesheet spaces paragraphs and their policy refuses style attributes.
+ */
+export function richPageHtml(source: RichText): string {
+  return blockHtml(source, () => {});
+}
+
+function blockHtml(source: RichText, style: (token: Token) => void): string {
+  const env = {};
+  const tokens = markdown.parse(source, env);
+  for (const token of tokens) {
+    if (token.type === 'inline') dropUnsafeLinks(token.children);
+    else style(token);
   }
   return markdown.renderer.render(tokens, markdown.options, env).trim();
 }

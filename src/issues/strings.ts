@@ -18,6 +18,10 @@ export interface Strings {
   preferences: string;
   unsubscribe: string;
   webVersion: string;
+  /** The visitor's footer: "You're reading the web version of {list}", and its two links. */
+  webNote(listName: string): string;
+  allIssues: string;
+  subscribe: string;
 }
 
 /** The issue's words come from the one message catalogue that pages and system emails use. */
@@ -34,6 +38,9 @@ export function stringsFor(language: string): Strings {
     preferences: t(lang, 'email.footer.preferences'),
     unsubscribe: t(lang, 'email.footer.unsubscribe'),
     webVersion: t(lang, 'issue.web_version'),
+    webNote: (listName) => t(lang, 'web.note', { list: listName }),
+    allIssues: t(lang, 'web.archive'),
+    subscribe: t(lang, 'web.subscribe'),
   };
 }
 

@@ -27,6 +27,7 @@ export const TEMPLATE_NAMES = [
   'links', // link cards block (also the call to action)
   'link-card', // one card, clickable as a whole
   'footer', // why you get this, contact, web version, preferences, unsubscribe
+  'footer-visitor', // the web version's and the feed's footer: contact, all issues, subscribe
 ] as const;
 export type TemplateName = (typeof TEMPLATE_NAMES)[number];
 export type Templates = Readonly<Record<TemplateName, string>>;

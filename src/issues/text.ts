@@ -17,7 +17,7 @@ export function renderText(view: IssueView): string {
   doc.block([view.listName]);
   doc.block([...underlined(issue.title, '='), view.date]);
   // Not wrapped: the greeting holds personalization markers, whose width is not the name's.
-  doc.block([strings.greeting(marks.name, marks.ifName, marks.endName)]);
+  if (!view.visitor) doc.block([strings.greeting(marks.name, marks.ifName, marks.endName)]);
   if (issue.intro !== undefined) doc.prose(issue.intro);
 
   if (view.covers.length > 0) {
@@ -61,6 +61,12 @@ export function renderText(view: IssueView): string {
   // personal URLs are long, and must not wrap.
   doc.references();
   doc.block(['* * *']);
+  if (view.visitor) {
+    doc.block(wrap(strings.webNote(view.listName)));
+    if (view.contact !== '') doc.block(wrap(view.contact));
+    doc.block([`${strings.allIssues}:`, view.archiveUrl, `${strings.subscribe}:`, view.listUrl]);
+    return doc.toString();
+  }
   doc.block(wrap(strings.why(view.cadence, view.listName)));
   if (view.contact !== '') doc.block(wrap(view.contact));
   doc.block([

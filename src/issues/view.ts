@@ -25,6 +25,12 @@ export interface RenderContext {
   excludeSections?: string[];
   /** Titles of the weekly issues a digest covers, by slug; a cover without one shows its slug. */
   coverTitles?: Readonly<Record<string, string>>;
+  /**
+   * Who reads it: a subscriber (the email: a greeting, why they get it, their preferences and
+   * unsubscribe links) or a visitor (the web version and the feed: none of those, and nothing
+   * to personalize). Default: subscriber.
+   */
+  audience?: 'subscriber' | 'visitor';
 }
 
 /**
@@ -49,6 +55,11 @@ export interface IssueView {
   logoUrl?: string;
   /** The public archive page of the issue: the same for everyone, so not a token. */
   webUrl: string;
+  /** The web version or the feed: no greeting, no personal links, no markers at all. */
+  visitor: boolean;
+  /** The list's subscribe page and archive, for a visitor's footer. */
+  listUrl: string;
+  archiveUrl: string;
   marks: { name: string; ifName: string; endName: string; preferencesUrl: string; unsubscribeUrl: string };
   /** A digest's weekly issues, with their archive pages; empty for a weekly issue. */
   covers: LinkView[];
@@ -119,6 +130,9 @@ export function issueView(issue: Issue, ctx: RenderContext): IssueView {
     cadence: issue.kind === 'digest' ? 'monthly' : ctx.cadence,
     logoUrl: ctx.list.logoUrl === undefined ? undefined : httpUrl(ctx.list.logoUrl, 'list logo URL', 'invalid_input'),
     webUrl: archiveUrl(ctx, issue.slug),
+    visitor: ctx.audience === 'visitor',
+    listUrl: `${ctx.publicUrl}/lists/${encodeURIComponent(ctx.list.slug)}`,
+    archiveUrl: `${ctx.publicUrl}/lists/${encodeURIComponent(ctx.list.slug)}/archive`,
     marks: {
       name: mark.token('name'),
       ifName: mark.ifFilled('name'),
@@ -132,11 +146,11 @@ export function issueView(issue: Issue, ctx: RenderContext): IssueView {
     }),
     sections,
     callToAction: issue.callToAction && {
-      ...linkView(issue.callToAction, '/callToAction/url'),
+      ...linkView(issue.callToAction, '/callToAction/url', ctx),
       heading: issue.callToAction.heading,
     },
     linksHeading: issue.linksTitle ?? strings.furtherReading,
-    links: (issue.links ?? []).map((link, i) => linkView(link, `/links/${i}/url`)),
+    links: (issue.links ?? []).map((link, i) => linkView(link, `/links/${i}/url`, ctx)),
   };
 }
 
@@ -157,9 +171,20 @@ function archiveUrl(ctx: RenderContext, issueSlug: string): string {
   return `${ctx.publicUrl}/lists/${encodeURIComponent(ctx.list.slug)}/archive/${encodeURIComponent(issueSlug)}`;
 }
 
-function linkView(link: LinkCard, pointer: string): LinkView {
+function linkView(link: LinkCard, pointer: string, ctx: RenderContext): LinkView {
   const url = httpUrl(link.url, pointer);
-  return { title: link.title, url, description: link.description, host: hostOf(url) };
+  return { title: link.title, url, description: link.description, host: cardHost(url, ctx) };
+}
+
+/**
+ * The line under a card's title says where the link goes. A link to this Broadsheet itself
+ * (a "forward it to a friend" card pointing at the subscribe page) would say "localhost" or a
+ * bare host name, which tells a reader nothing: it names the list instead.
+ */
+function cardHost(url: string, ctx: RenderContext): string {
+  const own = new URL(ctx.publicUrl);
+  const target = new URL(url);
+  return target.host === own.host ? ctx.list.name : hostOf(url);
 }
 
 function itemView(item: Item, ctx: RenderContext, pointer: string): ItemView {

@@ -29,7 +29,15 @@ export interface CaptureServer {
  * SMTP server the integration tests talk to.
  */
 export async function startCaptureServer(
-  options: { port?: number; host?: string; keep?: number; onRcpt?: (address: string) => RcptVerdict; onConnect?: () => RcptVerdict } = {},
+  options: {
+    port?: number;
+    host?: string;
+    keep?: number;
+    onRcpt?: (address: string) => RcptVerdict;
+    onConnect?: () => RcptVerdict;
+    /** An older server: does not offer 8BITMIME or SMTPUTF8 (for tests of the 7-bit fallback). */
+    plain?: boolean;
+  } = {},
 ): Promise<CaptureServer> {
   const keep = options.keep ?? 1000;
   const received: CapturedMail[] = [];
@@ -40,6 +48,8 @@ export async function startCaptureServer(
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     size: 25 * 1024 * 1024,
+    hide8BITMIME: options.plain,
+    hideSMTPUTF8: options.plain,
     onConnect(_session, callback) {
       const verdict = options.onConnect?.();
       if (!verdict) return callback();

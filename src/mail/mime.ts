@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as mimeFuncs from 'nodemailer/lib/mime-funcs';
 import * as qp from 'nodemailer/lib/qp';
-import { escapeHtml } from '../escape-html';
 import type { Personalizer, TokenName } from './personalize';
 
 /**
@@ -18,7 +17,11 @@ import type { Personalizer, TokenName } from './personalize';
  * their own; the concatenation is a valid QP body whatever the values are.
  */
 export interface MimeTemplate {
-  /** The message for one recipient; `eightBit`: the envelope should declare BODY=8BITMIME. */
+  /**
+   * The message for one recipient; `eightBit`: the envelope should declare BODY=8BITMIME.
+   * `server.eightBitMime` false (a server that does not offer 8BITMIME, RFC 6152): every part
+   * goes as quoted-printable or base64, whichever is smaller for it, and the message is 7-bit.
+   */
   build(
     recipient: {
       to: string;
@@ -29,6 +32,7 @@ export interface MimeTemplate {
     },
     /** Memory to write the message into, reused message after message; by default a new Buffer. */
     into?: MessageBuffer,
+    server?: { eightBitMime: boolean },
   ): { raw: Buffer; eightBit: boolean };
 }
 
@@ -64,11 +68,15 @@ const CRLF = '\r\n';
 const SMTP_MAX_LINE = 998;
 
 /**
- * How long a recipient's values may be for the 8bit form (octets, HTML-escaped): a name of 100
- * CJK characters, signed links well under 300 octets. A recipient with longer values gets the
- * quoted-printable form, which has no line limit to fear.
+ * How long a recipient's values may be for the 8bit form (octets, HTML-escaped): signed links
+ * are well under 300 octets. A longer value makes that part quoted-printable (or base64), which
+ * has no line limit to fear. The name is the one value a reader chooses (up to 200 characters,
+ * 1,200 octets once escaped): in the HTML it is cut into pieces of at most NAME_PIECE octets
+ * by an empty comment holding a line break, so a long name never turns the whole HTML
+ * part into quoted-printable (which took a CJK issue past Gmail's 102 KB clipping).
  */
 const EIGHT_BIT_VALUE_LIMIT = 300;
+const NAME_PIECE = 200;
 const LIMIT_VALUES: Record<TokenName, string> = {
   name: 'x'.repeat(EIGHT_BIT_VALUE_LIMIT),
   preferences_url: 'x'.repeat(EIGHT_BIT_VALUE_LIMIT),
@@ -76,12 +84,41 @@ const LIMIT_VALUES: Record<TokenName, string> = {
   web_url: 'x'.repeat(EIGHT_BIT_VALUE_LIMIT),
 };
 
-function valuesWithinLimit(values: Record<TokenName, string>): boolean {
+/** Whether the links fit the 8bit form (the HTML part), and whether the name does too (the text part). */
+function valuesFit(values: Record<TokenName, string>): { links: boolean; all: boolean } {
+  let links = true;
   for (const key in values) {
-    const value = values[key as TokenName];
-    if (Buffer.byteLength(key === 'name' ? escapeHtml(value) : value) > EIGHT_BIT_VALUE_LIMIT) return false;
+    if (key !== 'name' && Buffer.byteLength(values[key as TokenName]) > EIGHT_BIT_VALUE_LIMIT) links = false;
   }
-  return true;
+  return { links, all: links && Buffer.byteLength(values.name ?? '') <= EIGHT_BIT_VALUE_LIMIT };
+}
+
+/**
+ * An escaped name longer than NAME_PIECE octets, with `<!--CRLF-->` between pieces: a comment
+ * renders as nothing, and the line break it holds keeps every line of the 8bit HTML part under
+ * SMTP's limit. Safe because the name is only ever text content in Broadsheet's HTML (the
+ * greeting), never an attribute; a cut never falls inside a character reference or a
+ * surrogate pair.
+ */
+export function breakLongName(escaped: string): string {
+  if (escaped.length * 3 <= NAME_PIECE || Buffer.byteLength(escaped) <= NAME_PIECE) return escaped;
+  let out = '';
+  let bytes = 0;
+  let inReference = false;
+  for (let i = 0; i < escaped.length; i++) {
+    const c = escaped[i]!;
+    const code = c.charCodeAt(0);
+    const size = code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code < 0xdc00 ? 4 : code >= 0xdc00 && code < 0xe000 ? 0 : 3;
+    if (bytes + size > NAME_PIECE - 8 && !inReference && size !== 0) {
+      out += '<!--\r\n-->';
+      bytes = 0;
+    }
+    if (c === '&') inReference = true;
+    else if (c === ';') inReference = false;
+    out += c;
+    bytes += size;
+  }
+  return out;
 }
 
 /**
@@ -138,10 +175,25 @@ function normalizeLines(s: string): string {
 /** Whether every line of the part stays within SMTP's limit with values up to the limit. */
 function fitsEightBit(p: Personalizer, mode: 'html' | 'text'): boolean {
   return p
+    .encoded((x) => x, (v, token) => (mode === 'html' && token === 'name' ? breakLongName(v) : v))
     .fill(LIMIT_VALUES, mode)
     .split(/\r?\n/)
     .every((line) => Buffer.byteLength(line) <= SMTP_MAX_LINE);
 }
+
+/**
+ * For a server without 8BITMIME: quoted-printable costs 3 octets for each non-ASCII one and
+ * base64 4 for every 3; past about one non-ASCII octet in six (a CJK issue), base64 is smaller.
+ */
+function sevenBitEncoding(p: Personalizer, mode: 'html' | 'text'): SevenBit {
+  const bytes = Buffer.from(p.fill(LIMIT_VALUES, mode), 'utf8');
+  let high = 0;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) high++;
+  return high * 6 > bytes.length ? 'base64' : 'quoted-printable';
+}
+
+type SevenBit = 'quoted-printable' | 'base64';
+type TransferEncoding = '8bit' | SevenBit;
 
 function qpChunk(s: string): string {
   if (s === '') return '';
@@ -149,14 +201,51 @@ function qpChunk(s: string): string {
   return qp.wrap(qp.encode(s.replace(/\r?\n/g, CRLF)), 75) + '=' + CRLF;
 }
 
+/** Base64 in lines of 76 (RFC 2045), the last without its line break (the boundary brings one). */
+function base64Lines(content: Buffer): Buffer {
+  const b64 = content.toString('base64');
+  const out = Buffer.allocUnsafe(b64.length + Math.ceil(b64.length / 76) * 2);
+  let at = 0;
+  for (let i = 0; i < b64.length; i += 76) {
+    if (i > 0) {
+      out[at++] = 13;
+      out[at++] = 10;
+    }
+    at += out.write(b64.slice(i, i + 76), at, 'latin1');
+  }
+  return out.subarray(0, at);
+}
+
 export function header(name: string, value: string): string {
   const encoded = mimeFuncs.isPlainText(value) ? value : mimeFuncs.encodeWords(value, 'Q', 52);
   return mimeFuncs.foldLines(`${name}: ${encoded}`, 76) + CRLF;
 }
 
-/** Headers whose values are addresses or ids are written as given (already encoded). */
+/**
+ * Headers whose values are addresses or ids are written as given (already encoded). A value
+ * without white space (Message-ID, Feedback-ID) is not folded: the only place left to fold
+ * would be right after the colon, which some readers keep as a leading space of the value.
+ */
 function rawHeader(name: string, value: string): string {
+  if (!/\s/.test(value) && name.length + value.length < 900) return `${name}: ${value}${CRLF}`;
   return mimeFuncs.foldLines(`${name}: ${value}`, 76) + CRLF;
+}
+
+type Pieces = { fill(values: Record<TokenName, string>, mode: 'html' | 'text'): Buffer[] };
+
+/** One part's body in one transfer encoding: static parts encoded once, values per recipient. */
+function encodeBody(p: Personalizer, mode: 'html' | 'text', encoding: TransferEncoding): Pieces {
+  if (encoding === 'quoted-printable') return p.encoded(qpChunk, qpChunk).bytes('latin1');
+  const eight = p
+    .encoded(normalizeLines, (v, token) => {
+      const oneLine = v.replace(/[\r\n]+/g, ' ');
+      return mode === 'html' && token === 'name' ? breakLongName(oneLine) : oneLine;
+    })
+    .bytes('utf8');
+  if (encoding === '8bit') return eight;
+  // Base64 cannot be cut at arbitrary places: the part is encoded whole for every message.
+  // Only a server without 8BITMIME takes this path; everyone else gets the 8bit form.
+  return { fill: (values, m) => [base64Lines(Buffer.concat(eight.fill(values, m)))] };
 }
 
 export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
@@ -171,19 +260,24 @@ export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
     'MIME-Version: 1.0' + CRLF +
     `Content-Type: multipart/alternative; boundary="${boundary}"` + CRLF +
     CRLF;
-  const partHead = (type: string, eight: boolean) =>
-    `--${boundary}${CRLF}Content-Type: ${type}; charset=utf-8${CRLF}Content-Transfer-Encoding: ${eight ? '8bit' : 'quoted-printable'}${CRLF}${CRLF}`;
-  const form = (textEight: boolean, htmlEight: boolean) => {
-    // Encoded to bytes once: per recipient only the values are encoded (a QP body is ASCII).
-    const body = (p: Personalizer, eight: boolean) =>
-      eight ? p.encoded(normalizeLines, (v) => v.replace(/[\r\n]+/g, ' ')).bytes('utf8') : p.encoded(qpChunk, qpChunk).bytes('latin1');
-    const textBody = body(parts.text, textEight);
-    const htmlBody = body(parts.html, htmlEight);
-    const textHead = partHead('text/plain', textEight);
-    const between = Buffer.from(CRLF + partHead('text/html', htmlEight), 'latin1');
+  const partHead = (type: string, encoding: TransferEncoding) =>
+    `--${boundary}${CRLF}Content-Type: ${type}; charset=utf-8${CRLF}Content-Transfer-Encoding: ${encoding}${CRLF}${CRLF}`;
+  // Each part's bodies, encoded on first use: most variants only ever need their 8bit form.
+  const bodies = new Map<string, Pieces>();
+  const body = (mode: 'html' | 'text', encoding: TransferEncoding): Pieces => {
+    const key = `${mode}/${encoding}`;
+    let found = bodies.get(key);
+    if (!found) bodies.set(key, (found = encodeBody(mode === 'html' ? parts.html : parts.text, mode, encoding)));
+    return found;
+  };
+  const form = (textEncoding: TransferEncoding, htmlEncoding: TransferEncoding) => {
+    const textBody = body('text', textEncoding);
+    const htmlBody = body('html', htmlEncoding);
+    const textHead = partHead('text/plain', textEncoding);
+    const between = Buffer.from(CRLF + partHead('text/html', htmlEncoding), 'latin1');
     const end = Buffer.from(`${CRLF}--${boundary}--${CRLF}`, 'latin1');
     return {
-      eightBit: textEight || htmlEight,
+      eightBit: textEncoding === '8bit' || htmlEncoding === '8bit',
       write(head: string, values: Record<TokenName, string>, into: MessageBuffer | undefined): Buffer {
         const pieces = [Buffer.from(head + staticHead + textHead, 'utf8'), ...textBody.fill(values, 'text'), between, ...htmlBody.fill(values, 'html'), end];
         if (!into) return Buffer.concat(pieces);
@@ -196,14 +290,28 @@ export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
       },
     };
   };
-  const usual = form(fitsEightBit(parts.text, 'text'), fitsEightBit(parts.html, 'html'));
-  let quotedPrintable: ReturnType<typeof form> | undefined;
+  const textFits = fitsEightBit(parts.text, 'text');
+  const htmlFits = fitsEightBit(parts.html, 'html');
+  const sevenBit = { text: sevenBitEncoding(parts.text, 'text'), html: sevenBitEncoding(parts.html, 'html') };
+  const forms = new Map<string, ReturnType<typeof form>>();
+  const formFor = (text: TransferEncoding, html: TransferEncoding) => {
+    const key = `${text}/${html}`;
+    let found = forms.get(key);
+    if (!found) forms.set(key, (found = form(text, html)));
+    return found;
+  };
+  const usual = formFor(textFits ? '8bit' : sevenBit.text, htmlFits ? '8bit' : sevenBit.html);
 
   return {
-    build({ to, messageId, date, values, headers }, into) {
+    build({ to, messageId, date, values, headers }, into, server) {
       let head = rawHeader('To', to) + rawHeader('Date', date.toUTCString().replace('GMT', '+0000')) + rawHeader('Message-ID', messageId);
       for (const name in headers) head += rawHeader(name, headers[name]!);
-      const chosen = !usual.eightBit || valuesWithinLimit(values) ? usual : (quotedPrintable ??= form(false, false));
+      let chosen = usual;
+      if (server && !server.eightBitMime) chosen = formFor(sevenBit.text, sevenBit.html);
+      else if (usual.eightBit) {
+        const fit = valuesFit(values);
+        if (!fit.all) chosen = formFor(textFits && fit.all ? '8bit' : sevenBit.text, htmlFits && fit.links ? '8bit' : sevenBit.html);
+      }
       return { raw: chosen.write(head, values, into), eightBit: chosen.eightBit };
     },
   };

@@ -55,7 +55,7 @@ export interface Personalizer {
    * The same program with every static part transformed once and every value transformed per
    * call, after escaping: how a MIME part is encoded once and filled per recipient.
    */
-  encoded(encodePart: (s: string) => string, encodeValue: (s: string) => string): Personalizer;
+  encoded(encodePart: (s: string) => string, encodeValue: (s: string, token: TokenName) => string): Personalizer;
   /**
    * The same program with the static parts as bytes, encoded once: filling gives the pieces of
    * the message in order (the shared static Buffers and each value's own bytes), so the 100 KB
@@ -111,14 +111,14 @@ export function compilePersonalization(rendered: string): Personalizer {
   return program(parts, ops, tokens, (v) => v);
 }
 
-function program(parts: readonly string[], ops: readonly Op[], tokens: readonly TokenName[], encodeValue: (s: string) => string): Personalizer {
+function program(parts: readonly string[], ops: readonly Op[], tokens: readonly TokenName[], encodeValue: (s: string, token: TokenName) => string): Personalizer {
   /** One recipient's walk: static part `i`, or a value (escaped for `mode`, then encoded), in order. */
   const walk = (values: Record<TokenName, string>, mode: 'html' | 'text', part: (i: number) => void, value: (v: string) => void) => {
     const resolved = resolveValues(values, tokens, mode);
     part(0);
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as Op;
-      if (op.kind === 'value') value(encodeValue(resolved[op.token] as string));
+      if (op.kind === 'value') value(encodeValue(resolved[op.token] as string, op.token));
       else if (op.kind === 'if' && resolved[op.token] === '') i = op.skipTo; // drop the span
       part(i + 1);
     }
@@ -133,7 +133,7 @@ function program(parts: readonly string[], ops: readonly Op[], tokens: readonly 
       return out;
     },
     encoded(encodePart, encodeValueAgain) {
-      return program(parts.map(encodePart), ops, tokens, (v) => encodeValueAgain(encodeValue(v)));
+      return program(parts.map(encodePart), ops, tokens, (v, token) => encodeValueAgain(encodeValue(v, token), token));
     },
     bytes(encoding) {
       const staticParts = parts.map((p) => Buffer.from(p, encoding));

@@ -5,7 +5,7 @@ import type { IssueRow, List, Send } from '../db/schema';
 import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
 import type { Logger } from '../log';
-import { formatAddress, bareAddress, stableMessageId, unsubscribeHeaders } from '../mail/headers';
+import { stableMessageId } from '../mail/headers';
 import { MessageBuffer } from '../mail/mime';
 import { classifySmtpError, smtpErrorText, type Mailer } from '../mail/transport';
 import { metrics, noteSent } from '../metrics';
@@ -13,6 +13,7 @@ import type { SendBatchJob } from '../queues';
 import { markBounced } from '../subscribers/bounce';
 import { subscriberLink } from '../subscribers/tokens';
 import { finishSendIfDone, pauseSend } from './control';
+import { newsletterAddressing, undeliverableReason } from './envelope';
 import { Recorder, type Outcome } from './recorder';
 import type { Throttle } from './throttle';
 import { coverTitles, type VariantCache } from './variants';
@@ -27,7 +28,7 @@ const CHECK_EVERY_MS = 1000;
 const FLUSH_SIZE = 200;
 
 export interface BatchDeps {
-  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendPauseAfterFailures' | 'sendFlushMs'>;
+  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendPauseAfterFailures' | 'sendFlushMs' | 'bounceDomain' | 'feedbackSenderId'>;
   db: Db;
   mailer: Mailer;
   throttle: Throttle;
@@ -116,7 +117,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
 
   let temporaryInARow = 0;
   let next = 0;
-  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue) };
+  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue), feedbackSenderId: deps.config.feedbackSenderId };
   const worker = async () => {
     let memory = spareMemory.pop() ?? new MessageBuffer();
     while (!stopped && next < eligible.length && temporaryInARow < ABORT_AFTER_TEMPORARY) {
@@ -132,20 +133,29 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
       const now = new Date();
       const unsubscribeUrl = subscriberLink(deps.config, 'unsubscribe', row.subscription_id, now);
       const messageId = stableMessageId([send.id, row.subscription_id], deps.config.publicUrl);
-      const message = variant.mime.build({
-        to: formatAddress(row.name ?? '', row.email!),
-        messageId,
-        date: now,
-        headers: unsubscribeHeaders(unsubscribeUrl, list.from_address),
-        values: {
-          name: row.name ?? '',
-          preferences_url: subscriberLink(deps.config, 'preferences', row.subscription_id, now),
-          unsubscribe_url: unsubscribeUrl,
-          web_url: `${deps.config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
-        },
-      }, memory);
+      const addressing = newsletterAddressing(deps.config, list, { deliveryId: row.id, subscriptionId: row.subscription_id, email: row.email!, name: row.name ?? '' }, unsubscribeUrl, now);
       try {
-        const smtp = await deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: row.email!, use8BitMime: message.eightBit }, message.raw, messageId);
+        // Remembered by the mailer: a resolved promise for every message but the first.
+        const server = await deps.mailer.capabilities();
+        const refused = undeliverableReason(row.email!, server);
+        if (refused) {
+          result.failed++;
+          recorder.add({ id: row.id, status: 'failed', response: refused, tried: false });
+          continue;
+        }
+        const message = variant.mime.build({
+          to: addressing.to,
+          messageId,
+          date: now,
+          headers: addressing.headers,
+          values: {
+            name: row.name ?? '',
+            preferences_url: subscriberLink(deps.config, 'preferences', row.subscription_id, now),
+            unsubscribe_url: unsubscribeUrl,
+            web_url: `${deps.config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
+          },
+        }, memory, server);
+        const smtp = await deps.mailer.sendRaw({ ...addressing.envelope, use8BitMime: message.eightBit }, message.raw, messageId);
         temporaryInARow = 0;
         result.sent++;
         recorder.add({ id: row.id, status: 'sent', response: smtp.response, tried: true });

@@ -118,11 +118,18 @@ export async function resumeSend(deps: ControlDeps, send: Send): Promise<Send> {
   await deps.db.updateTable('sends').set({ failure_streak: 0 }).where('id', '=', send.id).execute();
   if (resumed.status === 'planning') await deps.queues.add('plan-send', { sendId: send.id });
   else await deps.queues.addBulk('send-batch', await unsentBatches(deps.db, resumed));
+  // Everything may have gone out while it was paused (the messages already handed to SMTP
+  // finish): then no batch job is left to notice that the send is over.
+  if (resumed.status === 'sending' && (await finishSendIfDone(deps.db, send.id))) return (await findSendOfIssue(deps.db, send.issue_id))!;
   return resumed;
 }
 
-/** Cancels a send: what has gone has gone, the rest is never sent. */
+/**
+ * Cancels a send: what has gone has gone, the rest is never sent. A planned send with nothing
+ * left to send has reached everyone: it is done, not cancelled, and stays in the archive.
+ */
 export async function cancelSend(db: Db, send: Send): Promise<Send> {
+  if (await finishSendIfDone(db, send.id)) return (await findSendOfIssue(db, send.issue_id))!;
   return db.transaction().execute(async (trx) => {
     const cancelled = await move(trx, send, ['scheduled', 'planning', 'sending', 'paused'], { status: 'cancelled', finished_at: new Date() }, 'cancel');
     await trx.updateTable('deliveries').set({ status: 'cancelled', finished_at: new Date() }).where('send_id', '=', send.id).where('status', '=', 'pending').execute();
@@ -146,13 +153,16 @@ export async function unsentBatches(db: Db, send: Pick<Send, 'id' | 'batch_size'
   return rows.map((r) => ({ sendId: send.id, batch: Number(r.batch) }));
 }
 
-/** Marks a send done once no delivery is pending. Guarded, so it happens once. */
+/**
+ * Marks a send done once no delivery is pending, whether it is sending or paused (a pause
+ * that came while the last messages were in flight). Guarded, so it happens once.
+ */
 export async function finishSendIfDone(db: Db, sendId: string): Promise<boolean> {
   const done = await db
     .updateTable('sends')
     .set({ status: 'done', finished_at: new Date(), updated_at: new Date() })
     .where('id', '=', sendId)
-    .where('status', '=', 'sending')
+    .where('status', 'in', ['sending', 'paused'])
     .where('planned_at', 'is not', null)
     .where(({ not, exists, selectFrom }) =>
       not(exists(selectFrom('deliveries').select('id').where('send_id', '=', sendId).where('status', '=', 'pending'))),

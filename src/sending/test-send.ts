@@ -1,11 +1,13 @@
 import type { Config } from '../config';
+import { AppError } from '../errors';
 import type { Db } from '../db/database';
 import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
-import { bareAddress, formatAddress, stableMessageId } from '../mail/headers';
+import { stableMessageId } from '../mail/headers';
 import type { Mailer, SmtpResult } from '../mail/transport';
 import type { TestSendJob } from '../queues';
 import { subscriberLink } from '../subscribers/tokens';
+import { newsletterAddressing, undeliverableReason } from './envelope';
 import { compileVariant, coverTitles } from './variants';
 
 /**
@@ -37,8 +39,12 @@ export async function sendTestEmail(
   const askForLink = `${config.publicUrl}/lists/${encodeURIComponent(list.slug)}/preferences`;
   const now = new Date();
   const messageId = stableMessageId(['test', job.requestId], config.publicUrl);
+  const addressing = newsletterAddressing({ ...config, bounceDomain: undefined }, list, { email: job.to, name: subscription?.name ?? '' }, undefined, now);
+  const server = await deps.mailer.capabilities();
+  const refused = undeliverableReason(job.to, server);
+  if (refused) throw new AppError('invalid_input', refused);
   const message = variant.mime.build({
-    to: formatAddress(subscription?.name ?? '', job.to),
+    to: addressing.to,
     messageId,
     date: now,
     headers: {},
@@ -48,6 +54,6 @@ export async function sendTestEmail(
       unsubscribe_url: subscription ? subscriberLink(config, 'unsubscribe', subscription.id, now) : askForLink,
       web_url: `${config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
     },
-  });
-  return deps.mailer.sendRaw({ from: bareAddress(list.from_address), to: job.to, use8BitMime: message.eightBit }, message.raw, messageId);
+  }, undefined, server);
+  return deps.mailer.sendRaw({ ...addressing.envelope, use8BitMime: message.eightBit }, message.raw, messageId);
 }

@@ -1,6 +1,6 @@
 import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
-import { listId } from '../mail/headers';
+import { encodeMailbox, feedbackId, listId } from '../mail/headers';
 import { buildMimeTemplate, foldHtmlLines, type MimeTemplate } from '../mail/mime';
 import { compilePersonalization } from '../mail/personalize';
 import { renderIssue } from '../issues/render';
@@ -33,6 +33,8 @@ export interface VariantSource {
   compileMjml?: CompileMjml;
   /** A digest's covered weekly issues: slug → title, for its list of what it gathers. */
   coverTitles?: Readonly<Record<string, string>>;
+  /** Feedback-ID's sender part (FEEDBACK_SENDER_ID); by default the public URL's host. */
+  feedbackSenderId?: string;
 }
 
 /** Compiles one variant. Pure apart from MJML's own work; the caller caches it. */
@@ -54,10 +56,13 @@ export async function compileVariant(source: VariantSource, excluded: readonly s
     source.compileMjml,
   );
   const mime = buildMimeTemplate({
-    from: list.from_address,
-    replyTo: list.reply_to ?? undefined,
+    from: encodeMailbox(list.from_address),
+    replyTo: list.reply_to ? encodeMailbox(list.reply_to) : undefined,
     subject: (options.subjectPrefix ?? '') + rendered.subject,
-    headers: { 'List-Id': listId(list, publicUrl) },
+    headers: {
+      'List-Id': listId(list, publicUrl),
+      'Feedback-ID': feedbackId(send.id, list.slug, source.feedbackSenderId ?? new URL(publicUrl).hostname),
+    },
     html: compilePersonalization(foldHtmlLines(rendered.html)),
     text: compilePersonalization(rendered.text),
   });

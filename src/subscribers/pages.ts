@@ -1,6 +1,9 @@
 import type { Cadence, List, Subscriber, Subscription } from '../db/schema';
-import { html, type PageView, type SafeHtml } from '../http/page';
+import { html, raw, type PageView, type SafeHtml } from '../http/page';
 import { t, type Lang, type MessageKey } from '../i18n';
+import { richPageHtml } from '../issues/rich-text';
+import { formatDate } from '../issues/strings';
+import { scheduleInWords } from '../lists/schedule-words';
 import type { InputField } from './input';
 
 /**
@@ -23,42 +26,109 @@ export interface FormState {
   error?: InputField;
 }
 
-function errorText(lang: Lang, field: InputField): SafeHtml {
-  return html`<p class="error" id="${field}-error"><span class="visually-hidden">${t(lang, 'error.prefix')} </span>${t(lang, FIELD_ERROR[field])}</p>`;
+function errorText(lang: Lang, field: InputField, id: string = field): SafeHtml {
+  return html`<p class="error" id="${id}-error"><span class="visually-hidden">${t(lang, 'error.prefix')} </span>${t(lang, FIELD_ERROR[field])}</p>`;
 }
 
-/** An input with its label, hint and error tied together for screen readers. */
+/**
+ * An input with its label, hint and error tied together for screen readers. `prefix` keeps ids
+ * unique where one page holds several forms (the home page has one per list); the field's
+ * name stays what the POST reads.
+ */
 function textField(
   lang: Lang,
-  options: { id: InputField; type: 'email' | 'text'; label: string; value?: string; required?: boolean; autocomplete: string; error?: InputField; autofocus?: boolean; optional?: boolean },
+  options: { id: InputField; type: 'email' | 'text'; label: string; value?: string; required?: boolean; autocomplete: string; error?: InputField; autofocus?: boolean; optional?: boolean; prefix?: string },
 ): SafeHtml {
   const failed = options.error === options.id;
-  return html`<div class="field"><label for="${options.id}">${options.label}${options.optional ? html` <span class="hint" id="${options.id}-hint">${t(lang, 'field.optional')}</span>` : ''}</label><input id="${options.id}" name="${options.id}" type="${options.type}" value="${options.value ?? ''}" autocomplete="${options.autocomplete}"${options.type === 'email' ? html` inputmode="email" spellcheck="false" autocapitalize="none"` : ''}${options.required ? html` required` : ''}${options.autofocus || failed ? html` autofocus` : ''}${failed ? html` aria-invalid="true" aria-describedby="${options.id}-error"` : options.optional ? html` aria-describedby="${options.id}-hint"` : ''} maxlength="${options.type === 'email' ? 254 : 200}">${failed ? errorText(lang, options.id) : ''}</div>`;
+  const id = `${options.prefix ?? ''}${options.id}`;
+  return html`<div class="field"><label for="${id}">${options.label}${options.optional ? html` <span class="hint" id="${id}-hint">${t(lang, 'field.optional')}</span>` : ''}</label><input id="${id}" name="${options.id}" type="${options.type}" value="${options.value ?? ''}" autocomplete="${options.autocomplete}"${options.type === 'email' ? html` inputmode="email" spellcheck="false" autocapitalize="none"` : ''}${options.required ? html` required` : ''}${options.autofocus || failed ? html` autofocus` : ''}${failed ? html` aria-invalid="true" aria-describedby="${id}-error"` : options.optional ? html` aria-describedby="${id}-hint"` : ''} maxlength="${options.type === 'email' ? 254 : 200}">${failed ? errorText(lang, options.id, id) : ''}</div>`;
 }
 
-function cadenceChoice(lang: Lang, selected: string | undefined, error?: InputField): SafeHtml {
+/**
+ * What each cadence gets, in the list's words where its editor wrote them, and when it comes.
+ * Shown under each choice of the subscribe form (subscribe page, home page, preferences).
+ */
+export function cadenceHints(lang: Lang, list: List): Record<Cadence, { gets: string; when: string }> {
+  const when = scheduleInWords(list);
+  return {
+    weekly: { gets: list.weekly_description ?? t(lang, 'cadence.weekly.hint'), when: when.weekly },
+    monthly: { gets: list.monthly_description ?? t(lang, 'cadence.monthly.hint'), when: when.monthly },
+  };
+}
+
+function cadenceChoice(lang: Lang, list: List, selected: string | undefined, error?: InputField, prefix = ''): SafeHtml {
   const current = selected === 'monthly' ? 'monthly' : 'weekly';
-  const option = (value: Cadence) =>
-    html`<div class="choice"><input type="radio" id="cadence-${value}" name="cadence" value="${value}"${current === value ? html` checked` : ''} aria-describedby="cadence-${value}-hint"><label for="cadence-${value}">${t(lang, value === 'weekly' ? 'cadence.weekly' : 'cadence.monthly')}<span class="hint" id="cadence-${value}-hint">${t(lang, value === 'weekly' ? 'cadence.weekly.hint' : 'cadence.monthly.hint')}</span></label></div>`;
-  return html`<fieldset><legend>${t(lang, 'field.cadence')}</legend>${option('weekly')}${option('monthly')}${error === 'cadence' ? errorText(lang, 'cadence') : ''}</fieldset>`;
+  const hints = cadenceHints(lang, list);
+  const option = (value: Cadence) => {
+    const id = `${prefix}cadence-${value}`;
+    return html`<div class="choice"><input type="radio" id="${id}" name="cadence" value="${value}"${current === value ? html` checked` : ''} aria-describedby="${id}-hint"><label for="${id}">${t(lang, value === 'weekly' ? 'cadence.weekly' : 'cadence.monthly')}<span class="hint" id="${id}-hint">${hints[value].gets}<br>${hints[value].when}</span></label></div>`;
+  };
+  return html`<fieldset><legend>${t(lang, 'field.cadence')}</legend>${option('weekly')}${option('monthly')}${error === 'cadence' ? errorText(lang, 'cadence', `${prefix}cadence`) : ''}</fieldset>`;
 }
 
-export function subscribeForm(lang: Lang, list: List, state: FormState = { values: {} }): PageView {
-  const vars = { list: list.name };
-  return frame(
-    undefined,
-    t(lang, 'subscribe.title', vars),
-    html`<p>${t(lang, 'subscribe.intro', vars)}</p>
-<form method="post" action="/lists/${encodeURIComponent(list.slug)}/subscribe" novalidate>
-${textField(lang, { id: 'email', type: 'email', label: t(lang, 'field.email'), value: state.values.email, required: true, autocomplete: 'email', error: state.error })}
-${textField(lang, { id: 'name', type: 'text', label: t(lang, 'field.name'), value: state.values.name, autocomplete: 'name', error: state.error, optional: true })}
-${cadenceChoice(lang, state.values.cadence, state.error)}
-<div class="hp" aria-hidden="true"><label for="website">${t(lang, 'subscribe.honeypot')}</label><input id="website" name="website" type="text" tabindex="-1" autocomplete="off"></div>
+/**
+ * The subscribe form itself: the same POST and rules wherever it is shown. On the home page
+ * (`prefix` set) it asks only for the address and the cadence.
+ */
+export function subscribeFields(lang: Lang, list: List, state: FormState = { values: {} }, options: { prefix?: string; withName?: boolean } = {}): SafeHtml {
+  const prefix = options.prefix ?? '';
+  return html`<form method="post" action="/lists/${encodeURIComponent(list.slug)}/subscribe" novalidate>
+${textField(lang, { id: 'email', type: 'email', label: t(lang, 'field.email'), value: state.values.email, required: true, autocomplete: 'email', error: state.error, prefix })}
+${options.withName === false ? '' : textField(lang, { id: 'name', type: 'text', label: t(lang, 'field.name'), value: state.values.name, autocomplete: 'name', error: state.error, optional: true, prefix })}
+${cadenceChoice(lang, list, state.values.cadence, state.error, prefix)}
+<div class="hp" aria-hidden="true"><label for="${prefix}website">${t(lang, 'subscribe.honeypot')}</label><input id="${prefix}website" name="website" type="text" tabindex="-1" autocomplete="off"></div>
 <button type="submit">${t(lang, 'subscribe.submit')}</button>
-</form>
+</form>`;
+}
+
+/** A list's description (Markdown subset), for its pages; nothing when the editor wrote none. */
+export function listAbout(list: List): SafeHtml | '' {
+  return list.description ? html`<div class="about">${raw(richPageHtml(list.description))}</div>` : '';
+}
+
+/** A list's Atom feed, for the head of each of its pages (feed readers and browsers find it there). */
+export function feedLink(list: List): SafeHtml {
+  return html`<link rel="alternate" type="application/atom+xml" title="${list.name}" href="/lists/${encodeURIComponent(list.slug)}/feed.xml">`;
+}
+
+/** A sent issue as the subscribe and home pages link to it. */
+export interface IssueLink {
+  slug: string;
+  title: string;
+  /** YYYY-MM-DD */
+  date: string;
+}
+
+export function issueLinks(list: List, issues: readonly IssueLink[]): SafeHtml {
+  const path = `/lists/${encodeURIComponent(list.slug)}/archive/`;
+  return html`<ul class="plain issues">${issues.map(
+    (issue) => html`<li><a href="${path}${encodeURIComponent(issue.slug)}">${issue.title}</a><time datetime="${issue.date}">${formatDate(issue.date, list.language)}</time></li>`,
+  )}</ul>`;
+}
+
+/**
+ * The subscribe page: what the list is, the form with what each cadence gets, and, when the
+ * route has them, the latest issues; the archive and the feed always.
+ */
+export function subscribeForm(lang: Lang, list: List, state: FormState = { values: {} }, latest?: readonly IssueLink[]): PageView {
+  const vars = { list: list.name };
+  const listPath = `/lists/${encodeURIComponent(list.slug)}`;
+  const title = t(lang, 'subscribe.title', vars);
+  const recent =
+    latest && latest.length > 0
+      ? html`<div class="card"><h2>${t(lang, 'subscribe.latest')}</h2>${issueLinks(list, latest)}</div>`
+      : '';
+  return {
+    title,
+    head: feedLink(list),
+    indexable: true,
+    body: html`<div class="card"><p class="kicker">${list.name}</p><h1>${title}</h1>${list.description ? listAbout(list) : html`<p>${t(lang, 'subscribe.intro', vars)}</p>`}
+${subscribeFields(lang, list, state, { withName: true })}
 <p class="muted">${t(lang, 'subscribe.privacy')}</p>
-<p class="muted"><a href="/lists/${encodeURIComponent(list.slug)}/preferences">${t(lang, 'subscribe.manage')}</a></p>`,
-  );
+<p class="muted"><a href="${listPath}/preferences">${t(lang, 'subscribe.manage')}</a></p></div>
+${recent}
+<nav class="links" aria-label="${list.name}"><a href="${listPath}/archive">${t(lang, 'subscribe.all_issues')}</a><a href="${listPath}/feed.xml" type="application/atom+xml">${t(lang, 'archive.feed')}</a></nav>`,
+  };
 }
 
 export function subscribeDone(lang: Lang, list: List): PageView {
@@ -149,7 +219,7 @@ export function preferences(
   const settings = receiving
     ? html`<form method="post" action="/preferences">${hidden}
 ${textField(lang, { id: 'name', type: 'text', label: t(lang, 'field.name'), value: subscriber.name, autocomplete: 'name', error: options.error, optional: true })}
-${cadenceChoice(lang, subscription.cadence, options.error)}
+${cadenceChoice(lang, list, subscription.cadence, options.error)}
 ${sections}
 <button type="submit">${t(lang, 'prefs.save')}</button>
 </form>`

@@ -86,13 +86,17 @@ export function resume(deps: Pick<SubscriberDeps, 'db'>, subscriptionId: string,
 export async function unsubscribe(
   deps: Pick<SubscriberDeps, 'db'>,
   subscriptionId: string,
-  meta: RequestMeta & { method: 'one-click' | 'page' | 'api' },
+  /** `at`: when the reader asked, for a request kept while the database was down (kept-unsubscribes.ts). */
+  meta: RequestMeta & { method: 'one-click' | 'page' | 'api'; at?: Date },
 ): Promise<{ changed: boolean; subscription: Subscription }> {
   return deps.db.transaction().execute(async (trx) => {
     const sub = await lockOrFail(trx, subscriptionId);
     if (sub.status !== 'active' && sub.status !== 'pending') return { changed: false, subscription: sub };
-    const updated = await updateSubscription(trx, sub.id, { status: 'unsubscribed', unsubscribed_at: new Date() });
-    await appendEvent(trx, sub.id, 'unsubscribed', { method: meta.method, previous_status: sub.status, ...eventMeta(meta) });
+    // A kept request older than a confirmation made since is not what the reader wants now.
+    if (meta.at && sub.confirmed_at && sub.confirmed_at > meta.at) return { changed: false, subscription: sub };
+    const updated = await updateSubscription(trx, sub.id, { status: 'unsubscribed', unsubscribed_at: meta.at ?? new Date() });
+    const kept = meta.at ? { kept_at: meta.at.toISOString() } : {};
+    await appendEvent(trx, sub.id, 'unsubscribed', { method: meta.method, previous_status: sub.status, ...kept, ...eventMeta(meta) });
     return { changed: true, subscription: updated };
   });
 }

@@ -11,6 +11,7 @@ import type { Queues, SystemMailJob } from '../queues';
 import { formatAddress, listId, stableMessageId, unsubscribeHeaders } from '../mail/headers';
 import { classifySmtpError, smtpErrorText, type Mailer, type OutgoingMail } from '../mail/transport';
 import { markBounced } from './bounce';
+import { remindedSince } from './pending';
 import { appendEvent, awaitsConfirmation, findOpenRequest, findSubscriptionContext } from './repository';
 import { subscriberLink } from './tokens';
 
@@ -65,6 +66,7 @@ const TEMPLATE_FILE: Record<SystemMailKind, string> = {
   welcome: 'welcome.mjml',
   preferences: 'preferences-link.mjml',
   export: 'data-link.mjml',
+  reminder: 'reminder.mjml',
 };
 
 const compiled = new Map<string, Promise<string>>();
@@ -152,6 +154,24 @@ export async function renderSystemMail(
       t(lang, 'email.confirm.reason', vars),
       ...contact,
     ];
+  } else if (kind === 'reminder') {
+    const url = subscriberLink(config, 'confirm', subscription.id, now);
+    values.url = url;
+    subject = t(lang, 'email.reminder.subject', vars);
+    text = [
+      t(lang, 'email.reminder.heading', vars),
+      '',
+      t(lang, 'email.reminder.body', vars),
+      '',
+      url,
+      '',
+      t(lang, 'email.confirm.expiry'),
+      t(lang, 'email.reminder.last'),
+      t(lang, 'email.confirm.ignore'),
+      ...footer,
+      t(lang, 'email.confirm.reason', vars),
+      ...contact,
+    ];
   } else if (kind === 'welcome') {
     const sentence = t(lang, subscription.cadence === 'monthly' ? 'email.welcome.monthly' : 'email.welcome.weekly', vars);
     values.cadence_sentence = sentence;
@@ -224,6 +244,8 @@ const SENDABLE: Record<SystemMailKind, ReadonlyArray<Subscription['status']>> = 
   // Confirmed (or unsubscribed) meanwhile: the link would be useless or unwanted. A suppressed
   // subscription with an open request to come back gets it too (awaitsConfirmation).
   confirm: ['pending'],
+  // Only a subscription still waiting for its first confirmation (never a suppressed one's request).
+  reminder: ['pending'],
   welcome: ['active'],
   // Asked for by the reader; an unsubscribed reader may want to look at or delete their data.
   preferences: ['pending', 'active', 'unsubscribed'],
@@ -243,6 +265,8 @@ export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMail
   const request = job.kind === 'confirm' && subscription.status !== 'pending' ? await findOpenRequest(deps.db, subscription.id) : undefined;
   if (job.kind === 'confirm' ? !awaitsConfirmation(subscription, request) : !SENDABLE[job.kind].includes(subscription.status)) return 'skipped';
   const consentAt = request ? request.requested_at : subscription.consent_at;
+  // One reminder per consent, whatever the queue holds: the rows say whether it went out.
+  if (job.kind === 'reminder' && (await remindedSince(deps.db, subscription.id, consentAt))) return 'skipped';
 
   const rendered = await renderSystemMail(job.kind, { list, subscription, config: deps.config, compileMjml: deps.compileMjml });
   const mail: OutgoingMail = {
@@ -265,5 +289,6 @@ export async function processSystemMailJob(deps: SystemMailDeps, job: SystemMail
     return 'bounced';
   }
   if (job.kind === 'confirm') await appendEvent(deps.db, subscription.id, 'confirmation_sent', {});
+  if (job.kind === 'reminder') await appendEvent(deps.db, subscription.id, 'reminder_sent', {});
   return 'sent';
 }

@@ -43,9 +43,9 @@ export type TokenCheck =
 
 const SHAPE = /^(confirm|preferences|unsubscribe|export)\.([A-Za-z0-9_-]{22})\.(0|[1-9a-z][0-9a-z]{0,11})\.([A-Za-z0-9_-]{43})$/;
 
-function signature(key: string, payload: string): string {
+function signature(key: string, payload: string, version = 'broadsheet-link-v1'): string {
   // The version and the separator make a token of this format unforgeable from any other HMAC use of the key.
-  return createHmac('sha256', key).update(`broadsheet-link-v1|${payload}`).digest('base64url');
+  return createHmac('sha256', key).update(`${version}|${payload}`).digest('base64url');
 }
 
 function uuidToBase64url(uuid: string): string {
@@ -122,4 +122,83 @@ export function subscriberLink(
   now: Date = new Date(),
 ): string {
   return `${config.publicUrl}/${purpose}/${signToken(config.secretKeys, purpose, subscriptionId, now)}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Tokens inside an address (inbound mail, BOUNCE_DOMAIN): `bounce+<token>@…` as each
+// newsletter's envelope sender (VERP), `unsubscribe+<token>@…` as List-Unsubscribe's mailto.
+// A local part holds at most 64 octets and some mail systems lower-case it, so these are
+// short and lower-case only, signed with the same keys as links under their own version:
+//
+//     bounce:      <delivery id, base 36> . <expiry, epoch seconds, base 36> . <signature>
+//     unsubscribe: <subscription id, 32 hex digits> . <signature>
+//
+// The signature is the HMAC cut to 80 bits in base 32 (16 characters): forging one means
+// guessing 2^80 values through an SMTP listener that refuses a wrong one at RCPT and limits
+// how fast anyone may try.
+
+export type MailTokenPurpose = 'bounce' | 'unsubscribe';
+
+/**
+ * How long a bounce address is answered: DSNs come within days (a queue gives up after five),
+ * complaints from feedback loops within weeks. After that the delivery rows may be gone too
+ * (DELIVERY_RETENTION_DAYS). An unsubscribe address, like the link, never expires.
+ */
+export const BOUNCE_TOKEN_LIFETIME_MS = 90 * DAY_MS;
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function mailSignature(key: string, payload: string): string {
+  const mac = createHmac('sha256', key).update(`broadsheet-mail-v1|${payload}`).digest();
+  let out = '';
+  // 80 bits, 5 at a time.
+  for (let bit = 0; bit < 80; bit += 5) {
+    const byte = bit >> 3;
+    const shift = bit & 7;
+    const two = ((mac[byte]! << 8) | mac[byte + 1]!) >> (11 - shift);
+    out += BASE32[two & 31];
+  }
+  return out;
+}
+
+export function signMailToken(keys: readonly string[], purpose: 'bounce', deliveryId: number, now?: Date): string;
+export function signMailToken(keys: readonly string[], purpose: 'unsubscribe', subscriptionId: string): string;
+export function signMailToken(keys: readonly string[], purpose: MailTokenPurpose, id: number | string, now: Date = new Date()): string {
+  const key = keys[0];
+  if (!key) throw new Error('no secret key to sign with');
+  const payload =
+    purpose === 'bounce'
+      ? `${Number(id).toString(36)}.${Math.floor((now.getTime() + BOUNCE_TOKEN_LIFETIME_MS) / 1000).toString(36)}`
+      : String(id).replace(/-/g, '').toLowerCase();
+  return `${payload}.${mailSignature(key, `${purpose}.${payload}`)}`;
+}
+
+export type MailTokenCheck =
+  | { ok: true; purpose: 'bounce'; deliveryId: number }
+  | { ok: true; purpose: 'unsubscribe'; subscriptionId: string }
+  | { ok: false; reason: 'malformed' | 'bad_signature' | 'expired' };
+
+const BOUNCE_SHAPE = /^([0-9a-z]{1,13})\.([0-9a-z]{1,10})\.([a-z2-7]{16})$/;
+const UNSUBSCRIBE_SHAPE = /^([0-9a-f]{32})\.([a-z2-7]{16})$/;
+
+/** Checks the token part of an inbound address. Never throws: anyone can send mail to any address. */
+export function verifyMailToken(keys: readonly string[], purpose: MailTokenPurpose, token: string, now: Date = new Date()): MailTokenCheck {
+  if (typeof token !== 'string' || token.length > 64) return { ok: false, reason: 'malformed' };
+  const lower = token.toLowerCase();
+  const m = (purpose === 'bounce' ? BOUNCE_SHAPE : UNSUBSCRIBE_SHAPE).exec(lower);
+  if (!m) return { ok: false, reason: 'malformed' };
+  const payload = lower.slice(0, lower.lastIndexOf('.'));
+  const given = Buffer.from(lower.slice(lower.lastIndexOf('.') + 1), 'ascii');
+  let valid = false;
+  for (const key of keys) {
+    const expected = Buffer.from(mailSignature(key, `${purpose}.${payload}`), 'ascii');
+    if (timingSafeEqual(expected, given)) valid = true;
+  }
+  if (!valid) return { ok: false, reason: 'bad_signature' };
+  if (purpose === 'unsubscribe') {
+    const hex = m[1]!;
+    return { ok: true, purpose, subscriptionId: `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` };
+  }
+  if (parseInt(m[2]!, 36) * 1000 <= now.getTime()) return { ok: false, reason: 'expired' };
+  return { ok: true, purpose, deliveryId: parseInt(m[1]!, 36) };
 }

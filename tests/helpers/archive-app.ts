@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { archiveRoutes, homeRoutes } from '../../src/archive/routes';
+import type { Db } from '../../src/db/database';
 import type { List, SendStatus } from '../../src/db/schema';
 import type { Issue } from '../../src/issues/types';
 import { createList } from '../../src/lists/repository';
@@ -44,32 +45,38 @@ export async function startArchiveApp(listOptions: { slug?: string; name?: strin
     baseUrl,
     test,
     list,
-    async addIssue(issue, status, startedAt = new Date()) {
-      const row = await test.db
-        .insertInto('issues')
-        .values({ list_id: list.id, slug: issue.slug, kind: issue.kind ?? 'weekly', date: issue.date, title: issue.title, content: JSON.stringify(issue) })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      if (status === 'draft') return;
-      await test.db
-        .insertInto('sends')
-        .values({
-          issue_id: row.id,
-          list_id: list.id,
-          cadence: issue.kind === 'digest' ? 'monthly' : 'weekly',
-          status,
-          scheduled_at: startedAt,
-          started_at: status === 'scheduled' || status === 'cancelled' ? null : startedAt,
-          batch_size: 100,
-        })
-        .execute();
-    },
+    addIssue: (issue, status, startedAt) => insertIssue(test.db, list.id, issue, status, startedAt),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await test.drop();
     },
   };
+}
+
+/**
+ * An issue and its send as rows, in any state a send can be in ('draft': no send at all), so a
+ * test says what is public without sending anything.
+ */
+export async function insertIssue(db: Db, listId: string, issue: Issue, status: SendStatus | 'draft', startedAt = new Date()): Promise<void> {
+  const row = await db
+    .insertInto('issues')
+    .values({ list_id: listId, slug: issue.slug, kind: issue.kind ?? 'weekly', date: issue.date, title: issue.title, content: JSON.stringify(issue) })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  if (status === 'draft') return;
+  await db
+    .insertInto('sends')
+    .values({
+      issue_id: row.id,
+      list_id: listId,
+      cadence: issue.kind === 'digest' ? 'monthly' : 'weekly',
+      status,
+      scheduled_at: startedAt,
+      started_at: status === 'scheduled' || status === 'cancelled' ? null : startedAt,
+      batch_size: 100,
+    })
+    .execute();
 }
 
 /** A small valid issue; `over` changes any field. */

@@ -1,5 +1,10 @@
 import net from 'node:net';
+import type { Command } from 'commander';
+import { buildProgram } from '../../src/cli';
+import type { CliContext } from '../../src/cli/context';
+import type { Connections } from '../../src/connect';
 import { AppError } from '../../src/errors';
+import { LIST_FIELD_ENTRIES, listToJson, type ListField } from '../../src/lists/fields';
 import { allLists } from '../../src/lists/repository';
 import { lookUpList } from '../../src/lists/lookup';
 import { createListFromInput, getListWithCounts, updateListFromInput, validateListInput, type ListProblem } from '../../src/lists/service';
@@ -187,6 +192,94 @@ describe('lists in the database', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => mute.close(resolve));
+    }
+  });
+});
+
+describe("the CLI's list options, from the table of fields", () => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await createTestDb();
+  });
+  afterAll(async () => {
+    await t.drop();
+  });
+
+  /** Runs `broadsheet ARGS` in this process, against the test database; resolves with its output. */
+  async function broadsheet(args: string[]): Promise<string[]> {
+    const out: string[] = [];
+    const ctx: CliContext = {
+      config: () => {
+        throw new Error('the list commands need no configuration here');
+      },
+      connect: async () => ({ db: t.db }) as unknown as Connections,
+      withConnection: (work) => work({ db: t.db } as unknown as Connections),
+      out: (line) => void out.push(line),
+      err: (line) => void out.push(line),
+    };
+    // A new program each time: commander keeps the values of one parse in its option objects.
+    const program = buildProgram(ctx);
+    const quiet = (command: Command): void => {
+      command.exitOverride().configureOutput({ writeOut: () => {}, writeErr: () => {} });
+      command.commands.forEach(quiet);
+    };
+    quiet(program);
+    await program.parseAsync(['node', 'broadsheet', ...args]);
+    return out;
+  }
+
+  /** The option a field should have: its own name, or the one the table gives (`--section`). */
+  const optionName = (name: string, f: ListField<unknown>) => f.cli?.flag ?? name;
+  const stored = async (name: string) => (listToJson((await getListWithCounts(t.db, 'every')).list) as Record<string, unknown>)[name];
+
+  function listCommand(name: 'create' | 'update') {
+    const lists = buildProgram({} as CliContext).commands.find((c) => c.name() === 'lists');
+    return lists?.commands.find((c) => c.name() === name);
+  }
+
+  it('takes every option of `lists create` on `lists update` too, and stores what it was given', async () => {
+    await broadsheet(['lists', 'create', 'every', '--name', 'Every', '--from', 'a@example.com', '--contact', 'Every Press · Berlin']);
+    const createOptions = listCommand('create')!.options.filter((o) => !o.negate);
+    const updateFlags = new Set(listCommand('update')!.options.map((o) => o.long));
+    // Every setting of the table is an option of create (the slug is its argument).
+    expect(createOptions.map((o) => o.attributeName()).sort()).toEqual(
+      LIST_FIELD_ENTRIES.filter(([, f]) => !f.fixed)
+        .map(([name, f]) => optionName(name, f))
+        .sort(),
+    );
+    for (const option of createOptions) {
+      expect(updateFlags).toContain(option.long);
+      const [name, f] = LIST_FIELD_ENTRIES.find(([n, field]) => optionName(n, field) === option.attributeName())!;
+      const args = f.input === 'switch' ? [option.long!] : [option.long!, f.example];
+      const before = await stored(name);
+      const out = await broadsheet(['lists', 'update', 'every', ...args]);
+      expect(out[0]).toBe('updated list every');
+      const after = await stored(name);
+      const example = f.input === 'switch' ? true : f.input === 'sections' ? [f.example] : f.example;
+      expect(after).toEqual(f.read(example, () => {}));
+      expect(after).not.toEqual(before);
+    }
+  });
+
+  it('clears each clearable setting with --no-…, and refuses the slug as a setting', async () => {
+    for (const [name, f] of LIST_FIELD_ENTRIES) {
+      if (!f.clearable) continue;
+      const flag = optionName(name, f).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      await broadsheet(['lists', 'update', 'every', `--no-${flag}`]);
+      expect(await stored(name)).toEqual(f.read(undefined, () => {}));
+    }
+    await expect(broadsheet(['lists', 'update', 'every', '--slug', 'other'])).rejects.toThrow(/unknown option '--slug'/);
+  });
+
+  it('takes every setting but the slug through the admin API\'s update too', async () => {
+    for (const [name, f] of LIST_FIELD_ENTRIES) {
+      const example = f.input === 'switch' ? false : f.input === 'sections' ? ['tools:Tools'] : f.example;
+      if (f.fixed) {
+        await expect(updateListFromInput(t.db, 'every', { [name]: example })).rejects.toMatchObject({ code: 'invalid_input' });
+        continue;
+      }
+      const list = await updateListFromInput(t.db, 'every', { [name]: example });
+      expect((listToJson(list) as Record<string, unknown>)[name]).toEqual(f.read(example, () => {}));
     }
   });
 });

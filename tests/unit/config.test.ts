@@ -66,6 +66,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REDIS_URL: 'not a url' })).toThrow('REDIS_URL must be a URL, got "not a url"');
   });
 
+  it('the reminder and the expiry of unconfirmed subscriptions: 48 hours and 30 days, or what is set', () => {
+    const defaults = loadConfig({});
+    expect(defaults.confirmReminderMs).toBe(48 * 3600_000);
+    expect(defaults.pendingExpiryMs).toBe(30 * 24 * 3600_000);
+    const set = loadConfig({ CONFIRM_REMINDER_HOURS: '24', PENDING_EXPIRY_DAYS: '7' });
+    expect([set.confirmReminderMs, set.pendingExpiryMs]).toEqual([24 * 3600_000, 7 * 24 * 3600_000]);
+    expect(loadConfig({ CONFIRM_REMINDER_HOURS: '0' }).confirmReminderMs).toBe(0);
+    expect(() => loadConfig({ CONFIRM_REMINDER_HOURS: '72', PENDING_EXPIRY_DAYS: '2' })).toThrow(/CONFIRM_REMINDER_HOURS must be shorter than PENDING_EXPIRY_DAYS/);
+    expect(() => loadConfig({ PENDING_EXPIRY_DAYS: '0' })).toThrow(/PENDING_EXPIRY_DAYS must be a whole number of at least 1, got "0"/);
+  });
+
   it('TRUST_PROXY: loopback by default; false, true, hops, addresses, ranges and express names', () => {
     expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);

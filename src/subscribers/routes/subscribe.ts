@@ -4,6 +4,7 @@ import { jsonOrPageErrors } from '../../http/errors';
 import { sendPage } from '../../http/page';
 import { bodyOf, listLang, metaOf, param, str, wantsJson } from '../../http/request';
 import { t } from '../../i18n';
+import { publishedIssues } from '../../archive/repository';
 import { getListBySlug } from '../../lists/repository';
 import * as pages from '../pages';
 import { requestPreferencesLink, subscribe } from '../service';
@@ -15,13 +16,18 @@ import { fieldOf, takeClient, type ReaderContext } from './context';
  *   GET  /lists/:list/preferences               "email me a link to my preferences"
  *   POST /lists/:list/preferences               sends it, if the address is known (never says)
  */
+/** How many of the latest sent issues the subscribe page links to. */
+const LATEST_ISSUES = 3;
+
 export function subscribeRoutes(ctx: ReaderContext): express.Router {
   const { db } = ctx.deps;
   const router = express.Router();
 
+  // The subscribe page shows what the list has sent lately: a visitor decides on the issues.
   const showSubscribeForm = async (req: Request, res: Response) => {
     const list = await getListBySlug(db, param(req, 'list'));
-    sendPage(res, 200, listLang(list), pages.subscribeForm(listLang(list), list));
+    const latest = await publishedIssues(db, list.id, LATEST_ISSUES);
+    sendPage(res, 200, listLang(list), pages.subscribeForm(listLang(list), list, { values: {} }, latest));
   };
   router.get('/lists/:list', showSubscribeForm);
   router.get('/lists/:list/subscribe', showSubscribeForm);

@@ -24,9 +24,11 @@ test('a prebuilt message filled per recipient decodes to exactly the values, wha
   const values = { name: 'Zoë <b>&"王"', preferences_url: 'https://p', unsubscribe_url: 'https://news.example.org/unsubscribe/a=b&c', web_url: 'https://w' };
   const { raw, eightBit } = mime.build({ to: formatAddress('Zoë 王', 'zoe@example.org'), messageId: '<id@example.org>', date: new Date('2026-11-28T10:00:00Z'), values, headers: unsubscribeHeaders(values.unsubscribe_url, 'ML News <news@example.org>') });
 
-  // A line of 1,100 octets cannot go as 8bit: both parts are quoted-printable, lines within 78.
+  // A line of 1,100 octets cannot go as 8bit: both parts are 7-bit (base64 here, as the
+  // long line is mostly CJK), lines within 78.
   expect(eightBit).toBe(false);
-  expect(raw.toString('latin1')).toContain('Content-Transfer-Encoding: quoted-printable');
+  expect(raw.toString('latin1')).toContain('Content-Transfer-Encoding: base64');
+  expect(raw.toString('latin1')).not.toContain('Content-Transfer-Encoding: 8bit');
   for (const line of raw.toString('latin1').split('\r\n')) expect([line.length, line]).toEqual([Math.min(line.length, 78), line]);
   const parsed = await simpleParser(raw);
   expect(parsed.subject).toBe('机器学习月报：2021 年 2 月 — a long subject that has to be folded over more than one header line');
@@ -98,15 +100,50 @@ test('long HTML lines are folded at spaces outside attribute values, so the text
   expect(foldHtmlLines('short\nlines', 120)).toBe('short\nlines');
 });
 
-test('a recipient whose values are too long for an 8bit line gets the quoted-printable form', async () => {
-  const mime = template(`<p>Hi ${m.token('name')}</p>`, `Hi ${m.token('name')}\n`);
-  const values = { name: '"'.repeat(200), preferences_url: 'https://p', unsubscribe_url: 'https://u', web_url: 'https://w' };
-  const { raw, eightBit } = mime.build({ to: 'a@example.org', messageId: '<q@x>', date: new Date(), values, headers: {} });
-  expect(eightBit).toBe(false);
-  for (const line of raw.toString('latin1').split('\r\n')) expect(line.length).toBeLessThanOrEqual(78);
-  const parsed = await simpleParser(raw);
-  expect(parsed.text).toBe(`Hi ${'"'.repeat(200)}\n`);
-  expect(mime.build({ to: 'a@example.org', messageId: '<r@x>', date: new Date(), values: { ...values, name: 'Ann' }, headers: {} }).eightBit).toBe(true);
+test('a long name keeps the HTML part 8bit (no quoted-printable blow-up); only a long plain-text line changes encoding', async () => {
+  const mime = template(`<p>Hi ${m.token('name')}</p>\n<a href="${m.token('unsubscribe_url')}">x</a>`, `Hi ${m.token('name')}\n`);
+  const base = { preferences_url: 'https://p', unsubscribe_url: 'https://u', web_url: 'https://w' };
+  for (const name of ['"'.repeat(200), '&'.repeat(199) + '王', '读'.repeat(200), '😀'.repeat(200)]) {
+    const { raw, eightBit } = mime.build({ to: 'a@example.org', messageId: '<q@x>', date: new Date(), values: { ...base, name }, headers: {} });
+    expect(eightBit).toBe(true);
+    const text = raw.toString('utf8');
+    expect(text).toMatch(/Content-Type: text\/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit/);
+    for (const line of raw.toString('latin1').split('\r\n')) expect(line.length).toBeLessThanOrEqual(998);
+    const parsed = await simpleParser(raw);
+    expect(parsed.text).toBe(`Hi ${name}\n`);
+    // The comments that carry the line breaks are all the HTML gains: it renders the same.
+    expect(String(parsed.html).replace(/<!--\r?\n-->/g, '')).toBe(`<p>Hi ${name.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}</p>\n<a href="https://u">x</a>`);
+    expect(Buffer.byteLength(String(parsed.html))).toBeLessThan(Buffer.byteLength(name) * 6 + 200);
+  }
+  const short = mime.build({ to: 'a@example.org', messageId: '<r@x>', date: new Date(), values: { ...base, name: 'Ann' }, headers: {} });
+  expect(short.raw.toString('latin1')).not.toContain('<!--');
+  // A link too long for a line (not one Broadsheet makes) still gets the 7-bit form for the HTML.
+  const longLink = mime.build({ to: 'a@example.org', messageId: '<s@x>', date: new Date(), values: { ...base, name: 'Ann', unsubscribe_url: 'https://u/' + 'x'.repeat(1000) }, headers: {} });
+  expect(longLink.eightBit).toBe(false);
+  expect(String((await simpleParser(longLink.raw)).html)).toContain('x'.repeat(1000));
+});
+
+test('for a server without 8BITMIME every part is 7-bit: quoted-printable for mostly-ASCII text, base64 for CJK', async () => {
+  const html = `<p>${'中文内容，'.repeat(400)}</p>\n<p>Hi ${m.token('name')}</p>\n<a href="${m.token('unsubscribe_url')}">x</a>`;
+  const text = `Hello ${m.token('name')}, plain ASCII news\nUnsubscribe: ${m.token('unsubscribe_url')}\n`;
+  const mime = template(html, text);
+  const values = { name: '王小明', preferences_url: 'https://p', unsubscribe_url: 'https://news.example.org/unsubscribe/x', web_url: 'https://w' };
+  const fast = mime.build({ to: 'a@example.org', messageId: '<a@x>', date: new Date(), values, headers: {} }, undefined, { eightBitMime: true });
+  expect(fast.eightBit).toBe(true);
+  const seven = mime.build({ to: 'a@example.org', messageId: '<a@x>', date: new Date(), values, headers: {} }, undefined, { eightBitMime: false });
+  expect(seven.eightBit).toBe(false);
+  expect(seven.raw.every((b) => b < 0x80)).toBe(true);
+  const raw = seven.raw.toString('latin1');
+  expect(raw).toMatch(/text\/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable/);
+  expect(raw).toMatch(/text\/html; charset=utf-8\r\nContent-Transfer-Encoding: base64/);
+  for (const line of raw.split('\r\n')) expect(line.length).toBeLessThanOrEqual(78);
+  // base64 keeps a CJK part near 4/3 of its size (quoted-printable would be nearly 3x).
+  expect(seven.raw.length).toBeLessThan(fast.raw.length * 1.45);
+  const parsed = await simpleParser(seven.raw);
+  const parsedFast = await simpleParser(fast.raw);
+  expect(parsed.html).toBe(parsedFast.html);
+  expect(parsed.text).toBe(parsedFast.text);
+  expect(parsed.text).toBe('Hello 王小明, plain ASCII news\nUnsubscribe: https://news.example.org/unsubscribe/x\n');
 });
 
 test('HTML lines that start with a dot get a space first, so SMTP need not double the dot and copy the message', () => {

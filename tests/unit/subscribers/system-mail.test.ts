@@ -22,6 +22,9 @@ function list(overrides: Partial<List> = {}): List {
     welcome_email: true,
     digest_title: null,
     digest_preheader: null,
+    description: null,
+    weekly_description: null,
+    monthly_description: null,
     created_at: now,
     ...overrides,
   };
