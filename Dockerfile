@@ -31,8 +31,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
-# The MJML templates are read at run time.
+# The MJML templates are read at run time, and the desk's script modules served as files.
 COPY emails ./emails
+COPY static ./static
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

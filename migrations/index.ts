@@ -6,6 +6,7 @@ import * as listDigestTemplates from './2026-11-28-04-list-digest-templates';
 import * as subscriptionRequests from './2026-12-06-10-01-subscription-requests';
 import * as subscriberEmailPrefix from './2026-12-06-50-subscriber-email-prefix';
 import * as listFrontDoor from './2026-12-06-60-list-front-door';
+import * as editorsAndDeskEvents from './2026-12-06-40-01-editors-and-desk-events';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so that the same code
@@ -17,6 +18,7 @@ export const migrations: Record<string, Migration> = {
   '2026-11-28-03-issues-sends-deliveries': issuesSendsDeliveries,
   '2026-11-28-04-list-digest-templates': listDigestTemplates,
   '2026-12-06-10-01-subscription-requests': subscriptionRequests,
+  '2026-12-06-40-01-editors-and-desk-events': editorsAndDeskEvents,
   '2026-12-06-50-subscriber-email-prefix': subscriberEmailPrefix,
   '2026-12-06-60-list-front-door': listFrontDoor,
 };

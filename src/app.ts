@@ -9,6 +9,7 @@ import { bounceWebhook } from './sending/webhooks';
 import { loopbackOnly, noStore, refuseNulBytes, securityHeaders, unless } from './http/middleware';
 import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
+import { deskRoutes } from './desk/routes';
 import { archiveRoutes, homeRoutes } from './archive/routes';
 
 /** How long /healthz waits for each dependency before calling it down. */
@@ -31,8 +32,11 @@ async function probe(check: () => Promise<unknown>): Promise<string> {
   }
 }
 
-/** The RFC 8058 one-click POST reads its own body: no body may stop it from unsubscribing. */
-const ONE_CLICK = /^\/unsubscribe\/[^/]+$/;
+/**
+ * Bodies these paths parse themselves: the RFC 8058 one-click POST reads its own (no body may
+ * stop it from unsubscribing), and the desk takes larger forms (a pasted issue) than readers'.
+ */
+const OWN_BODY = /^\/unsubscribe\/[^/]+$|^\/admin(\/|$)/;
 
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
@@ -42,8 +46,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('trust proxy', deps.config.trustProxy);
   app.use(securityHeaders(deps.config));
   // Bodies over 100 KB are refused with 413 before any handler runs.
-  app.use(unless(ONE_CLICK, express.json({ limit: '100kb' })));
-  app.use(unless(ONE_CLICK, express.urlencoded({ extended: false, limit: '100kb' })));
+  app.use(unless(OWN_BODY, express.json({ limit: '100kb' })));
+  app.use(unless(OWN_BODY, express.urlencoded({ extended: false, limit: '100kb' })));
   app.use(refuseNulBytes);
 
   // Each dependency on its own line, and 503 when one is down, so a load balancer stops
@@ -63,6 +67,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/assets', express.static(path.join(deps.config.dataDir, 'assets'), { index: false, dotfiles: 'deny', maxAge: '7d', fallthrough: true }));
 
   app.use('/api/v1', adminApi(deps));
+  // The editor's desk: its own sessions, CSRF checks and pages (src/desk/routes.ts).
+  app.use('/admin', deskRoutes(deps));
   app.use(bounceWebhook(deps));
   app.use(subscriberRoutes(deps));
   app.use(homeRoutes(deps));

@@ -9,6 +9,7 @@ import { registerSubscriberCommands } from './cli/subscribers';
 import { registerIssueCommands } from './cli/issues';
 import type { ListSource } from './issues/compile-file';
 import { registerScheduleCommands } from './cli/schedules';
+import { registerEditorCommands } from './cli/editors';
 
 // The server and the compiler load mjml, express and the queue (about a second); commands that
 // need none of them (validate, lists, subscribers) stay quick by loading them only when used.
@@ -94,6 +95,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerIssueCommands(program, ctx);
   // After the sender's commands: schedule and unschedule join their `issues` group.
   registerScheduleCommands(program, ctx);
+  registerEditorCommands(program, ctx);
   return program;
 }
 

@@ -69,6 +69,8 @@ export interface Config {
   readonly feedbackSenderId: string;
   /** Days a finished send's per-delivery rows are kept; its summary is kept for ever. */
   readonly deliveryRetentionDays: number;
+  /** Sender of mail that belongs to no list (an editor's sign-in link); default: Broadsheet at PUBLIC_URL's host. */
+  readonly mailFrom: string;
 }
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -190,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     inboundRatePerMinute: int(env, 'INBOUND_RATE_PER_MINUTE', 120, 1),
     feedbackSenderId: env.FEEDBACK_SENDER_ID || new URL(publicUrl).hostname,
     deliveryRetentionDays: int(env, 'DELIVERY_RETENTION_DAYS', 90, 1),
+    mailFrom: env.MAIL_FROM || `"Broadsheet" <broadsheet@${new URL(publicUrl).hostname}>`,
   });
 }
 

@@ -16,6 +16,7 @@ import { expirePendingSubscriptions, queueDueReminders } from './subscribers/pen
 import { createSubscribeLimits } from './subscribers/rate-limits';
 import { requeueLostConfirmations } from './subscribers/repair';
 import { processSystemMailJob } from './subscribers/system-mail';
+import { sendSignInMail } from './editors/sign-in-mail';
 
 /** What the handlers need; only the composition roots (main.ts, tests) build it for real. */
 export interface WorkerDeps {
@@ -80,6 +81,10 @@ export function jobRegistry(deps: WorkerDeps): JobRegistry {
         if (expired > 0) deps.log.info({ expired }, 'removed pending subscriptions nobody confirmed');
         return requeued + reminded;
       },
+    },
+    'editor-mail': {
+      concurrency: () => 1,
+      handle: (job) => sendSignInMail({ ...deps, mailer: deps.systemMailer }, job),
     },
     'test-send': {
       concurrency: () => 1,

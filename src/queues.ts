@@ -32,8 +32,14 @@ export interface TestSendJob {
   requestId: string;
 }
 
+/** An editor's sign-in link for the desk (the link's row; the worker signs the URL again). */
+export interface EditorMailJob {
+  linkId: string;
+}
+
 export interface JobPayloads {
   'system-mail': SystemMailJob;
+  'editor-mail': EditorMailJob;
   'test-send': TestSendJob;
   'plan-send': PlanSendJob;
   'send-batch': SendBatchJob;
@@ -57,6 +63,7 @@ interface KindOptions<P> {
 const KINDS: { [K in JobKind]: KindOptions<JobPayloads[K]> } = {
   // An SMTP server that is down for a while must not lose a confirmation email.
   'system-mail': { jobId: (p) => `${p.kind}:${p.subscriptionId}`, attempts: 8, backoffMs: 2000 },
+  'editor-mail': { jobId: (p) => `sign-in:${p.linkId}`, attempts: 5, backoffMs: 2000 },
   'test-send': { jobId: (p) => `test:${p.requestId}`, attempts: 3, backoffMs: 1000 },
   'plan-send': { jobId: (p) => `plan:${p.sendId}`, attempts: 10, backoffMs: 1000 },
   // A batch whose SMTP server is down is retried with backoff; once its attempts are spent the

@@ -10,6 +10,7 @@ import { importSubscribers } from '../subscribers/import/pipeline';
 import { issueApi } from '../sending/routes';
 import { noStore } from '../http/middleware';
 import { requireAdminToken } from '../http/admin-auth';
+import { editorOfApiToken } from '../editors/service';
 import { scheduleApi } from '../schedules/routes';
 
 /**
@@ -33,7 +34,7 @@ function flag(value: unknown, name: string): boolean {
  */
 export function adminApi(deps: AppDeps): express.Router {
   const router = express.Router();
-  router.use(requireAdminToken(deps.config.adminToken));
+  router.use(requireAdminToken(deps.config.adminToken, async (bearer) => (await editorOfApiToken(deps.db, bearer))?.email));
   // Subscriber lists, counts and send states: data that no browser or proxy should keep.
   router.use(noStore);
   router.use(scheduleApi(deps));

@@ -13,6 +13,11 @@ export interface Database {
   issues: IssuesTable;
   sends: SendsTable;
   deliveries: DeliveriesTable;
+  editors: EditorsTable;
+  editor_sign_in_links: EditorSignInLinksTable;
+  editor_sessions: EditorSessionsTable;
+  editor_api_tokens: EditorApiTokensTable;
+  send_events: SendEventsTable;
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -98,6 +103,8 @@ export interface SubscriptionEventsTable {
   subscription_id: string;
   type: SubscriptionEventType;
   data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  /** Who made the change: an editor's address, 'cli', 'api'; null: the reader or Broadsheet (migration 40-01). */
+  actor: ColumnType<string | null, string | null | undefined, never>;
   created_at: Timestamp;
 }
 
@@ -199,3 +206,56 @@ export interface DeliveriesTable {
 export type IssueRow = Selectable<IssuesTable>;
 export type Send = Selectable<SendsTable>;
 export type Delivery = Selectable<DeliveriesTable>;
+
+// --- The desk (migration 2026-12-06-40-01) ------------------------------------------------
+
+export type EditorRole = 'owner' | 'editor';
+
+export interface EditorsTable {
+  id: Generated<string>;
+  email: string;
+  role: EditorRole;
+  created_at: Timestamp;
+}
+
+export interface EditorSignInLinksTable {
+  id: Generated<string>;
+  editor_id: string;
+  expires_at: Date;
+  used_at: Date | null;
+  created_at: Timestamp;
+}
+
+export interface EditorSessionsTable {
+  id: Generated<string>;
+  editor_id: string;
+  token_hash: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Date;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface EditorApiTokensTable {
+  id: Generated<string>;
+  editor_id: string;
+  name: string;
+  token_hash: string;
+  created_at: Timestamp;
+  last_used_at: Date | null;
+}
+
+export interface SendEventsTable {
+  id: Generated<string>;
+  issue_id: string;
+  send_id: string | null;
+  type: string;
+  actor: string | null;
+  data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: Timestamp;
+}
+
+export type Editor = Selectable<EditorsTable>;
+export type EditorSession = Selectable<EditorSessionsTable>;
+export type SendEvent = Selectable<SendEventsTable>;

@@ -98,23 +98,54 @@ h3{font-size:1rem;line-height:1.4;margin:1.25rem 0 .5rem}
 @media (min-width:40rem){main{padding-top:3rem}.card{padding:1.75rem}button{width:auto}}
 `.trim();
 
+/**
+ * What a family of pages adds to the common layout (the desk uses it): more style rules, a
+ * header before `<main>`, and script modules. Each is allowed by the policy one by one: the
+ * extra stylesheet by its hash, scripts only as files from this origin (no inline script).
+ */
+export interface Layout {
+  /** More CSS, written once per layout (a constant): hashed like the base sheet. */
+  css?: string;
+  header?: SafeHtml;
+  /** Same-origin URLs of script modules; a page without any gets a policy with no script at all. */
+  scripts?: readonly string[];
+}
+
+const hashes = new Map<string, string>();
+function styleHash(css: string): string {
+  let value = hashes.get(css);
+  if (value === undefined) {
+    value = `'sha256-${createHash('sha256').update(css).digest('base64')}'`;
+    hashes.set(css, value);
+  }
+  return value;
+}
+
 // The stylesheet is inline (no external assets) and allowed by its hash, so the policy can
-// refuse every script and every other style.
-const CSS_HASH = createHash('sha256').update(CSS).digest('base64');
-const CSP = [
-  "default-src 'none'",
-  `style-src 'sha256-${CSS_HASH}'`,
-  "img-src 'self' data:",
-  "form-action 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+// refuse every script and every other style. A page with script modules may load them from
+// this origin only and talk back to it (Server-Sent Events); previews are same-origin frames.
+function contentSecurityPolicy(layout: Layout | undefined): string {
+  const styles = [styleHash(CSS), ...(layout?.css ? [styleHash(layout.css)] : [])].join(' ');
+  const scripts = (layout?.scripts?.length ?? 0) > 0;
+  return [
+    "default-src 'none'",
+    `style-src ${styles}`,
+    "img-src 'self' data:",
+    ...(scripts ? ["script-src 'self'", "connect-src 'self'"] : []),
+    ...(layout ? ["frame-src 'self'"] : []),
+    "form-action 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 /** `<link rel="icon" href="data:,">`: no favicon request, so no 404 in the console and no asset to host. */
-export function renderPage(lang: string, view: PageView): string {
+export function renderPage(lang: string, view: PageView, layout?: Layout): string {
+  const extraCss = layout?.css ? html`<style>${raw(layout.css)}</style>` : '';
+  const scripts = (layout?.scripts ?? []).map((src) => html`<script type="module" src="${src}"></script>`);
   return (
     '<!doctype html>' +
-    html`<html lang="${lang}" dir="ltr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${view.indexable ? '' : html`<meta name="robots" content="noindex">`}<link rel="icon" href="data:,"><title>${view.title}</title>${view.head ?? ''}<style>${raw(CSS)}</style></head><body><main id="main">${view.body}</main></body></html>`.value
+    html`<html lang="${lang}" dir="ltr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${view.indexable ? '' : html`<meta name="robots" content="noindex">`}<link rel="icon" href="data:,"><title>${view.title}</title>${view.head ?? ''}<style>${raw(CSS)}</style>${extraCss}${scripts}</head><body>${layout?.header ?? ''}<main id="main">${view.body}</main></body></html>`.value
   );
 }
 
@@ -122,17 +153,17 @@ export function renderPage(lang: string, view: PageView): string {
  * Sends a page with the headers every public page needs. `no-referrer` matters: the URL of
  * a subscriber page carries its token, which must not leak to a site the reader goes on to.
  */
-export function sendPage(res: Response, status: number, lang: string, view: PageView): void {
+export function sendPage(res: Response, status: number, lang: string, view: PageView, layout?: Layout): void {
   res
     .status(status)
     .set({
       'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': CSP,
+      'Content-Security-Policy': contentSecurityPolicy(layout),
       'Referrer-Policy': 'no-referrer',
       'X-Content-Type-Options': 'nosniff',
       'X-Frame-Options': 'DENY',
       // Pages show someone's own settings: never kept by a shared cache or the back button.
       'Cache-Control': 'no-store',
     })
-    .send(renderPage(lang, view));
+    .send(renderPage(lang, view, layout));
 }

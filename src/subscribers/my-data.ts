@@ -35,7 +35,7 @@ export interface MyData {
 export async function exportMyData(deps: Pick<SubscriberDeps, 'db'>, subscriptionId: string, meta: RequestMeta): Promise<MyData> {
   const sub = await findSubscriptionById(deps.db, subscriptionId);
   if (!sub) throw new AppError('not_found', 'no such subscription');
-  await appendEvent(deps.db, sub.id, 'exported', { by: 'reader', ...eventMeta(meta) });
+  await appendEvent(deps.db, sub.id, 'exported', { by: meta.actor ? 'editor' : 'reader', ...eventMeta(meta) }, meta.actor);
 
   const subscriber = await deps.db.selectFrom('subscribers').selectAll().where('id', '=', sub.subscriber_id).executeTakeFirstOrThrow();
   const subs = await deps.db

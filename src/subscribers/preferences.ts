@@ -55,7 +55,7 @@ export async function changePreferences(
     }
     if (Object.keys(changed).length === 0) return sub;
     const updated = Object.keys(update).length > 0 ? await updateSubscription(trx, sub.id, update) : sub;
-    await appendEvent(trx, sub.id, 'preferences_changed', { changed, ...eventMeta(meta) });
+    await appendEvent(trx, sub.id, 'preferences_changed', { changed, ...eventMeta(meta) }, meta.actor);
     return updated;
   });
 }
@@ -65,7 +65,7 @@ async function setPaused(deps: Pick<SubscriberDeps, 'db'>, subscriptionId: strin
     const sub = await lockOrFail(trx, subscriptionId);
     if (sub.paused === paused || (sub.status !== 'active' && sub.status !== 'pending')) return sub;
     const updated = await updateSubscription(trx, sub.id, { paused });
-    await appendEvent(trx, sub.id, paused ? 'paused' : 'resumed', eventMeta(meta));
+    await appendEvent(trx, sub.id, paused ? 'paused' : 'resumed', eventMeta(meta), meta.actor);
     return updated;
   });
 }
@@ -87,7 +87,7 @@ export async function unsubscribe(
   deps: Pick<SubscriberDeps, 'db'>,
   subscriptionId: string,
   /** `at`: when the reader asked, for a request kept while the database was down (kept-unsubscribes.ts). */
-  meta: RequestMeta & { method: 'one-click' | 'page' | 'api'; at?: Date },
+  meta: RequestMeta & { method: 'one-click' | 'page' | 'api' | 'desk'; at?: Date },
 ): Promise<{ changed: boolean; subscription: Subscription }> {
   return deps.db.transaction().execute(async (trx) => {
     const sub = await lockOrFail(trx, subscriptionId);

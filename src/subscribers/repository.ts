@@ -85,10 +85,12 @@ export async function appendEvent(
   subscriptionId: string,
   type: SubscriptionEventType,
   data: Record<string, unknown> = {},
+  /** Who did it, when not the reader or Broadsheet itself: an editor's address, 'cli', 'api'. */
+  actor: string | null = null,
 ): Promise<void> {
   await db
     .insertInto('subscription_events')
-    .values({ subscription_id: subscriptionId, type, data: JSON.stringify(data) })
+    .values({ subscription_id: subscriptionId, type, data: JSON.stringify(data), actor })
     .execute();
 }
 

@@ -40,6 +40,11 @@ export interface SubscriberDeps {
 export interface RequestMeta {
   ip?: string;
   userAgent?: string;
+  /**
+   * Who acted, when not the reader: an editor's address (the desk, their API token), 'cli' or
+   * 'api'. Stored in the event's `actor` column, so a subscriber's history names the editor.
+   */
+  actor?: string;
 }
 
 export type ConsentSource = 'form' | 'api';
@@ -221,7 +226,7 @@ export async function confirm(
       : {};
     const updated = await updateSubscription(trx, sub.id, { status: 'active', confirmed_at: now, ...consent });
     if (request) await trx.deleteFrom('subscription_requests').where('subscription_id', '=', sub.id).execute();
-    await appendEvent(trx, sub.id, 'confirmed', { ...eventMeta(meta), ...(request ? { previous_status: sub.status } : {}) });
+    await appendEvent(trx, sub.id, 'confirmed', { ...eventMeta(meta), ...(request ? { previous_status: sub.status } : {}) }, meta.actor);
     // Someone erased earlier who now confirms a subscription has given fresh consent; keeping
     // their hash would only stop a later import of the address they asked for.
     const subscriber = await trx.selectFrom('subscribers').select('email').where('id', '=', sub.subscriber_id).executeTakeFirst();

@@ -21,9 +21,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * page offers to email a new link. A year bounds how long a forwarded email keeps access to
  * someone's settings. Export one hour: it hands over personal data (addresses, IPs, every
  * list), so it is only ever emailed on request, to be used at once, and a forwarded or
- * leaked one is soon worthless.
+ * leaked one is soon worthless. Sign-in (an editor's, for the desk) fifteen minutes.
  */
-export type TokenPurpose = 'confirm' | 'preferences' | 'unsubscribe' | 'export';
+export type TokenPurpose = 'confirm' | 'preferences' | 'unsubscribe' | 'export' | 'sign-in';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -33,6 +33,9 @@ export const TOKEN_LIFETIME_MS: Readonly<Record<TokenPurpose, number | null>> = 
   preferences: 365 * DAY_MS,
   unsubscribe: null,
   export: 60 * 60 * 1000,
+  // An editor's sign-in link (the id is the link's row, not a subscription): 15 minutes, and
+  // the row makes it one use.
+  'sign-in': 15 * 60 * 1000,
 });
 
 export type TokenCheck =
@@ -41,7 +44,7 @@ export type TokenCheck =
   | { ok: false; reason: 'expired'; subscriptionId: string; expiresAt: Date }
   | { ok: false; reason: 'malformed' | 'bad_signature' | 'wrong_purpose' };
 
-const SHAPE = /^(confirm|preferences|unsubscribe|export)\.([A-Za-z0-9_-]{22})\.(0|[1-9a-z][0-9a-z]{0,11})\.([A-Za-z0-9_-]{43})$/;
+const SHAPE = /^(confirm|preferences|unsubscribe|export|sign-in)\.([A-Za-z0-9_-]{22})\.(0|[1-9a-z][0-9a-z]{0,11})\.([A-Za-z0-9_-]{43})$/;
 
 function signature(key: string, payload: string, version = 'broadsheet-link-v1'): string {
   // The version and the separator make a token of this format unforgeable from any other HMAC use of the key.

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { GOLDEN_FILE } from '../fixtures/golden';
 import { createTestDb, type TestDb } from '../helpers/db';
 
@@ -96,6 +97,27 @@ describe('with a database', () => {
     expect(updated.stdout).toContain('sections  papers (Papers)');
     expect((await broadsheet(['lists', 'update', 'cli-news'], env)).stderr).toMatch(/^error: nothing to change/);
     // Each command is a process that connects and migrates: seconds each on a busy machine.
+  }, 90_000);
+
+  test('editors add prints a one-time sign-in link and queues its email; list; remove keeps the last owner', async () => {
+    // A queue prefix of this test's own: the sign-in email is queued, and must not land in anyone else's queue.
+    const env = { DATABASE_URL: t.url, REDIS_PREFIX: `bs-cli-${path.basename(tmp)}`, PUBLIC_URL: 'https://news.example.org' };
+    const added = await broadsheet(['editors', 'add', 'Owner@Example.org', '--role', 'owner'], env);
+    expect(added).toMatchObject({ code: 0 });
+    expect(added.stdout).toMatch(/^added Owner@Example\.org \(owner\)\nsign-in link \(one use, 15 minutes; also emailed\): https:\/\/news\.example\.org\/admin\/sign-in\/sign-in\.[\w.-]+\n$/);
+    expect((await broadsheet(['editors', 'add', 'owner@example.org'], env)).stderr).toMatch(/^error: owner@example\.org is an editor already/);
+    expect((await broadsheet(['editors', 'add', 'ed@example.org', '--role', 'chief'], env)).code).not.toBe(0);
+    expect((await broadsheet(['editors', 'add', 'ed@example.org'], env)).code).toBe(0);
+    const listed = await broadsheet(['editors', 'list'], env);
+    expect(listed.stdout.trim().split('\n').map((l) => l.split('\t').slice(0, 2))).toEqual([['Owner@Example.org', 'owner'], ['ed@example.org', 'editor']]);
+    expect((await broadsheet(['editors', 'remove', 'owner@example.org'], env)).stderr).toMatch(/^error: Owner@Example\.org is the last owner/);
+    expect((await broadsheet(['editors', 'remove', 'ed@example.org'], env)).stdout).toBe('removed ed@example.org\n');
+    expect((await broadsheet(['editors', 'remove', 'ed@example.org'], env)).stderr).toMatch(/^error: no editor ed@example\.org/);
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const keys = await redis.keys(`${env.REDIS_PREFIX}:*`);
+    expect(keys.some((k) => k.includes('editor-mail'))).toBe(true);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
   }, 90_000);
 
   test("render takes the list's name and contact line from the database, and says when it cannot", async () => {

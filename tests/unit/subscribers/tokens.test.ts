@@ -19,7 +19,7 @@ test('a token names purpose, subscription and expiry, is URL-safe and round-trip
   });
 });
 
-test('confirmation links expire after 7 days, preference links after a year, data links after an hour, unsubscribe links never', () => {
+test('confirmation links expire after 7 days, preference links after a year, data links after an hour, sign-in links after 15 minutes, unsubscribe links never', () => {
   const now = new Date('2026-03-01T10:00:00Z');
   const later = (ms: number) => new Date(now.getTime() + ms);
   const confirm = signToken([KEY], 'confirm', ID, now);
@@ -40,7 +40,7 @@ test('confirmation links expire after 7 days, preference links after a year, dat
   expect(verifyToken([KEY], data, 'export', later(60 * 60_000 - 1)).ok).toBe(true);
   expect(verifyToken([KEY], data, 'export', later(60 * 60_000))).toMatchObject({ ok: false, reason: 'expired' });
   expect(verifyToken([KEY], prefs, 'export')).toMatchObject({ ok: false, reason: 'wrong_purpose' });
-  expect(TOKEN_LIFETIME_MS).toEqual({ confirm: 7 * DAY, preferences: 365 * DAY, unsubscribe: null, export: 60 * 60_000 });
+  expect(TOKEN_LIFETIME_MS).toEqual({ confirm: 7 * DAY, preferences: 365 * DAY, unsubscribe: null, export: 60 * 60_000, 'sign-in': 15 * 60_000 });
 });
 
 test('a token of one purpose is refused for another, even with the purpose rewritten', () => {
