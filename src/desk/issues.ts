@@ -19,7 +19,8 @@ import { findSubscriberByEmail, findSubscription } from '../subscribers/reposito
 import { deskPage, postForm, table, textArea } from './layout';
 import { readMultipart } from './multipart';
 import { editorOf } from './session';
-import { enc, localInput, localTime, notice, plural, stateBadge } from './view';
+import { enc, localInput, localTime, notice, plural, sendLog, stateBadge } from './view';
+import { sendEventsOf } from '../sending/events';
 
 /**
  * The desk's issue pages: a list's issues, upload (files, zip or pasted JSON) with the
@@ -214,6 +215,7 @@ ${uploadForms(list, res)}
     const state = issueState(send?.status);
     const nextSlot = list.weekly_slot && (state === 'draft' || state === 'scheduled') ? await nextFreeWeeklySlot(deps.db, list, now(deps), send?.id).catch(() => undefined) : undefined;
     const editor = editorOf(res);
+    const log = await sendEventsOf(deps.db, issue.id);
     deskPage(res, {
       section: 'lists',
       title: `${issue.title} · ${list.name}`,
@@ -223,7 +225,8 @@ ${send?.scheduled_at ? html`<dt>${state === 'scheduled' ? 'Goes at' : 'Scheduled
 ${send?.pause_reason ? html`<dt>Paused because</dt><dd>${send.pause_reason}</dd>` : ''}</dl></div>
 <div class="grid two">${previewForm(list, issue)}
 <section class="card" aria-labelledby="test-title"><h2 id="test-title">Test email</h2><p>One email to ${editor.email}, its subject marked [TEST].</p>${postForm(res, `${issueUrl(list, issue.slug)}/test`, html`<button type="submit" class="secondary">Send me a test</button>`)}</section></div>
-${actions(res, list, issue, state, send?.id, send?.scheduled_at ?? null, nextSlot)}`,
+${actions(res, list, issue, state, send?.id, send?.scheduled_at ?? null, nextSlot)}
+<section class="card" aria-labelledby="log-title"><h2 id="log-title">Log</h2>${sendLog(log, list.timezone)}</section>`,
     });
   });
 
@@ -257,7 +260,7 @@ ${previewFrames(`${issueUrl(list, issue.slug)}/preview/email.html?${query}`, iss
   router.post('/lists/:slug/issues/:issue/test', async (req, res) => {
     const list = await listOf(deps, req);
     const issue = await getIssue(deps.db, list, param(req, 'issue'));
-    await sendTest(deps, issue, editorOf(res).email, 30_000);
+    await sendTest(deps, issue, editorOf(res).email, 30_000, editorOf(res).email);
     res.redirect(303, `${issueUrl(list, issue.slug)}?done=test`);
   });
 
@@ -266,13 +269,13 @@ ${previewFrames(`${issueUrl(list, issue.slug)}/preview/email.html?${query}`, iss
     const body = bodyOf(req);
     const at = str(body.at)?.trim();
     const when: ScheduleWhen = str(body.when) === 'next' ? { next: true } : at ? { at } : (() => { throw new AppError('invalid_input', 'give a date and time, or choose the next free weekly slot'); })();
-    const { rescheduled } = await scheduleIssue(deps.db, { list: list.slug, issue: param(req, 'issue'), when, now: now(deps), batchSize: deps.config.sendBatchSize });
+    const { rescheduled } = await scheduleIssue(deps.db, { list: list.slug, issue: param(req, 'issue'), when, now: now(deps), batchSize: deps.config.sendBatchSize, actor: editorOf(res).email });
     res.redirect(303, `${issueUrl(list, param(req, 'issue'))}?done=${rescheduled ? 'rescheduled' : 'scheduled'}`);
   });
 
   router.post('/lists/:slug/issues/:issue/unschedule', async (req, res) => {
     const list = await listOf(deps, req);
-    await unscheduleIssue(deps.db, { list: list.slug, issue: param(req, 'issue') });
+    await unscheduleIssue(deps.db, { list: list.slug, issue: param(req, 'issue'), actor: editorOf(res).email });
     res.redirect(303, `${issueUrl(list, param(req, 'issue'))}?done=unscheduled`);
   });
 
@@ -294,7 +297,7 @@ ${previewFrames(`${issueUrl(list, issue.slug)}/preview/email.html?${query}`, iss
     router.post(`/lists/:slug/issues/:issue/${action}`, async (req, res) => {
       const list = await listOf(deps, req);
       const issue = await getIssue(deps.db, list, param(req, 'issue'));
-      const progress = await sendAction(deps, issue, list, action);
+      const progress = await sendAction(deps, issue, list, action, editorOf(res).email);
       if (action === 'send') return res.redirect(303, `/admin/sends/${progress.send.id}`);
       res.redirect(303, `${issueUrl(list, issue.slug)}?done=${ACTION_DONE[action]}`);
     });

@@ -6,7 +6,8 @@ import { issueState } from '../issues/repository';
 import { findListById } from '../lists/repository';
 import { getSend, liveProgress, sendReport, type LiveProgress, type SendReport } from '../sending/report';
 import { deskPage, postForm, table } from './layout';
-import { enc, localTime, plural, stateBadge } from './view';
+import { enc, localTime, plural, sendLog, stateBadge } from './view';
+import { sendEventsOf } from '../sending/events';
 
 /**
  * A send's page: its live progress, then its report. The numbers are in the page as it loads
@@ -74,6 +75,7 @@ export function sendsDesk(deps: AppDeps): express.Router {
     const live = await liveProgress(deps.db, send.id);
     const report = live.finished || live.status === 'paused' ? await sendReport(deps.db, send.id) : undefined;
     const zone = list?.timezone ?? 'UTC';
+    const log = await sendEventsOf(deps.db, send.issue_id);
     deskPage(res, {
       section: 'lists',
       title: `Send · ${issue.title}`,
@@ -86,7 +88,8 @@ export function sendsDesk(deps: AppDeps): express.Router {
 ${send.pause_reason ? html`<dt>Paused because</dt><dd>${send.pause_reason}</dd>` : ''}</dl>
 ${controls(res, list?.slug ?? '', issue.slug, send.status)}</div>
 <div id="live" data-events="/admin/sends/${send.id}/events" data-status="${send.status}">${progressView(live)}</div>
-${report ? reportView(report) : html`<p class="muted" id="report-later">The report follows when the send is finished.</p>`}`,
+${report ? reportView(report) : html`<p class="muted" id="report-later">The report follows when the send is finished.</p>`}
+<section class="card" aria-labelledby="log-title"><h2 id="log-title">Log</h2>${sendLog(log, zone)}</section>`,
     });
   });
 

@@ -18,6 +18,7 @@ import { searchSubscribers, subscriptionHistory, type SubscriptionHistory } from
 import { resendConfirmation } from '../subscribers/service';
 import { checkboxField, deskPage, postForm, selectField, table, textField } from './layout';
 import { saveMultipartFile } from './multipart';
+import { editorOf } from './session';
 import { enc, localTime, notice, plural } from './view';
 
 /**
@@ -93,7 +94,7 @@ function subscriptionPage(res: Response, req: Request, h: SubscriptionHistory): 
   const url = subscriptionUrl(sub.id);
   const active = sub.status === 'active' || sub.status === 'pending';
   const zone = list.timezone;
-  const events = h.events.map((e) => html`<tr><td>${localTime(e.at, zone)}</td><td>${EVENT_TEXT[e.type] ?? e.type}</td><td>${eventDetails(e.data)}</td></tr>`);
+  const events = h.events.map((e) => html`<tr><td>${localTime(e.at, zone)}</td><td>${EVENT_TEXT[e.type] ?? e.type}</td><td>${e.actor ?? ''}</td><td>${eventDetails(e.data)}</td></tr>`);
   const deliveries = h.deliveries.map(
     (d) => html`<tr><td><a href="/admin/sends/${d.sendId}">${d.issueTitle}</a></td><td>${d.status}</td><td>${localTime(d.finishedAt, zone)}</td><td>${d.smtpResponse ?? ''}</td></tr>`,
   );
@@ -118,7 +119,7 @@ ${list.sections.length ? html`<fieldset><legend>Sections they get</legend>${sect
 ${sub.status === 'pending' ? postForm(res, `${url}/resend`, html`<button type="submit" class="secondary">Resend the confirmation</button>`) : ''}
 <a class="button danger" href="${url}/forget">Forget this person…</a></div>
 <p class="muted">An unsubscribed, bounced or complained address comes back only by the person’s own click in their mailbox.</p></section></div>
-<section class="card" aria-labelledby="history-title"><h2 id="history-title">History</h2>${events.length ? table('History', ['When', 'What', 'Details'], events) : html`<p>No events.</p>`}</section>
+<section class="card" aria-labelledby="history-title"><h2 id="history-title">History</h2>${events.length ? table('History', ['When', 'What', 'By', 'Details'], events) : html`<p>No events.</p>`}</section>
 <section class="card" aria-labelledby="deliveries-title"><h2 id="deliveries-title">Issues sent</h2>${deliveries.length ? table('Issues sent', ['Issue', 'Delivery', 'When', 'SMTP answer'], deliveries) : html`<p>None yet.</p>`}</section>`;
 }
 
@@ -171,7 +172,7 @@ ${lists.length ? html`<section class="card" aria-labelledby="csv-title"><h2 id="
 
   router.post('/subscriptions/:subscription/unsubscribe', async (req, res) => {
     const h = await subscriptionHistory(deps.db, param(req, 'subscription'), { deliveries: 0 });
-    await unsubscribe(deps, h.subscription.id, { ...metaOf(req), method: 'page' });
+    await unsubscribe(deps, h.subscription.id, { ...metaOf(req), method: 'desk', actor: editorOf(res).email });
     res.redirect(303, `${subscriptionUrl(h.subscription.id)}?done=unsubscribed`);
   });
 
@@ -180,7 +181,7 @@ ${lists.length ? html`<section class="card" aria-labelledby="csv-title"><h2 id="
     const body = bodyOf(req);
     const keep = new Set(Object.keys(body).filter((k) => k.startsWith('keep-')).flatMap((k) => arrayOf(body[k])));
     const cadence = str(body.cadence) as Cadence | undefined;
-    await changePreferences(deps, h.subscription.id, { cadence, excludedSections: h.list.sections.map((s) => s.id).filter((id) => !keep.has(id)) }, metaOf(req));
+    await changePreferences(deps, h.subscription.id, { cadence, excludedSections: h.list.sections.map((s) => s.id).filter((id) => !keep.has(id)) }, { ...metaOf(req), actor: editorOf(res).email });
     res.redirect(303, `${subscriptionUrl(h.subscription.id)}?done=saved`);
   });
 

@@ -1,7 +1,9 @@
 import type { Request } from 'express';
 import { DateTime } from 'luxon';
 import { html, type SafeHtml } from '../http/page';
+import type { SendEvent } from '../db/schema';
 import type { IssueState } from '../issues/repository';
+import { table } from './layout';
 
 /** Small pieces the desk's issue, send, digest and subscriber pages share. */
 
@@ -54,4 +56,28 @@ export function enc(value: string): string {
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+}
+
+const SEND_EVENT_TEXT: Record<string, string> = {
+  scheduled: 'scheduled',
+  rescheduled: 'schedule moved',
+  unscheduled: 'unscheduled',
+  started: 'started',
+  paused: 'paused',
+  resumed: 'resumed',
+  cancelled: 'cancelled',
+  test_sent: 'test email sent',
+};
+
+/** An issue's send log (sending/events.ts): what was done and by whom; no actor is Broadsheet itself. */
+export function sendLog(events: readonly SendEvent[], zone: string): SafeHtml {
+  if (events.length === 0) return html`<p>Nothing yet.</p>`;
+  const rows = events.map((e) => {
+    const data = e.data as Record<string, unknown>;
+    const detail = [typeof data.at === 'string' ? `for ${localTime(new Date(data.at), zone)}` : '', typeof data.to === 'string' ? `to ${data.to}` : '', data.scheduled ? 'at its scheduled time' : '', data.reason ? String(data.reason) : '']
+      .filter(Boolean)
+      .join('; ');
+    return html`<tr><td>${localTime(e.created_at, zone)}</td><td>${SEND_EVENT_TEXT[e.type] ?? e.type}</td><td>${e.actor ?? 'Broadsheet'}</td><td>${detail}</td></tr>`;
+  });
+  return table('Send log', ['When', 'What', 'By', 'Details'], rows);
 }

@@ -112,6 +112,8 @@ test('send now asks first, naming the recipients; then pause, resume and the eve
   expect((await sendOf('zipped'))!.status).toBe('paused');
   const page = await (await desk.get(`/sends/${send.id}`)).text();
   expect(page).toContain('<button type="submit">Resume</button>');
+  // The send's log names the editor for each change.
+  expect(page).toMatch(/<td>started<\/td><td>pages-editor@example\.org<\/td>.*<td>paused<\/td><td>pages-editor@example\.org<\/td>/s);
   expect(page).toContain('<script type="module" src="/admin/static/send-progress.js"></script>');
 
   await desk.post(`/lists/${LIST}/issues/zipped/resume`);
@@ -189,7 +191,7 @@ test('a subscription: preferences, unsubscribe, and forget after its confirmatio
 
   await desk.post(`/subscriptions/${sub.id}/unsubscribe`);
   const page = await (await desk.get(`/subscriptions/${sub.id}`)).text();
-  expect(page).toMatch(/preferences changed.*unsubscribed/s);
+  expect(page).toMatch(/<td>preferences changed<\/td><td>pages-editor@example\.org<\/td>.*<td>unsubscribed<\/td><td>pages-editor@example\.org<\/td>/s);
 
   const ask = await (await desk.get(`/subscriptions/${sub.id}/forget`)).text();
   expect(ask).toContain('Forget weekly-7@example.org?');
