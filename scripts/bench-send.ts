@@ -50,6 +50,7 @@ import { createQueues, type Queues } from '../src/queues';
 import { sendNow } from '../src/sending/control';
 import { sendAction } from '../src/sending/editor';
 import { planSend } from '../src/sending/plan';
+import { sendStore } from '../src/sending/repository';
 import { compileVariant } from '../src/sending/variants';
 import { subscriberLink } from '../src/subscribers/tokens';
 import { GOLDEN_FILE } from '../tests/fixtures/golden';
@@ -519,7 +520,7 @@ async function planOnly(db: Db, queues: Queues): Promise<void> {
   // then plan it here, as the worker's plan job would.
   const send = await sendNow({ db, queues }, issue, list, BATCH);
   const t1 = Date.now();
-  const outcome = await planSend({ db, queues }, send.id);
+  const outcome = await planSend({ store: sendStore(db), queues }, send.id);
   const planMs = Date.now() - t1;
   const row = (await sendRow(db))!;
   const deliveries = Number((await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);

@@ -55,6 +55,10 @@ async function main(): Promise<void> {
         weekly: 'mon 09:00',
         monthly: '1 09:00',
         contact: 'Example Press · 1 Example Street · Berlin',
+        // What visitors read on the home and subscribe pages, and the feed's subtitle.
+        description: '每月精选**机器学习**领域值得一读的论文和文章：新模型、新方法，以及它们为什么重要。',
+        weeklyDescription: '每周一期：本周最值得读的论文，每篇附一段点评',
+        monthlyDescription: '每月一封：整月精华，忙的时候只看这一封',
         // The issue's own sections are the ones readers may opt out of.
         sections: issue.sections.map((s) => ({ id: s.id, title: s.title })),
       });

@@ -30,8 +30,11 @@ export function buildProgram(ctx: CliContext): Command {
 
   program
     .command('start')
-    .description('migrations, HTTP server and queue workers in one process')
-    .action(() => runProcess(ctx.config(), { http: true, workers: true }));
+    .description('migrations, HTTP server and queue workers in one process (and the inbound mail listener when BOUNCE_DOMAIN is set)')
+    .action(() => {
+      const config = ctx.config();
+      return runProcess(config, { http: true, workers: true, inbound: !!config.bounceDomain });
+    });
   program
     .command('serve')
     .description('the HTTP server alone')
@@ -40,6 +43,10 @@ export function buildProgram(ctx: CliContext): Command {
     .command('worker')
     .description('the queue workers alone (run as many as the load needs)')
     .action(() => runProcess(ctx.config(), { http: false, workers: true }));
+  program
+    .command('inbound')
+    .description('the inbound SMTP listener alone: bounces, complaints and mailto unsubscribes for BOUNCE_DOMAIN, on INBOUND_PORT')
+    .action(() => runProcess(ctx.config(), { http: false, workers: false, inbound: true }));
   program
     .command('migrate')
     .description('apply database migrations')

@@ -38,13 +38,25 @@ export interface Config {
   readonly redisPrefix: string;
   /** Deliveries per batch job. */
   readonly sendBatchSize: number;
-  /** Consecutive temporary SMTP failures after which a send pauses itself. */
-  readonly sendPauseAfterFailures: number;
+  /** Each send's circuit breaker: SMTP trouble is waited out, probed, and only then handed to a person. */
+  readonly circuit: CircuitSettings;
   /**
    * How often a batch job writes its results (also every 200 of them). A result not yet
    * written when a worker is killed is a message sent again: see the README's bound.
    */
   readonly sendFlushMs: number;
+  /** How often a worker process says it is alive (send_workers). */
+  readonly workerHeartbeatMs: number;
+  /** A worker silent this long (three heartbeats) is gone: its leased rows are taken over at once. */
+  readonly workerGoneAfterMs: number;
+  /**
+   * bull's lock on a running job, and how often workers look for jobs whose lock ran out (a
+   * killed worker's): a job is taken over about lock + check after its worker died.
+   */
+  readonly jobLockMs: number;
+  readonly jobStallCheckMs: number;
+  /** The first wait before a failed job runs again (JOB_RETRY_FIRST_MS); unset: each kind's own. */
+  readonly jobRetryFirstMs: number | undefined;
   /** How long a batch job holds its deliveries; a crashed job's rows are free again after it. */
   readonly deliveryLeaseMs: number;
   /** How often workers compare the rows with the queue and re-create lost jobs. */
@@ -75,6 +87,25 @@ export interface Config {
 
 const HOUR_MS = 60 * 60 * 1000;
 
+/** A send's circuit breaker (src/sending/circuit.ts). */
+export interface CircuitSettings {
+  /** Temporary failures in a row (no success between) that open the circuit. */
+  openAfter: number;
+  firstBackoffMs: number;
+  maxBackoffMs: number;
+  giveUpAfterMs: number;
+}
+
+/** "1h", "30m", "90s", "2h30m" or plain seconds → milliseconds (SEND_GIVE_UP_AFTER). */
+export function parseDuration(raw: string): number | undefined {
+  const text = raw.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  if (!m || text === '') return undefined;
+  const [, h, min, s] = m;
+  return ((Number(h ?? 0) * 60 + Number(min ?? 0)) * 60 + Number(s ?? 0)) * 1000;
+}
+
 const DEV_SECRET = 'broadsheet-development-key-do-not-use-in-production';
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -85,6 +116,14 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
     throw new AppError('invalid_input', `${name} must be a whole number of at least ${min}, got "${raw}"`);
   }
   return n;
+}
+
+function duration(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallbackMs;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms <= 0) throw new AppError('invalid_input', `${name} must be a duration such as 1h, 30m, 90s or a number of seconds, got "${raw}"`);
+  return ms;
 }
 
 function url(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined): string | undefined {
@@ -154,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const publicUrl = url(env, 'PUBLIC_URL', `http://localhost:${port}`)!.replace(/\/+$/, '');
   const smtpUrl = url(env, 'SMTP_URL', undefined);
+  const heartbeat = int(env, 'WORKER_HEARTBEAT_SECONDS', 5, 1) * 1000;
 
   const confirmReminderMs = int(env, 'CONFIRM_REMINDER_HOURS', 48) * HOUR_MS;
   const pendingExpiryMs = int(env, 'PENDING_EXPIRY_DAYS', 30, 1) * 24 * HOUR_MS;
@@ -180,8 +220,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bounceWebhookSecret: env.BOUNCE_WEBHOOK_SECRET || undefined,
     sesTopicArn: env.SES_TOPIC_ARN || undefined,
     sendBatchSize: int(env, 'SEND_BATCH_SIZE', 100, 1),
-    sendPauseAfterFailures: int(env, 'SEND_PAUSE_AFTER_FAILURES', 1000, 1),
+    circuit: Object.freeze({
+      openAfter: int(env, 'SEND_CIRCUIT_OPEN_AFTER', 10, 1),
+      firstBackoffMs: int(env, 'SEND_BACKOFF_FIRST_SECONDS', 5, 1) * 1000,
+      maxBackoffMs: int(env, 'SEND_BACKOFF_MAX_SECONDS', 300, 1) * 1000,
+      giveUpAfterMs: duration(env, 'SEND_GIVE_UP_AFTER', 3_600_000),
+    }),
     sendFlushMs: int(env, 'SEND_FLUSH_MS', 100, 10),
+    workerHeartbeatMs: heartbeat,
+    workerGoneAfterMs: 3 * heartbeat,
+    jobLockMs: int(env, 'JOB_LOCK_SECONDS', 15, 1) * 1000,
+    jobStallCheckMs: int(env, 'JOB_STALL_CHECK_SECONDS', 10, 1) * 1000,
+    jobRetryFirstMs: env.JOB_RETRY_FIRST_MS ? int(env, 'JOB_RETRY_FIRST_MS', 1000, 1) : undefined,
     deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
     repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
     confirmReminderMs,

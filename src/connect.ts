@@ -21,7 +21,7 @@ export async function connect(config: Config): Promise<Connections> {
   // Without a listener every failed reconnect is an "Unhandled error event" on stderr; the
   // client reconnects by itself and /healthz reports the outage.
   redis.on('error', () => {});
-  const queues = createQueues(config.redisUrl, config.redisPrefix, db);
+  const queues = createQueues(config.redisUrl, config.redisPrefix, db, { lockMs: config.jobLockMs, stalledIntervalMs: config.jobStallCheckMs, retryFirstMs: config.jobRetryFirstMs });
   return {
     config,
     db,

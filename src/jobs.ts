@@ -6,9 +6,10 @@ import type { Templates } from './issues/templates';
 import type { Logger } from './log';
 import type { Mailer } from './mail/transport';
 import type { JobKind, JobPayloads, Queues } from './queues';
-import { sendBatch } from './sending/batch';
-import { unsentBatches } from './sending/control';
+import { BATCH_JOBS_PER_WORKER, sendBatch } from './sending/batch';
+import { gate } from './sending/circuit';
 import { planSend } from './sending/plan';
+import { sendStore, sendsInStatus } from './sending/repository';
 import { sendTestEmail } from './sending/test-send';
 import { createThrottle } from './sending/throttle';
 import { VariantCache } from './sending/variants';
@@ -29,8 +30,12 @@ export interface WorkerDeps {
   /** System mail has its own small pool, so a confirmation never waits behind a big send. */
   systemMailer: Mailer;
   templates: Templates;
-  /** Where MJML runs: the worker process passes its compiler child (mjml-process.ts). */
-  compileMjml?: CompileMjml;
+  /**
+   * Where MJML runs: the worker process passes its compiler child (mjml-process.ts); tests
+   * may pass compileMjmlHere. Required, so that forgetting it is a type error rather than
+   * MJML silently loaded into the worker.
+   */
+  compileMjml: CompileMjml;
   log: Logger;
   /** What time it is for the row-driven housekeeping (reminders, expiry): tests move it. */
   clock?: () => Date;
@@ -51,10 +56,14 @@ export interface JobDefinition<K extends JobKind> {
 export type JobRegistry = { [K in JobKind]: JobDefinition<K> };
 
 /** Every kind of job, with its handler and its repair. The worker runs whatever is here. */
-export function jobRegistry(deps: WorkerDeps): JobRegistry {
+/** `workerId`: this process's id in send_workers, the holder of the leases its batch jobs take. */
+export function jobRegistry(deps: WorkerDeps, workerId: string): JobRegistry {
+  const store = sendStore(deps.db);
   const batchDeps = {
     config: deps.config,
-    db: deps.db,
+    store,
+    queues: deps.queues,
+    workerId,
     mailer: deps.mailer,
     throttle: createThrottle(deps.redis, deps.queues.prefix, deps.config.sendRate),
     variants: new VariantCache(),
@@ -92,18 +101,23 @@ export function jobRegistry(deps: WorkerDeps): JobRegistry {
     },
     'plan-send': {
       concurrency: () => 1,
-      handle: (job) => planSend(deps, job.sendId),
-      repair: async () =>
-        (await deps.db.selectFrom('sends').select('id').where('status', '=', 'planning').execute()).map((s) => ({ sendId: s.id })),
+      handle: (job) => planSend({ store, queues: deps.queues }, job.sendId),
+      repair: async () => (await sendsInStatus(deps.db, 'planning')).map((s) => ({ sendId: s.id })),
     },
     'send-batch': {
       // Two batches at once: one is claiming and recording while the other's messages are on the wire.
-      concurrency: () => 2,
+      concurrency: () => BATCH_JOBS_PER_WORKER,
       handle: (job) => sendBatch(batchDeps, job),
       async repair() {
-        const sending = await deps.db.selectFrom('sends').select(['id', 'batch_size']).where('status', '=', 'sending').execute();
         const batches = [];
-        for (const send of sending) batches.push(...(await unsentBatches(deps.db, send)));
+        for (const send of await sendsInStatus(deps.db, 'sending')) {
+          // A send waiting out SMTP trouble has its prober queued (delayed until the next try):
+          // nothing to add while it waits, and only one job once the probe is due but was lost.
+          const entry = gate(send, new Date());
+          if (entry.kind === 'wait') continue;
+          const unsent = await store.unsentBatches(send, deps.config.workerGoneAfterMs);
+          batches.push(...(entry.kind === 'probe' ? unsent.slice(0, 1) : unsent));
+        }
         return batches;
       },
     },

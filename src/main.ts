@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { connect } from './connect';
+import { AppError } from './errors';
 import { checkCanRun, type Config } from './config';
 import { migrateToLatest } from './db/database';
 import { mjmlProcess } from './issues/mjml-process';
@@ -34,8 +35,11 @@ function bounded(step: Promise<unknown> | unknown, name: string): Promise<void> 
  * the queue workers, or both, until SIGINT/SIGTERM, then drains and closes them in order,
  * each step bounded, so a stop finishes whatever is down.
  */
-export async function runProcess(config: Config, roles: { http: boolean; workers: boolean }): Promise<void> {
+export async function runProcess(config: Config, roles: { http: boolean; workers: boolean; inbound?: boolean }): Promise<void> {
   checkCanRun(config);
+  if (roles.inbound && !config.bounceDomain) {
+    throw new AppError('invalid_input', 'BOUNCE_DOMAIN is not set: the inbound listener receives mail for that domain (see README, "Bounces and unsubscribes by mail")');
+  }
   const deps = await connect(config);
   await migrateToLatest(deps.db);
   watchQueues(deps.queues);
@@ -74,6 +78,19 @@ export async function runProcess(config: Config, roles: { http: boolean; workers
     log.info(`broadsheet listening on ${config.publicUrl}` + (outbox ? ` (mail is captured: ${config.publicUrl}/dev/outbox)` : ''));
   }
   if (roles.workers) log.info('broadsheet workers running');
+  if (roles.inbound) {
+    const { startInboundServer } = await import('./mail/inbound.js');
+    const { inboundHandler } = await import('./sending/inbound.js');
+    const inbound = await startInboundServer(inboundHandler({ db: deps.db, config, log }), {
+      port: config.inboundPort,
+      maxBytes: config.inboundMaxBytes,
+      ratePerMinute: config.inboundRatePerMinute,
+      name: config.bounceDomain,
+      onError: (err) => log.warn({ err: err.message }, 'inbound mail'),
+    });
+    closers.unshift(['inbound listener', () => inbound.close()]);
+    log.info(`broadsheet inbound: mail for ${config.bounceDomain} on port ${inbound.port}`);
+  }
 
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -3,9 +3,11 @@ import type { Queues } from './queues';
 import { JOB_KINDS } from './queues';
 
 /**
- * Prometheus metrics of this process (`/metrics`). Counters count what this process did; with
- * `serve` and `worker` in separate processes, scrape each worker's `/metrics` too (a worker
- * serves it on METRICS_PORT).
+ * Prometheus metrics of this process (`/metrics`). Counters count what this process did, and
+ * only a process with the HTTP server answers a scrape: `broadsheet start` (HTTP and workers
+ * in one process) shows its sending counters; `broadsheet worker` alone serves no HTTP, so
+ * its counters are not scraped (there is no metrics port of its own). The queue gauges are
+ * read from Redis at scrape time, the same from any process.
  */
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry, prefix: 'broadsheet_' });

@@ -68,7 +68,9 @@ const KINDS: { [K in JobKind]: KindOptions<JobPayloads[K]> } = {
   'plan-send': { jobId: (p) => `plan:${p.sendId}`, attempts: 10, backoffMs: 1000 },
   // A batch whose SMTP server is down is retried with backoff; once its attempts are spent the
   // rows are still pending and the repair queues it again, so nothing is lost by giving up.
-  'send-batch': { jobId: (p) => `batch:${p.sendId}:${p.batch}`, attempts: 8, backoffMs: 1000 },
+  // A send waiting out SMTP trouble retries its prober for as long as the circuit says (up to
+  // SEND_GIVE_UP_AFTER), so attempts are many; each wait is capped at MAX_RETRY_MS.
+  'send-batch': { jobId: (p) => `batch:${p.sendId}:${p.batch}`, attempts: 100, backoffMs: 1000 },
 };
 export const JOB_KINDS = Object.keys(KINDS) as JobKind[];
 
@@ -96,8 +98,34 @@ function withTimeout<T>(work: Promise<T>, what: string): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** bull's timings (JOB_LOCK_SECONDS, JOB_STALL_CHECK_SECONDS); fault tests shorten them. */
+export interface QueueTimings {
+  /** A running job's lock; its worker renews it at half this. */
+  lockMs: number;
+  /** How often workers look for jobs whose lock ran out (a killed worker's) and take them over. */
+  stalledIntervalMs: number;
+  /** The first wait before a failed job runs again (doubled each time); unset: each kind's own. */
+  retryFirstMs?: number;
+}
+
+const DEFAULT_TIMINGS: QueueTimings = { lockMs: 15_000, stalledIntervalMs: 10_000 };
+
+/** The longest a failed job waits for its next try. */
+const MAX_RETRY_MS = 5 * 60_000;
+
+/**
+ * When a failed job runs again: when the error says (a send waiting out SMTP trouble knows
+ * when its next probe is due: \`retryInMs\`), else exponentially from the kind's first wait,
+ * at most MAX_RETRY_MS.
+ */
+function retryLater(attemptsMade: number, err: Error, options: { delay: number } | null): number {
+  const told = (err as { retryInMs?: unknown }).retryInMs;
+  if (typeof told === 'number' && told >= 0) return told;
+  return Math.min(Math.round((2 ** attemptsMade - 1) * (options?.delay ?? 1000)), MAX_RETRY_MS);
+}
+
 /** `prefix` keeps the keys of one deployment (or one test) apart from another's (REDIS_PREFIX). */
-export function createQueues(redisUrl: string, prefix: string, db: Db): Queues {
+export function createQueues(redisUrl: string, prefix: string, db: Db, timings: QueueTimings = DEFAULT_TIMINGS): Queues {
   const queues = new Map<JobKind, Queue.Queue>();
   const queue = <K extends JobKind>(kind: K): Queue.Queue<Owned<JobPayloads[K]>> => {
     let q = queues.get(kind);
@@ -107,12 +135,17 @@ export function createQueues(redisUrl: string, prefix: string, db: Db): Queues {
         prefix,
         defaultJobOptions: {
           attempts: options.attempts,
-          backoff: { type: 'exponential', delay: options.backoffMs },
+          backoff: { type: 'retryLater', options: { delay: timings.retryFirstMs ?? options.backoffMs } } as Queue.BackoffOptions,
           removeOnComplete: true,
           removeOnFail: true,
         },
-        // A killed worker's job is taken over by another after this long.
-        settings: { lockDuration: 15_000, stalledInterval: 10_000, maxStalledCount: 2 },
+        // A killed worker's job is taken over by another after about lock + stalled interval.
+        settings: {
+          lockDuration: timings.lockMs,
+          stalledInterval: timings.stalledIntervalMs,
+          maxStalledCount: 2,
+          backoffStrategies: { retryLater },
+        },
       });
       // Without a listener a lost connection is an unhandled 'error' event; ioredis reconnects by itself.
       q.on('error', () => {});

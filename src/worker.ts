@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { AppError } from './errors';
 import { jobRegistry, type JobDefinition, type WorkerDeps } from './jobs';
 import { JOB_KINDS, type JobKind, type Owned, type JobPayloads } from './queues';
 import { RetryLater } from './sending/batch';
+import { beat, forgetWorker } from './sending/repository';
 import { startScheduler, type SchedulerOptions } from './schedules/tick';
 
 export type { WorkerDeps } from './jobs';
@@ -15,8 +17,16 @@ export interface Workers {
 
 /** Runs every kind of job in the registry, their repairs, and the scheduler. */
 export async function startWorkers(deps: WorkerDeps, options: { scheduler?: SchedulerOptions } = {}): Promise<Workers> {
-  const registry = jobRegistry(deps);
+  const workerId = randomUUID();
+  const registry = jobRegistry(deps, workerId);
   const owner = await deps.queues.owner();
+
+  // "Alive" every WORKER_HEARTBEAT: rows this process leased are taken over by others as soon
+  // as it misses three (killed), instead of after the whole lease.
+  const heartbeat = () => beat(deps.db, workerId).catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'heartbeat not recorded; will try again'));
+  await heartbeat();
+  const beating = setInterval(() => void heartbeat(), deps.config.workerHeartbeatMs);
+  beating.unref();
 
   for (const kind of JOB_KINDS) {
     const def = registry[kind] as JobDefinition<JobKind>;
@@ -36,7 +46,7 @@ export async function startWorkers(deps: WorkerDeps, options: { scheduler?: Sche
       })
       .catch((err: unknown) => deps.log.error({ kind, err: (err as Error).message }, 'worker stopped'));
     queue.on('failed', (job, err) => {
-      if (err instanceof RetryLater || err.name === 'RetryLater') deps.log.info({ kind, job: job.id, attempt: job.attemptsMade }, err.message);
+      if (err instanceof RetryLater) deps.log.info({ kind, job: job.id, attempt: job.attemptsMade }, err.message);
       else deps.log.warn({ kind, job: job.id, attempt: job.attemptsMade, err: err.message }, 'job failed');
     });
   }
@@ -68,6 +78,7 @@ export async function startWorkers(deps: WorkerDeps, options: { scheduler?: Sche
     repair,
     async close() {
       clearInterval(timer);
+      clearInterval(beating);
       await Promise.race([scheduler.close(), new Promise((r) => setTimeout(r, 5000).unref())]);
       // Local pause: this process stops taking jobs and waits for its active ones; others on
       // the same queues carry on. Bounded, so a stop never hangs on a Redis that is gone.
@@ -76,6 +87,8 @@ export async function startWorkers(deps: WorkerDeps, options: { scheduler?: Sche
           Promise.race([deps.queues.queue(kind).pause(true).catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]),
         ),
       );
+      // Its jobs have ended and released their rows: nothing of this process is left to wait for.
+      await Promise.race([forgetWorker(deps.db, workerId).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
     },
   };
 }

@@ -20,9 +20,10 @@ export function homePage(lang: Lang, entries: readonly HomeEntry[]): PageView {
   return {
     title: t(lang, 'home.title'),
     indexable: true,
+    wide: true,
     head: html`${entries.map(({ list }) => feedLink(list))}`,
     body: html`<h1>${t(lang, 'home.title')}</h1>${
-      entries.length > 0 ? html`<p>${t(lang, 'home.intro')}</p><div role="list">${sections}</div>` : html`<p class="card">${t(lang, 'home.empty')}</p>`
+      entries.length > 0 ? html`<p>${t(lang, 'home.intro')}</p><div class="grid" role="list">${sections}</div>` : html`<p class="card">${t(lang, 'home.empty')}</p>`
     }`,
   };
 }
@@ -46,7 +47,7 @@ ${
     : html`<p class="muted">${t(lang, 'home.first_soon')}</p>`
 }
 <h3>${t(lang, 'home.subscribe_title', vars)}</h3>
-${subscribeFields(lang, list, { values: {} }, { prefix, withName: false })}
+${subscribeFields(lang, list, { values: {} }, { prefix, withName: false, compact: true })}
 <nav class="links" aria-label="${list.name}"><a href="${path}/archive">${t(lang, 'home.archive')}</a><a href="${path}/feed.xml" type="application/atom+xml">${t(lang, 'archive.feed')}</a></nav>
 </section>`;
 }

@@ -14,7 +14,7 @@ import { allLists, findListBySlug } from '../lists/repository';
 import { archiveFeed } from './feed';
 import { feedLink, listAbout } from '../subscribers/pages';
 import { homePage } from './home';
-import { latestPublishedByList, publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from './repository';
+import { latestPublishedByList, publicCoversOf, findPublishedIssue, publishedIssues, type PublishedIssue } from '../issues/published';
 import { issueView } from '../issues/view';
 import { plainText } from '../issues/rich-text';
 import { feedContentHtml } from './feed-content';
@@ -85,7 +85,7 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
       title: t(lang, 'archive.title', { list: list.name }),
       head: feedLink(list),
       indexable: true,
-      body: html`<div class="card"><p class="kicker">${list.name}</p><h1>${t(lang, 'archive.title', { list: list.name })}</h1>${listAbout(list)}<div class="actions"><a href="${listPath}">${t(lang, 'archive.subscribe')}</a><a href="${listPath}/feed.xml" type="application/atom+xml">${t(lang, 'archive.feed')}</a></div></div>${
+      body: html`<div class="card"><p class="kicker">${list.name}</p><h1>${t(lang, 'archive.title', { list: list.name })}</h1>${listAbout(list)}<nav class="links" aria-label="${list.name}"><a href="${listPath}">${t(lang, 'archive.subscribe')}</a><a href="${listPath}/feed.xml" type="application/atom+xml">${t(lang, 'archive.feed')}</a></nav></div>${
         entries.length > 0 ? html`<div role="list">${entries}</div>` : html`<p class="card">${t(lang, 'archive.empty')}</p>`
       }`,
     });
@@ -96,7 +96,7 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
     const issue = await findPublishedIssue(db, list.id, req.params.issue);
     if (!issue) throw new AppError('not_found', `no sent issue "${req.params.issue}" in ${list.slug}`);
     // The page shows the list too (name, contact line, description): a change to it is a new page.
-    const key = JSON.stringify([issue.id, issue.updated_at.getTime(), list.name, list.contact, list.description]);
+    const key = JSON.stringify([issue.id, issue.updated_at.getTime(), list.name, list.contact, list.description, list.weekly_description, list.monthly_description]);
     let page = cache.get(key);
     if (page === undefined) {
       const { content, coverTitles } = await visitorIssue(issue);

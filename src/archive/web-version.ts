@@ -21,6 +21,9 @@ export interface WebVersionList {
   contact: string;
   /** Markdown subset; shown above the subscribe form. */
   description?: string | null;
+  /** What each cadence gets, in the editor's words; the catalogue's otherwise. */
+  weekly_description?: string | null;
+  monthly_description?: string | null;
 }
 
 export interface WebVersionInput {
@@ -114,13 +117,17 @@ const LINK = 'color:#0b57d0;';
 const CARD = 'background:#ffffff;border:1px solid #e3ddd1;border-radius:12px;padding:20px;';
 
 function topBar(lang: Lang, list: WebVersionList, listPath: string): string {
-  return `<nav aria-label="${escapeHtml(list.name)}" style="${BOX}display:flex;flex-wrap:wrap;justify-content:space-between;gap:4px 16px;"><a style="${LINK}display:inline-block;padding:10px 0;" href="${listPath}/archive">← ${escapeHtml(t(lang, 'archive.back', { list: list.name }))}</a><a style="${LINK}display:inline-block;padding:10px 0;font-weight:600;" href="#subscribe">${escapeHtml(t(lang, 'web.subscribe'))}</a></nav>`;
+  return `<nav aria-label="${escapeHtml(list.name)}" style="${BOX}"><a style="${LINK}display:inline-block;padding:10px 0;" href="${listPath}/archive">← ${escapeHtml(t(lang, 'archive.back', { list: list.name }))}</a></nav>`;
 }
 
 function subscribeBox(lang: Lang, list: WebVersionList, listPath: string): string {
   const input = 'display:block;width:100%;box-sizing:border-box;min-height:48px;font:inherit;padding:10px 12px;border:1px solid #57606a;border-radius:8px;margin:0 0 12px;background:#fff;color:#1f2328;';
+  const gets = {
+    weekly: list.weekly_description ?? t(lang, 'cadence.weekly.hint'),
+    monthly: list.monthly_description ?? t(lang, 'cadence.monthly.hint'),
+  };
   const radio = (value: 'weekly' | 'monthly', checked: boolean) =>
-    `<label style="display:flex;gap:10px;align-items:center;min-height:44px;"><input type="radio" name="cadence" value="${value}"${checked ? ' checked' : ''} style="flex:none;width:22px;height:22px;margin:0;">${escapeHtml(t(lang, value === 'weekly' ? 'cadence.weekly' : 'cadence.monthly'))}<span style="color:#57606a;font-size:14px;">${escapeHtml(t(lang, value === 'weekly' ? 'cadence.weekly.hint' : 'cadence.monthly.hint'))}</span></label>`;
+    `<label style="display:flex;gap:10px;align-items:center;min-height:44px;"><input type="radio" name="cadence" value="${value}"${checked ? ' checked' : ''} style="flex:none;width:22px;height:22px;margin:0;"><span>${escapeHtml(t(lang, value === 'weekly' ? 'cadence.weekly' : 'cadence.monthly'))} <span style="color:#57606a;font-size:14px;">${escapeHtml(gets[value])}</span></span></label>`;
   const about = list.description ? `<div style="margin:0 0 12px;">${richHtml(list.description)}</div>` : '';
   return `<section id="subscribe" aria-labelledby="subscribe-title" style="${BOX}padding-bottom:8px;"><div style="${CARD}border:2px solid #0b57d0;">
 <h2 id="subscribe-title" style="font-size:20px;line-height:1.4;margin:0 0 8px;">${escapeHtml(t(lang, 'web.subscribe.title', { list: list.name }))}</h2>

@@ -11,7 +11,7 @@ import type { RegisterCommands } from './context';
 function describeProgress(p: SendProgress): string[] {
   const c = p.counts;
   const lines = [
-    `status     ${p.send.status}${p.send.pause_reason ? ` (${p.send.pause_reason})` : ''}`,
+    `status     ${p.send.status}${p.send.pause_reason ? ` (${p.send.pause_reason})` : ''}${p.circuit.text && p.send.status === 'sending' ? `: ${p.circuit.text}` : ''}`,
     `recipients ${p.total} (${p.send.cadence} subscribers)`,
     `deliveries ${c.sent} sent, ${c.pending} pending, ${c.bounced} bounced, ${c.failed} failed, ${c.suppressed} suppressed, ${c.cancelled} cancelled`,
   ];

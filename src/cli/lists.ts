@@ -4,7 +4,7 @@ import { allLists } from '../lists/repository';
 import { LIST_FIELD_ENTRIES, type ListField, type ListFieldName, type ListInput } from '../lists/fields';
 import { createListFromInput, getListWithCounts, updateListFromInput, validateListInput, type StatusCounts } from '../lists/service';
 import { AppError } from '../errors';
-import type { RegisterCommands } from './context';
+import type { CliContext, RegisterCommands } from './context';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -25,6 +25,15 @@ function attributeOf(flag: string): string {
  * `create` and `update`: `create` requires what a list cannot go without and shows the
  * defaults; `update` changes only what is given, and `--no-…` clears what may be cleared.
  */
+/** Whether BOUNCE_DOMAIN is set; unknown (no configuration in this context) counts as set: no warning. */
+function bounceDomainConfigured(ctx: CliContext): boolean {
+  try {
+    return !!ctx.config().bounceDomain;
+  } catch {
+    return true;
+  }
+}
+
 function listOptions(command: Command, mode: 'create' | 'update'): Command {
   const create = mode === 'create';
   for (const [name, f] of LIST_FIELD_ENTRIES) {
@@ -96,6 +105,12 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
         const list = await createListFromInput(deps.db, input);
         ctx.out(`created list ${list.slug}`);
         for (const line of describe(list).slice(1)) ctx.out(line);
+        if (!bounceDomainConfigured(ctx)) {
+          ctx.err(
+            'warning: BOUNCE_DOMAIN is not set: the mailto: in List-Unsubscribe goes to the From address, where nothing acts on it, ' +
+              'and late bounces land in that mailbox too. Set BOUNCE_DOMAIN and run `broadsheet inbound` (README, "Bounces and unsubscribes by mail").',
+          );
+        }
       });
     },
   );

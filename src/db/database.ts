@@ -58,7 +58,7 @@ export function rawClient(db: Db): Promise<pg.PoolClient> {
   return pool.connect();
 }
 
-/** Creates the database named in the URL when it does not exist yet (platform.md promises it). */
+/** Creates the database named in the URL when it does not exist yet (docs/promises.md, "Running it"). */
 export async function ensureDatabase(databaseUrl: string): Promise<void> {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.replace(/^\//, ''));

@@ -13,6 +13,8 @@ export interface Database {
   issues: IssuesTable;
   sends: SendsTable;
   deliveries: DeliveriesTable;
+  send_workers: SendWorkersTable;
+  send_summaries: SendSummariesTable;
   editors: EditorsTable;
   editor_sign_in_links: EditorSignInLinksTable;
   editor_sessions: EditorSessionsTable;
@@ -186,6 +188,13 @@ export interface SendsTable {
   planned_at: Date | null;
   pause_reason: string | null;
   failure_streak: Generated<number>;
+  /** Circuit breaker (migration 2026-12-06-20-01): since when only temporary failures; null: closed. */
+  failing_since: Date | null;
+  /** When the next probe message may be tried; null: closed. */
+  retry_at: Date | null;
+  /** The wait before the next probe, doubled after each failed one. */
+  backoff_ms: Generated<number>;
+  last_error: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -198,13 +207,42 @@ export interface DeliveriesTable {
   subscription_id: string;
   status: Generated<DeliveryStatus>;
   leased_until: Date | null;
+  /** The worker process (send_workers.id) holding the lease. */
+  leased_by: string | null;
   attempts: Generated<number>;
   smtp_response: string | null;
   finished_at: Date | null;
+  /** An ARF complaint about this message came back (broadsheet inbound). */
+  complained_at: Date | null;
+  /** 4.x.x delivery status notifications received for this message. */
+  soft_bounces: Generated<number>;
+}
+
+/** A finished send's counts, kept after its per-delivery rows are removed (retention.ts). */
+export interface SendSummariesTable {
+  send_id: string;
+  recipients: number;
+  delivered: number;
+  bounced: number;
+  complained: number;
+  soft_bounced: number;
+  suppressed: number;
+  failed: number;
+  cancelled: number;
+  unsubscribed: number;
+  top_responses: ColumnType<{ response: string; count: number }[], string, string>;
+  summarized_at: Generated<Date>;
+  rows_removed_at: Date | null;
 }
 
 export type IssueRow = Selectable<IssuesTable>;
 export type Send = Selectable<SendsTable>;
+
+/** A worker process that sends, and when it last said it is alive (migration 2026-12-06-20-01). */
+export interface SendWorkersTable {
+  id: string;
+  seen_at: Generated<Date>;
+}
 export type Delivery = Selectable<DeliveriesTable>;
 
 // --- The desk (migration 2026-12-06-40-01) ------------------------------------------------

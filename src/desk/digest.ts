@@ -11,7 +11,7 @@ import { getListBySlug } from '../lists/repository';
 import { comingDigest, curateDraft, digestOfMonth, type MonthDigest } from '../schedules/coming-digest';
 import { monthName } from '../schedules/digest';
 import { monthKey, parseMonth } from '../schedules/next-slot';
-import { coverTitles } from '../sending/variants';
+import { coverTitles } from '../sending/repository';
 import { deskPage, postForm, textArea } from './layout';
 import { previewFrames, sendEmailHtml } from './issues';
 import { enc, localTime, stateBadge } from './view';

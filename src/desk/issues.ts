@@ -14,7 +14,7 @@ import { nextFreeWeeklySlot, scheduleIssue, unscheduleIssue, type ScheduleWhen }
 import { findSendOfIssue } from '../sending/control';
 import { sendAction, sendTest, type SendAction } from '../sending/editor';
 import { countRecipients } from '../sending/report';
-import { coverTitles } from '../sending/variants';
+import { coverTitles } from '../sending/repository';
 import { findSubscriberByEmail, findSubscription } from '../subscribers/repository';
 import { deskPage, postForm, table, textArea } from './layout';
 import { readMultipart } from './multipart';

@@ -24,9 +24,10 @@ function seconds(s: number | null): string {
 
 const CIRCUIT_TEXT: Record<LiveProgress['circuit'], string> = {
   closed: 'closed: mail flows',
-  open: 'open: backing off after temporary SMTP failures',
+  waiting: 'waiting: SMTP refuses, the send tries again by itself',
   paused: 'paused',
 };
+const circuitText = (p: LiveProgress) => (p.circuit === 'waiting' && p.circuitText ? `waiting: ${p.circuitText}` : CIRCUIT_TEXT[p.circuit]);
 
 function progressView(p: LiveProgress): SafeHtml {
   const done = p.recipients - p.pending;
@@ -38,7 +39,7 @@ function progressView(p: LiveProgress): SafeHtml {
 <dt>Pending</dt><dd data-field="pending">${p.pending}</dd>
 <dt>Not sent</dt><dd data-field="notSent">${p.notSent}</dd>
 ${p.finished ? '' : html`<dt>Rate</dt><dd><span data-field="rate">${p.rate}</span> messages/s</dd><dt>Time left</dt><dd data-field="eta">${seconds(p.etaSeconds)}</dd>`}
-<dt>Circuit</dt><dd data-field="circuit">${CIRCUIT_TEXT[p.circuit]}</dd>
+<dt>Circuit</dt><dd data-field="circuit">${circuitText(p)}</dd>
 </dl></section>`;
 }
 
@@ -72,7 +73,7 @@ export function sendsDesk(deps: AppDeps): express.Router {
       deps.db.selectFrom('issues').select(['slug', 'title']).where('id', '=', send.issue_id).executeTakeFirstOrThrow(),
       findListById(deps.db, send.list_id),
     ]);
-    const live = await liveProgress(deps.db, send.id);
+    const live = await liveProgress(deps.db, send.id, list?.timezone);
     const report = live.finished || live.status === 'paused' ? await sendReport(deps.db, send.id) : undefined;
     const zone = list?.timezone ?? 'UTC';
     const log = await sendEventsOf(deps.db, send.issue_id);
@@ -97,6 +98,7 @@ ${report ? reportView(report) : html`<p class="muted" id="report-later">The repo
   // connection (the editor left the page) stops the loop.
   router.get('/sends/:sendId/events', async (req, res) => {
     const send = await getSend(deps.db, param(req, 'sendId'));
+    const zone = (await findListById(deps.db, send.list_id))?.timezone;
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', Connection: 'keep-alive' });
     let open = true;
     req.on('close', () => {
@@ -105,14 +107,14 @@ ${report ? reportView(report) : html`<p class="muted" id="report-later">The repo
     while (open) {
       let p: LiveProgress;
       try {
-        p = await liveProgress(deps.db, send.id);
+        p = await liveProgress(deps.db, send.id, zone);
       } catch {
         // The database away for a moment: the page keeps its last numbers and hears again later.
         res.write(': waiting\n\n');
         await new Promise((r) => setTimeout(r, EVENT_INTERVAL_MS));
         continue;
       }
-      res.write(`event: progress\ndata: ${JSON.stringify({ ...p, eta: seconds(p.etaSeconds), circuitText: CIRCUIT_TEXT[p.circuit] })}\n\n`);
+      res.write(`event: progress\ndata: ${JSON.stringify({ ...p, eta: seconds(p.etaSeconds), circuitText: circuitText(p) })}\n\n`);
       if (p.finished) break;
       await new Promise((r) => setTimeout(r, EVENT_INTERVAL_MS));
     }

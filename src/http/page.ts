@@ -45,6 +45,8 @@ export interface PageView {
    * behind a reader's own link above all, stays `noindex`.
    */
   indexable?: boolean;
+  /** A page of cards side by side on a wide screen (the home page's lists); one column on a phone. */
+  wide?: boolean;
 }
 
 // Mobile-first: one column sized for a 375 px phone, widened only for larger screens; tap
@@ -96,6 +98,7 @@ h3{font-size:1rem;line-height:1.4;margin:1.25rem 0 .5rem}
 .hp{position:absolute;left:-10000px;top:auto;width:1px;height:1px;overflow:hidden}
 .visually-hidden{position:absolute;width:1px;height:1px;margin:-1px;padding:0;border:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @media (min-width:40rem){main{padding-top:3rem}.card{padding:1.75rem}button{width:auto}}
+@media (min-width:64rem){main.wide{max-width:72rem}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(24rem,34rem));justify-content:center;gap:1.25rem;align-items:start}.grid>.card{margin:0}main.wide>h1,main.wide>p{text-align:center}}
 `.trim();
 
 /**
@@ -145,7 +148,7 @@ export function renderPage(lang: string, view: PageView, layout?: Layout): strin
   const scripts = (layout?.scripts ?? []).map((src) => html`<script type="module" src="${src}"></script>`);
   return (
     '<!doctype html>' +
-    html`<html lang="${lang}" dir="ltr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${view.indexable ? '' : html`<meta name="robots" content="noindex">`}<link rel="icon" href="data:,"><title>${view.title}</title>${view.head ?? ''}<style>${raw(CSS)}</style>${extraCss}${scripts}</head><body>${layout?.header ?? ''}<main id="main">${view.body}</main></body></html>`.value
+    html`<html lang="${lang}" dir="ltr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${view.indexable ? '' : html`<meta name="robots" content="noindex">`}<link rel="icon" href="data:,"><title>${view.title}</title>${view.head ?? ''}<style>${raw(CSS)}</style>${extraCss}${scripts}</head><body>${layout?.header ?? ''}<main id="main"${view.wide ? html` class="wide"` : ''}>${view.body}</main></body></html>`.value
   );
 }
 

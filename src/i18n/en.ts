@@ -189,7 +189,7 @@ export const en = {
   'schedule.weekly.unscheduled': 'Whenever an issue is ready',
   'schedule.monthly': 'On the {day} of each month at {time} ({zone})',
   'schedule.monthly.last': 'On the last day of each month at {time} ({zone})',
-  'schedule.monthly.unscheduled': 'At the start of each month',
+  'schedule.monthly.unscheduled': 'Whenever the editor sends one',
 
   // The subscribe page
   'subscribe.cadences': 'Two ways to get it',

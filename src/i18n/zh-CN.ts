@@ -177,7 +177,7 @@ export const zhCN: Record<MessageKey, string> = {
   'schedule.weekly.unscheduled': '每期完成后寄出',
   'schedule.monthly': '每月 {day} 日 {time}（{zone}）',
   'schedule.monthly.last': '每月最后一天 {time}（{zone}）',
-  'schedule.monthly.unscheduled': '每月初',
+  'schedule.monthly.unscheduled': '编辑发出时寄送',
 
   'subscribe.cadences': '两种订阅方式',
   'subscribe.latest': '最近几期',

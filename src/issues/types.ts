@@ -1,5 +1,5 @@
 /**
- * Issue format 1, as written by editors (see shared/spec/issue-format.md and
+ * Issue format 1, as written by editors (see docs/issue-format.md and
  * emails/issue.schema.json). These types describe a file that passed validation.
  */
 

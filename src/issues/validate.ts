@@ -10,7 +10,7 @@ import { parseJson } from './parse-json';
 import type { Issue, IssueProblem } from './types';
 
 /**
- * Validation of an issue file (format 1, shared/spec/issue-format.md): JSON syntax, then the
+ * Validation of an issue file (format 1, docs/issue-format.md): JSON syntax, then the
  * JSON Schema in emails/issue.schema.json, then the rules a schema cannot express. Every
  * problem is collected, so an editor fixes a file in one pass instead of one error per run.
  */

@@ -5,7 +5,7 @@ import * as mimeFuncs from 'nodemailer/lib/mime-funcs';
 
 /**
  * The headers every email of a list carries, built in one place for system mail and
- * newsletters alike (platform.md: "What every sent newsletter email carries").
+ * newsletters alike (docs/promises.md: "What every sent newsletter email carries").
  */
 
 /** `"Name" <address>`, with the name MIME-encoded when it is not plain ASCII. */

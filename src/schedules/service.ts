@@ -1,11 +1,12 @@
 import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
 import { AppError } from '../errors';
-import { findIssue } from '../issues/repository';
+import { getIssue } from '../issues/repository';
 import { getListBySlug } from '../lists/repository';
 import { parseWeeklySlot } from '../lists/slots';
 import { createSend } from '../sending/control';
 import { appendSendEvent } from '../sending/events';
+import { deleteScheduledSend, findSendOfIssue, futureWeeklySlots, moveSend } from '../sending/repository';
 import { nextWeeklySlot, parseScheduleTime } from './next-slot';
 
 /**
@@ -26,16 +27,6 @@ export interface ScheduleResult {
 /** An explicit time this far in the past is a mistake, not "now": `issues send` is for now. */
 const PAST_TOLERANCE_MS = 60_000;
 
-async function issueOf(db: Db, list: List, slug: string): Promise<IssueRow> {
-  const issue = await findIssue(db, list.id, slug);
-  if (!issue) throw new AppError('not_found', `no issue "${slug}" in list ${list.slug}: import it first with \`broadsheet issues import\``);
-  return issue;
-}
-
-function sendOf(db: Db, issueId: string): Promise<Send | undefined> {
-  return db.selectFrom('sends').selectAll().where('issue_id', '=', issueId).executeTakeFirst();
-}
-
 function started(issue: IssueRow, send: Send): AppError {
   return new AppError('conflict', `issue ${issue.slug} is ${send.status === 'done' ? 'sent' : send.status} already; only a scheduled send can be moved or unscheduled`);
 }
@@ -50,15 +41,7 @@ export async function nextFreeWeeklySlot(db: Db, list: List, now: Date, exceptSe
   }
   const parsed = parseWeeklySlot(list.weekly_slot);
   if (!parsed.ok) throw new AppError('internal', `list ${list.slug} has an unreadable weekly slot: ${parsed.message}`);
-  let query = db
-    .selectFrom('sends')
-    .select('scheduled_at')
-    .where('list_id', '=', list.id)
-    .where('cadence', '=', 'weekly')
-    .where('status', '!=', 'cancelled')
-    .where('scheduled_at', '>', now);
-  if (exceptSendId) query = query.where('id', '!=', exceptSendId);
-  const taken = new Set((await query.execute()).map((r) => r.scheduled_at?.getTime()));
+  const taken = new Set((await futureWeeklySlots(db, list.id, now, exceptSendId)).map((d) => d.getTime()));
   let slot = nextWeeklySlot(parsed.slot, list.timezone, now);
   // Bounded: a list cannot have more future sends than rows, and each loop step passes one.
   for (let i = 0; taken.has(slot.getTime()) && i <= taken.size; i++) slot = nextWeeklySlot(parsed.slot, list.timezone, slot);
@@ -80,19 +63,13 @@ export async function scheduleIssue(
   input: { list: string; issue: string; when: ScheduleWhen; now: Date; batchSize: number; actor?: string | null },
 ): Promise<ScheduleResult> {
   const list = await getListBySlug(db, input.list);
-  const issue = await issueOf(db, list, input.issue);
-  const existing = await sendOf(db, issue.id);
+  const issue = await getIssue(db, list, input.issue);
+  const existing = await findSendOfIssue(db, issue.id);
   if (existing && existing.status !== 'scheduled') throw started(issue, existing);
   const at = await resolveWhen(db, list, input.when, input.now, existing?.id);
   if (existing) {
-    const moved = await db
-      .updateTable('sends')
-      .set({ scheduled_at: at, updated_at: new Date() })
-      .where('id', '=', existing.id)
-      .where('status', '=', 'scheduled')
-      .returningAll()
-      .executeTakeFirst();
-    if (!moved) throw started(issue, (await sendOf(db, issue.id)) ?? existing);
+    const moved = await moveSend(db, existing.id, ['scheduled'], { scheduled_at: at });
+    if (!moved) throw started(issue, (await findSendOfIssue(db, issue.id)) ?? existing);
     await appendSendEvent(db, { issueId: issue.id, sendId: moved.id, type: 'rescheduled', actor: input.actor, data: { at: at.toISOString() } });
     return { send: moved, rescheduled: true };
   }
@@ -107,13 +84,12 @@ export async function scheduleIssue(
  */
 export async function unscheduleIssue(db: Db, input: { list: string; issue: string; actor?: string | null }): Promise<void> {
   const list = await getListBySlug(db, input.list);
-  const issue = await issueOf(db, list, input.issue);
-  const deleted = await db.deleteFrom('sends').where('issue_id', '=', issue.id).where('status', '=', 'scheduled').executeTakeFirst();
-  if (Number(deleted.numDeletedRows) === 1) {
+  const issue = await getIssue(db, list, input.issue);
+  if (await deleteScheduledSend(db, issue.id)) {
     await appendSendEvent(db, { issueId: issue.id, type: 'unscheduled', actor: input.actor });
     return;
   }
-  const send = await sendOf(db, issue.id);
+  const send = await findSendOfIssue(db, issue.id);
   if (!send) throw new AppError('not_found', `issue ${issue.slug} is not scheduled`);
   throw started(issue, send);
 }

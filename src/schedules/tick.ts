@@ -5,6 +5,7 @@ import { allLists } from '../lists/repository';
 import { parseMonthlySlot } from '../lists/slots';
 import { startSend, type ControlDeps } from '../sending/control';
 import { appendSendEvent } from '../sending/events';
+import { dueSends } from '../sending/repository';
 import { ensureDigestSend, type DigestOutcome } from './monthly';
 import { lastMonthlySlot, monthKey, previousMonth } from './next-slot';
 
@@ -56,16 +57,7 @@ export async function tick(deps: SchedulerDeps, now: Date, opts: { lateAfterMs?:
     if (outcome) report.digests.push(outcome);
   }
 
-  const due = await deps.db
-    .selectFrom('sends')
-    .innerJoin('issues', 'issues.id', 'sends.issue_id')
-    .innerJoin('lists', 'lists.id', 'sends.list_id')
-    .select(['sends.id', 'sends.issue_id', 'sends.scheduled_at', 'issues.slug as issue', 'lists.slug as list'])
-    .where('sends.status', '=', 'scheduled')
-    .where('sends.scheduled_at', '<=', now)
-    .orderBy('sends.scheduled_at')
-    .limit(DUE_BATCH)
-    .execute();
+  const due = await dueSends(deps.db, now, DUE_BATCH);
   for (const send of due) {
     const lateBy = now.getTime() - (send.scheduled_at ?? now).getTime();
     const late = lateBy > lateAfterMs;

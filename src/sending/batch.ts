@@ -1,7 +1,5 @@
-import { sql } from 'kysely';
 import type { Config } from '../config';
-import type { Db } from '../db/database';
-import type { IssueRow, List, Send } from '../db/schema';
+import type { Send } from '../db/schema';
 import type { CompileMjml } from '../issues/mjml';
 import type { Templates } from '../issues/templates';
 import type { Logger } from '../log';
@@ -9,33 +7,60 @@ import { stableMessageId } from '../mail/headers';
 import { MessageBuffer } from '../mail/mime';
 import { classifySmtpError, smtpErrorText, type Mailer } from '../mail/transport';
 import { metrics, noteSent } from '../metrics';
-import type { SendBatchJob } from '../queues';
-import { markBounced } from '../subscribers/bounce';
+import type { Queues, SendBatchJob } from '../queues';
 import { subscriberLink } from '../subscribers/tokens';
-import { finishSendIfDone, pauseSend } from './control';
+import { gate, opened, probeFailed } from './circuit';
 import { newsletterAddressing, undeliverableReason } from './envelope';
-import { Recorder, type Outcome } from './recorder';
+import { Recorder } from './recorder';
 import type { Throttle } from './throttle';
-import { coverTitles, type VariantCache } from './variants';
+import type { Claimed, SendStore } from './repository';
+import type { VariantCache } from './variants';
 
 /** Temporary failures of one delivery before it is given up as failed. */
 export const MAX_DELIVERY_ATTEMPTS = 10;
-/** Temporary failures in a row within a batch that end it early: the server is unwell, back off. */
-const ABORT_AFTER_TEMPORARY = 3;
 /** How often a running batch looks at the send (paused? cancelled?) and its recipients (unsubscribed?). */
 const CHECK_EVERY_MS = 1000;
 /** Results are written in bulk: at most this many, or every SEND_FLUSH_MS. */
 const FLUSH_SIZE = 200;
+/** Batch jobs one worker process runs at once (jobs.ts): one claims and records while another sends. */
+export const BATCH_JOBS_PER_WORKER = 2;
+
+/**
+ * The most messages a `kill -9` of one worker process can make go out twice (README, "What a
+ * crash costs"). A message goes twice when SMTP accepted it but its `sent` never reached the
+ * database: it was on the wire (at most one per connection loop: jobs × SEND_CONCURRENCY), or
+ * its result waited in memory for the next write (at most what the worker sends in one flush
+ * interval plus one write, taken as one more interval: rate × 2 × SEND_FLUSH_MS). Never more
+ * than the rows the jobs held (jobs × SEND_BATCH_SIZE). SEND_RATE is the whole deployment's cap,
+ * so it bounds one worker's rate too; without it only the last term bounds.
+ */
+export function duplicatesAfterKillBound(config: Pick<Config, 'sendConcurrency' | 'sendRate' | 'sendFlushMs' | 'sendBatchSize'>): number {
+  const held = BATCH_JOBS_PER_WORKER * config.sendBatchSize;
+  if (config.sendRate <= 0) return held;
+  const onTheWire = BATCH_JOBS_PER_WORKER * config.sendConcurrency;
+  const waitingInMemory = Math.ceil((config.sendRate * 2 * config.sendFlushMs) / 1000);
+  return Math.min(held, onTheWire + waitingInMemory);
+}
 
 export interface BatchDeps {
-  config: Pick<Config, 'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendPauseAfterFailures' | 'sendFlushMs' | 'bounceDomain' | 'feedbackSenderId'>;
-  db: Db;
+  config: Pick<
+    Config,
+    'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendFlushMs' | 'workerGoneAfterMs' | 'circuit' | 'bounceDomain' | 'feedbackSenderId'
+  >;
+  store: SendStore;
+  /** Where a send's batches are queued again when its circuit closes. */
+  queues: Pick<Queues, 'addBulk'>;
+  /** This worker process (send_workers.id): the holder of the leases it takes. */
+  workerId: string;
   mailer: Mailer;
   throttle: Throttle;
-  variants: VariantCache;
+  variants: Pick<VariantCache, 'get'>;
   templates: Templates;
-  compileMjml?: CompileMjml;
+  /** Required: left out, MJML would silently be loaded into the worker (65 MB, a second of CPU). */
+  compileMjml: CompileMjml;
   log: Logger;
+  /** How often the running batch looks at the send and its recipients again (default 1 s). */
+  checkEveryMs?: number;
 }
 
 /**
@@ -44,8 +69,19 @@ export interface BatchDeps {
  */
 const spareMemory: MessageBuffer[] = [];
 
-/** Thrown when some deliveries of a batch failed temporarily: the queue retries it with backoff. */
-export class RetryLater extends Error {}
+/**
+ * Thrown when some deliveries of a batch failed temporarily: the queue retries the job, after
+ * `retryInMs` when the circuit says how long, else with its own backoff.
+ */
+export class RetryLater extends Error {
+  override name = 'RetryLater';
+  constructor(
+    message: string,
+    readonly retryInMs?: number,
+  ) {
+    super(message);
+  }
+}
 
 export interface BatchResult {
   sent: number;
@@ -55,19 +91,6 @@ export interface BatchResult {
   failed: number;
   skipped?: string;
 }
-
-interface Claimed {
-  id: number;
-  subscription_id: string;
-  attempts: number;
-  status: string | null;
-  paused: boolean | null;
-  cadence: string | null;
-  excluded_sections: string[] | null;
-  email: string | null;
-  name: string | null;
-}
-
 
 /**
  * One batch job: claim the batch's pending deliveries (a lease, so no other job sends them),
@@ -79,15 +102,26 @@ interface Claimed {
  * re-sends only the messages in flight, with the same Message-ID.
  */
 export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<BatchResult> {
-  const { db } = deps;
+  const { store } = deps;
   const result: BatchResult = { sent: 0, bounced: 0, suppressed: 0, temporary: 0, failed: 0 };
-  const loaded = await loadSend(db, job.sendId);
+  const loaded = await store.loadSend(job.sendId);
   if (!loaded) return { ...result, skipped: 'no such send' };
   const { send, issue, list } = loaded;
   if (send.status !== 'sending') return { ...result, skipped: `send is ${send.status}` };
 
-  const claimed = await claim(db, send, job.batch, deps.config.deliveryLeaseMs);
-  const recorder = new Recorder((outcomes) => writeOutcomes(db, send.id, outcomes), {
+  // The circuit: while SMTP refuses, the send waits (the job that opened it, or that failed
+  // the last probe, is queued again for the next probe; other jobs end here and are queued
+  // again when it closes). After the wait one job takes the probe: one message.
+  let probing = false;
+  const entry = gate(send, new Date());
+  if (entry.kind === 'wait') return { ...result, skipped: 'SMTP refusing: the send waits for its next probe' };
+  if (entry.kind === 'probe') {
+    probing = await store.takeProbe(send.id, send.retry_at!, new Date(Date.now() + Math.max(send.backoff_ms, deps.config.circuit.firstBackoffMs)));
+    if (!probing) return { ...result, skipped: 'another job is probing SMTP' };
+  }
+
+  const claimed = await store.claimBatch(send, job.batch, { ms: deps.config.deliveryLeaseMs, by: deps.workerId, goneAfterMs: deps.config.workerGoneAfterMs });
+  const recorder = new Recorder((outcomes) => store.recordOutcomes(send.id, outcomes), {
     flushSize: FLUSH_SIZE,
     retryFirstMs: 100,
     retryMaxMs: 4000,
@@ -99,28 +133,59 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
     else recorder.add({ id: row.id, status: 'suppressed', response: 'subscription changed after planning', tried: false });
   }
   result.suppressed = claimed.length - eligible.length;
+  // A probe goes to a recipient picked at random, so one mailbox that keeps saying 4xx cannot
+  // hold the whole send's circuit open.
+  if (probing && eligible.length > 1) {
+    const pick = Math.floor(Math.random() * eligible.length);
+    [eligible[0], eligible[pick]] = [eligible[pick]!, eligible[0]!];
+  }
 
   // Looked at every second while sending: a pause or cancel stops the batch, and an
   // unsubscribe, bounce or pause of one recipient drops them, within seconds.
+  // Another job opening the circuit stops this one too (its rows are queued again on close).
   let stopped = false;
+  let waitingElsewhere = false;
+  let circuitMoves = 0;
   const dropped = new Set<string>();
   const pendingIds = new Set(eligible.map((r) => r.subscription_id));
   const check = setInterval(() => {
-    void recheck(db, send.id, [...pendingIds])
+    const asked = circuitMoves;
+    void store
+      .recheckSend(send.id, [...pendingIds])
       .then((r) => {
         if (r.sendStatus !== 'sending') stopped = true;
+        // An answer from before this job moved the circuit itself says nothing about it.
+        if (r.retryAt && !probing && asked === circuitMoves) {
+          stopped = true;
+          waitingElsewhere = true;
+        }
         for (const id of r.unsendable) dropped.add(id);
       })
       .catch(() => {}); // the database is away for a moment: keep the last answer
-  }, CHECK_EVERY_MS);
+  }, deps.checkEveryMs ?? CHECK_EVERY_MS);
   const flusher = setInterval(() => recorder.flush(), deps.config.sendFlushMs);
 
   let temporaryInARow = 0;
+  let lastError = '';
+  /** Whether SMTP took or refused a message of this job (what a probe is for). */
+  let answered = 0;
+  let refusals = 0;
   let next = 0;
-  const source = { send, issue, list, publicUrl: deps.config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue), feedbackSenderId: deps.config.feedbackSenderId };
+  /** How many of the eligible rows the loops may take: one while probing. */
+  let allowed = probing ? 1 : eligible.length;
+  const source = {
+    send,
+    issue,
+    list,
+    publicUrl: deps.config.publicUrl,
+    templates: deps.templates,
+    compileMjml: deps.compileMjml,
+    coverTitles: await store.coverTitles(issue),
+    feedbackSenderId: deps.config.feedbackSenderId,
+  };
   const worker = async () => {
     let memory = spareMemory.pop() ?? new MessageBuffer();
-    while (!stopped && next < eligible.length && temporaryInARow < ABORT_AFTER_TEMPORARY) {
+    while (!stopped && next < allowed && temporaryInARow < deps.config.circuit.openAfter) {
       const row = eligible[next++]!;
       pendingIds.delete(row.subscription_id);
       if (dropped.has(row.subscription_id)) {
@@ -157,20 +222,26 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
         }, memory, server);
         const smtp = await deps.mailer.sendRaw({ ...addressing.envelope, use8BitMime: message.eightBit }, message.raw, messageId);
         temporaryInARow = 0;
+        answered++;
         result.sent++;
         recorder.add({ id: row.id, status: 'sent', response: smtp.response, tried: true });
       } catch (err) {
         memory = new MessageBuffer(); // the failed connection may still hold the old one
         const response = smtpErrorText(err);
         if (classifySmtpError(err) === 'permanent') {
+          answered++; // a 5xx for one address: the server is there and answering
           result.bounced++;
           // The subscription is marked bounced with the row's result, retried with it.
           recorder.add({ id: row.id, status: 'bounced', response, tried: true, subscriptionId: row.subscription_id });
         } else if (row.attempts + 1 >= MAX_DELIVERY_ATTEMPTS) {
+          lastError = response;
+          refusals++;
           result.failed++;
           recorder.add({ id: row.id, status: 'failed', response, tried: true });
         } else {
           temporaryInARow++;
+          lastError = response;
+          refusals++;
           result.temporary++;
           recorder.add({ id: row.id, status: 'pending', response, tried: true });
         }
@@ -180,7 +251,31 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   };
   // allSettled, not all: a loop that throws (a variant that does not compile) must not let the
   // results be written while the other loops are still sending.
-  const loops = await Promise.allSettled(Array.from({ length: Math.min(deps.config.sendConcurrency, eligible.length) }, worker));
+  const run = () => Promise.allSettled(Array.from({ length: Math.min(deps.config.sendConcurrency, allowed - next) }, worker));
+  let loops = await run();
+  let circuit: 'closed' | 'opened' | 'probe failed' | 'already open' | 'nothing to probe' = 'closed';
+  if (probing) {
+    circuitMoves++;
+    if (refusals > 0) circuit = 'probe failed';
+    else if (answered === 0) {
+      // Nobody here to probe with: hand the probe on at once to the send's other batches.
+      circuit = 'nothing to probe';
+      await store.probeFailed(send.id, { failing_since: send.failing_since, retry_at: new Date(), backoff_ms: send.backoff_ms, last_error: send.last_error });
+    } else {
+      // SMTP answers again: full speed, and every batch that stopped for the circuit is queued.
+      await store.closeCircuit(send.id);
+      probing = false;
+      deps.log.info({ send: send.id }, 'SMTP answers again: the send goes on at full speed');
+      await deps.queues.addBulk('send-batch', await store.unsentBatches(send, deps.config.workerGoneAfterMs));
+      allowed = eligible.length;
+      loops = loops.concat(await run());
+    }
+  } else if (temporaryInARow >= deps.config.circuit.openAfter) {
+    circuitMoves++;
+    const columns = opened(deps.config.circuit, new Date(), lastError);
+    circuit = (await store.openCircuit(send.id, columns)) ? 'opened' : 'already open';
+    if (circuit === 'opened') deps.log.warn({ send: send.id, error: lastError, retryInMs: columns.backoff_ms }, 'SMTP refuses: the send waits, then probes');
+  }
   clearInterval(check);
   clearInterval(flusher);
   // Every result is written before the job ends, however long the database is away: the job
@@ -188,7 +283,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   await recorder.settled();
   // Rows this job claimed but did not try (paused, cancelled, cut short) are free again now.
   const untried = claimed.filter((r) => !recorder.has(r.id)).map((r) => r.id);
-  if (untried.length) await release(db, untried);
+  await store.releaseDeliveries(untried);
   const broken = loops.find((l): l is PromiseRejectedResult => l.status === 'rejected');
   if (broken) throw broken.reason;
 
@@ -199,108 +294,32 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   metrics.suppressed.inc(result.suppressed);
   noteSent(result.sent);
 
-  await noteFailures(deps, send, result);
+  if (circuit === 'opened') throw new RetryLater(`SMTP refuses (${lastError}); probing in ${deps.config.circuit.firstBackoffMs} ms`, deps.config.circuit.firstBackoffMs);
+  if (circuit === 'probe failed') {
+    const now = new Date();
+    const after = probeFailed(send, deps.config.circuit, now, lastError, list.timezone);
+    if (after.kind === 'give up') {
+      await store.moveSend(send.id, ['sending'], { status: 'paused', pause_reason: after.reason });
+      await store.closeCircuit(send.id);
+      deps.log.error({ send: send.id }, after.reason);
+      return { ...result, skipped: 'gave up: paused for a person' };
+    }
+    await store.probeFailed(send.id, after.columns);
+    throw new RetryLater(`SMTP still refuses (${lastError}); next probe in ${after.waitMs} ms`, after.waitMs);
+  }
+  if (circuit === 'nothing to probe') {
+    await deps.queues.addBulk('send-batch', await store.unsentBatches(send, deps.config.workerGoneAfterMs));
+    return { ...result, skipped: 'nothing to probe with in this batch' };
+  }
+  // Stopped for a circuit another job opened, or one this job found open: it queues us again.
+  if (circuit === 'already open' || waitingElsewhere) return { ...result, skipped: 'SMTP refusing: the send waits for its next probe' };
   if (result.temporary > 0 || (!stopped && next < eligible.length)) {
     throw new RetryLater(`${result.temporary} temporary SMTP failure(s); ${result.sent} sent; retrying with backoff`);
   }
-  await finishSendIfDone(db, send.id);
+  await store.finishSendIfDone(send.id);
   return result;
-}
-
-async function loadSend(db: Db, sendId: string): Promise<{ send: Send; issue: IssueRow; list: List } | undefined> {
-  const send = await db.selectFrom('sends').selectAll().where('id', '=', sendId).executeTakeFirst();
-  if (!send) return undefined;
-  const [issue, list] = await Promise.all([
-    db.selectFrom('issues').selectAll().where('id', '=', send.issue_id).executeTakeFirstOrThrow(),
-    db.selectFrom('lists').selectAll().where('id', '=', send.list_id).executeTakeFirstOrThrow(),
-  ]);
-  return { send, issue, list };
 }
 
 function isSendable(row: Claimed, send: Send): boolean {
   return row.status === 'active' && row.paused === false && row.cadence === send.cadence && !!row.email;
-}
-
-/**
- * Takes the batch's pending rows that no live job holds, and reads their subscriptions, in one
- * statement. SKIP LOCKED and the lease keep two jobs for the same batch (a repair racing a
- * retry, a flushed Redis) from sending the same row.
- */
-async function claim(db: Db, send: Send, batch: number, leaseMs: number): Promise<Claimed[]> {
-  const lo = batch * send.batch_size;
-  const hi = lo + send.batch_size;
-  const { rows } = await sql<Claimed>`
-    WITH claimed AS (
-      UPDATE deliveries d SET leased_until = now() + ${`${leaseMs} milliseconds`}::interval
-      WHERE d.id IN (
-        SELECT id FROM deliveries
-        WHERE send_id = ${send.id} AND id >= ${lo} AND id < ${hi} AND status = 'pending'
-          AND (leased_until IS NULL OR leased_until < now())
-        ORDER BY id
-        FOR UPDATE SKIP LOCKED
-      )
-      RETURNING d.id, d.subscription_id, d.attempts
-    )
-    SELECT c.id, c.subscription_id, c.attempts, s.status, s.paused, s.cadence, s.excluded_sections, p.email, p.name
-    FROM claimed c
-    LEFT JOIN subscriptions s ON s.id = c.subscription_id
-    LEFT JOIN subscribers p ON p.id = s.subscriber_id
-    ORDER BY c.id
-  `.execute(db);
-  return rows.map((r) => ({ ...r, id: Number(r.id) }));
-}
-
-async function recheck(db: Db, sendId: string, subscriptionIds: string[]): Promise<{ sendStatus: string; unsendable: string[] }> {
-  const send = await db.selectFrom('sends').select('status').where('id', '=', sendId).executeTakeFirst();
-  const rows = subscriptionIds.length
-    ? await db.selectFrom('subscriptions').select(['id', 'status', 'paused']).where('id', 'in', subscriptionIds).execute()
-    : [];
-  const sendable = new Set(rows.filter((r) => r.status === 'active' && !r.paused).map((r) => r.id));
-  // A deleted subscription (forget) is gone from the table: it is unsendable too.
-  return { sendStatus: send?.status ?? 'cancelled', unsendable: subscriptionIds.filter((id) => !sendable.has(id)) };
-}
-
-async function release(db: Db, ids: number[]): Promise<void> {
-  await db.updateTable('deliveries').set({ leased_until: null }).where('id', 'in', ids).where('status', '=', 'pending').execute();
-}
-
-/** Writes a set of results; safe to run again (a retry after a write whose answer was lost). */
-async function writeOutcomes(db: Db, sendId: string, outcomes: Outcome[]): Promise<void> {
-  await sql`
-    UPDATE deliveries d SET
-      status = u.status,
-      smtp_response = u.response,
-      attempts = d.attempts + u.tried::int,
-      finished_at = CASE WHEN u.status = 'pending' THEN NULL ELSE now() END,
-      leased_until = CASE WHEN u.status = 'pending' THEN NULL ELSE d.leased_until END
-    FROM unnest(${outcomes.map((o) => o.id)}::bigint[], ${outcomes.map((o) => o.status)}::text[],
-                ${outcomes.map((o) => o.response.slice(0, 500))}::text[], ${outcomes.map((o) => o.tried)}::boolean[])
-      AS u(id, status, response, tried)
-    -- A message accepted just after a cancel still went out: the row says so.
-    WHERE d.id = u.id AND (d.status = 'pending' OR (u.status = 'sent' AND d.status = 'cancelled'))
-  `.execute(db);
-  // Status-guarded: marking a subscription bounced twice records it once.
-  for (const o of outcomes) {
-    if (o.status === 'bounced' && o.subscriptionId) await markBounced(db, o.subscriptionId, 'bounced', { send: sendId, smtp: o.response });
-  }
-}
-
-/**
- * Temporary failures in a row across the whole send (a success resets the count). Past the
- * limit the send pauses itself, with the reason for `issues status`: retrying for hours
- * against a relay that refuses everything helps nobody.
- */
-async function noteFailures(deps: BatchDeps, send: Send, result: BatchResult): Promise<void> {
-  if (result.temporary === 0 && result.sent === 0) return;
-  const updated = await deps.db
-    .updateTable('sends')
-    .set((eb) => ({ failure_streak: result.sent > 0 ? result.temporary : eb('failure_streak', '+', result.temporary) }))
-    .where('id', '=', send.id)
-    .returning(['failure_streak', 'status'])
-    .executeTakeFirst();
-  if (updated && updated.status === 'sending' && updated.failure_streak >= deps.config.sendPauseAfterFailures) {
-    const reason = `paused itself after ${updated.failure_streak} temporary SMTP failures in a row; check the SMTP server, then resume`;
-    await pauseSend(deps.db, send, reason).catch(() => {});
-    deps.log.error({ send: send.id }, reason);
-  }
 }

@@ -1,9 +1,22 @@
-import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import type { DeliveryStatus, IssueRow, List, Send } from '../db/schema';
 import { AppError } from '../errors';
 import { issueState } from '../issues/repository';
 import type { Queues } from '../queues';
+import { circuitView, type CircuitView } from './circuit';
+import {
+  cancelPendingDeliveries,
+  closeCircuit,
+  deliveryCounts,
+  findSendOfIssue,
+  finishSendIfDone,
+  insertSend,
+  moveSend,
+  sentInLast,
+  unsentBatches,
+} from './repository';
+
+export { finishSendIfDone, findSendOfIssue, unsentBatches } from './repository';
 
 /**
  * A send's life: scheduled → planning → sending ⇄ paused → done, or cancelled. Every move is
@@ -29,27 +42,18 @@ export async function createSend(db: Db, options: { issue: IssueRow; list: List;
     );
   }
   try {
-    return await db
-      .insertInto('sends')
-      .values({
-        issue_id: issue.id,
-        list_id: list.id,
-        cadence: issue.kind === 'digest' ? 'monthly' : 'weekly',
-        status: 'scheduled',
-        scheduled_at: options.scheduledAt,
-        batch_size: options.batchSize,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return await insertSend(db, {
+      issue_id: issue.id,
+      list_id: list.id,
+      cadence: issue.kind === 'digest' ? 'monthly' : 'weekly',
+      scheduled_at: options.scheduledAt,
+      batch_size: options.batchSize,
+    });
   } catch (err) {
     if ((err as { code?: string }).code !== '23505') throw err;
     const existing = await findSendOfIssue(db, issue.id);
     throw new AppError('conflict', `issue "${issue.slug}" is already ${issueState(existing?.status)}${existing?.status === 'scheduled' ? ` for ${existing.scheduled_at?.toISOString()}` : ''}`);
   }
-}
-
-export function findSendOfIssue(db: Db, issueId: string): Promise<Send | undefined> {
-  return db.selectFrom('sends').selectAll().where('issue_id', '=', issueId).executeTakeFirst();
 }
 
 export async function getSendOfIssue(db: Db, issue: IssueRow): Promise<Send> {
@@ -64,13 +68,7 @@ export async function getSendOfIssue(db: Db, issue: IssueRow): Promise<Send> {
  * caller started it.
  */
 export async function startSend(deps: ControlDeps, sendId: string, options: { now?: Date } = {}): Promise<boolean> {
-  const started = await deps.db
-    .updateTable('sends')
-    .set({ status: 'planning', started_at: options.now ?? new Date(), updated_at: new Date() })
-    .where('id', '=', sendId)
-    .where('status', '=', 'scheduled')
-    .returning('id')
-    .executeTakeFirst();
+  const started = await moveSend(deps.db, sendId, ['scheduled'], { status: 'planning', started_at: options.now ?? new Date() });
   if (!started) return false;
   // If Redis is down this throws after the row moved: the repair queues the planning job of
   // every send in 'planning' from the rows, so the send still goes out once Redis is back.
@@ -90,15 +88,9 @@ export async function sendNow(deps: ControlDeps, issue: IssueRow, list: List, ba
 }
 
 async function move(db: Db, send: Send, from: Send['status'][], set: Partial<Pick<Send, 'status' | 'pause_reason' | 'finished_at'>>, verb: string): Promise<Send> {
-  const moved = await db
-    .updateTable('sends')
-    .set({ ...set, updated_at: new Date() })
-    .where('id', '=', send.id)
-    .where('status', 'in', from)
-    .returningAll()
-    .executeTakeFirst();
+  const moved = await moveSend(db, send.id, from, set);
   if (!moved) {
-    const now = await db.selectFrom('sends').select('status').where('id', '=', send.id).executeTakeFirst();
+    const now = await findSendOfIssue(db, send.issue_id);
     throw new AppError('conflict', `cannot ${verb}: the send is ${issueState(now?.status)}`);
   }
   return moved;
@@ -115,7 +107,8 @@ export function pauseSend(db: Db, send: Send, reason = 'paused by the editor'): 
  */
 export async function resumeSend(deps: ControlDeps, send: Send): Promise<Send> {
   const resumed = await move(deps.db, send, ['paused'], { status: send.planned_at ? 'sending' : 'planning', pause_reason: null }, 'resume');
-  await deps.db.updateTable('sends').set({ failure_streak: 0 }).where('id', '=', send.id).execute();
+  // A person resumed it: the circuit starts closed, the first message is the probe.
+  await closeCircuit(deps.db, send.id);
   if (resumed.status === 'planning') await deps.queues.add('plan-send', { sendId: send.id });
   else await deps.queues.addBulk('send-batch', await unsentBatches(deps.db, resumed));
   // Everything may have gone out while it was paused (the messages already handed to SMTP
@@ -132,48 +125,15 @@ export async function cancelSend(db: Db, send: Send): Promise<Send> {
   if (await finishSendIfDone(db, send.id)) return (await findSendOfIssue(db, send.issue_id))!;
   return db.transaction().execute(async (trx) => {
     const cancelled = await move(trx, send, ['scheduled', 'planning', 'sending', 'paused'], { status: 'cancelled', finished_at: new Date() }, 'cancel');
-    await trx.updateTable('deliveries').set({ status: 'cancelled', finished_at: new Date() }).where('send_id', '=', send.id).where('status', '=', 'pending').execute();
+    await cancelPendingDeliveries(trx, send.id);
     return cancelled;
   });
 }
 
-/**
- * The batches of a send with deliveries that are pending and not held by a live job: what
- * planning queues, and what the repair queues again after a crash or a flushed Redis.
- */
-export async function unsentBatches(db: Db, send: Pick<Send, 'id' | 'batch_size'>): Promise<{ sendId: string; batch: number }[]> {
-  const rows = await db
-    .selectFrom('deliveries')
-    .select(sql<number>`id / ${send.batch_size}`.as('batch'))
-    .distinct()
-    .where('send_id', '=', send.id)
-    .where('status', '=', 'pending')
-    .where((eb) => eb.or([eb('leased_until', 'is', null), eb('leased_until', '<', sql<Date>`now()`)]))
-    .execute();
-  return rows.map((r) => ({ sendId: send.id, batch: Number(r.batch) }));
-}
-
-/**
- * Marks a send done once no delivery is pending, whether it is sending or paused (a pause
- * that came while the last messages were in flight). Guarded, so it happens once.
- */
-export async function finishSendIfDone(db: Db, sendId: string): Promise<boolean> {
-  const done = await db
-    .updateTable('sends')
-    .set({ status: 'done', finished_at: new Date(), updated_at: new Date() })
-    .where('id', '=', sendId)
-    .where('status', 'in', ['sending', 'paused'])
-    .where('planned_at', 'is not', null)
-    .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('deliveries').select('id').where('send_id', '=', sendId).where('status', '=', 'pending'))),
-    )
-    .returning('id')
-    .executeTakeFirst();
-  return !!done;
-}
-
 export interface SendProgress {
   send: Send;
+  /** Whether SMTP trouble holds the send back, and until when (the editor's "why is it slow"). */
+  circuit: CircuitView;
   counts: Record<DeliveryStatus, number>;
   total: number;
   /** Messages a second over the last minute. */
@@ -182,24 +142,15 @@ export interface SendProgress {
   etaSeconds: number | null;
 }
 
-export async function sendProgress(db: Db, send: Send): Promise<SendProgress> {
-  const rows = await db
-    .selectFrom('deliveries')
-    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('send_id', '=', send.id)
-    .groupBy('status')
-    .execute();
-  const counts: Record<DeliveryStatus, number> = { pending: 0, sent: 0, failed: 0, bounced: 0, suppressed: 0, cancelled: 0 };
-  for (const r of rows) counts[r.status] = Number(r.n);
-  const recent = await db
-    .selectFrom('deliveries')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('send_id', '=', send.id)
-    .where('status', '=', 'sent')
-    .where('finished_at', '>', sql<Date>`now() - interval '60 seconds'`)
-    .executeTakeFirstOrThrow();
+/**
+ * A send's progress and circuit, for `issues status`, the admin API and the desk's send page.
+ * `timezone`: the list's, in which the circuit's times are told ("since 10:02").
+ */
+export async function sendProgress(db: Db, send: Send, timezone = 'UTC'): Promise<SendProgress> {
+  const counts = await deliveryCounts(db, send.id);
+  const recent = await sentInLast(db, send.id, 60);
   const window = send.started_at ? Math.min(60, Math.max(1, (Date.now() - send.started_at.getTime()) / 1000)) : 60;
-  const rate = Number(recent.n) / window;
+  const rate = recent / window;
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  return { send, counts, total, rate, etaSeconds: rate > 0 ? Math.ceil(counts.pending / rate) : null };
+  return { send, circuit: circuitView(send, timezone), counts, total, rate, etaSeconds: rate > 0 ? Math.ceil(counts.pending / rate) : null };
 }

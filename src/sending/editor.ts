@@ -70,13 +70,15 @@ export async function sendAction(deps: EditorDeps, issue: IssueRow, list: List, 
     else if (action === 'cancel') send = await cancelSend(deps.db, send);
   }
   if (action !== 'status') await appendSendEvent(deps.db, { issueId: issue.id, sendId: send.id, type: LOGGED[action], actor, data: action === 'send' ? { now: true } : {} });
-  return sendProgress(deps.db, send);
+  return sendProgress(deps.db, send, list.timezone);
 }
 
 export function progressToJson(p: SendProgress) {
   return {
     status: p.send.status,
     pauseReason: p.send.pause_reason,
+    // "waiting": SMTP refuses and the send waits for its next probe (nextTryAt); text says so.
+    circuit: { state: p.circuit.state, failingSince: p.circuit.failingSince, nextTryAt: p.circuit.nextTryAt, lastError: p.circuit.lastError, text: p.circuit.text },
     scheduledAt: p.send.scheduled_at,
     startedAt: p.send.started_at,
     finishedAt: p.send.finished_at,

@@ -7,8 +7,9 @@ import { stableMessageId } from '../mail/headers';
 import type { Mailer, SmtpResult } from '../mail/transport';
 import type { TestSendJob } from '../queues';
 import { subscriberLink } from '../subscribers/tokens';
+import { coverTitles } from './repository';
 import { newsletterAddressing, undeliverableReason } from './envelope';
-import { compileVariant, coverTitles } from './variants';
+import { compileVariant } from './variants';
 
 /**
  * One test email of an issue, as a weekly subscriber with no sections excluded sees it,

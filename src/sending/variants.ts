@@ -1,4 +1,3 @@
-import type { Db } from '../db/database';
 import type { IssueRow, List, Send } from '../db/schema';
 import { encodeMailbox, feedbackId, listId } from '../mail/headers';
 import { buildMimeTemplate, foldHtmlLines, type MimeTemplate } from '../mail/mime';
@@ -95,12 +94,4 @@ export class VariantCache {
     }
     return entry;
   }
-}
-
-/** Titles of the weekly issues a digest covers, read once per batch (a digest names a handful). */
-export async function coverTitles(db: Db, issue: IssueRow): Promise<Record<string, string> | undefined> {
-  const covers = issueContent(issue).covers;
-  if (!covers?.length) return undefined;
-  const rows = await db.selectFrom('issues').select(['slug', 'title']).where('list_id', '=', issue.list_id).where('slug', 'in', covers).execute();
-  return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }

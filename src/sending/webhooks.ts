@@ -54,7 +54,13 @@ export function parseSesNotification(envelope: Record<string, unknown>, expected
     return { reports: [], subscribeUrl: typeof envelope.SubscribeURL === 'string' ? envelope.SubscribeURL : undefined };
   }
   if (envelope.Type !== 'Notification' || typeof envelope.Message !== 'string') throw new AppError('invalid_input', 'SNS envelope without a Notification message');
-  let message: { notificationType?: string; eventType?: string; bounce?: any; complaint?: any; mail?: { messageId?: string } };
+  let message: {
+    notificationType?: string;
+    eventType?: string;
+    bounce?: { bounceType?: string; bouncedRecipients?: { emailAddress?: string; diagnosticCode?: string }[] };
+    complaint?: { complainedRecipients?: { emailAddress?: string }[] };
+    mail?: { messageId?: string };
+  };
   try {
     message = JSON.parse(envelope.Message);
   } catch {

@@ -56,12 +56,14 @@ export function cadenceHints(lang: Lang, list: List): Record<Cadence, { gets: st
   };
 }
 
-function cadenceChoice(lang: Lang, list: List, selected: string | undefined, error?: InputField, prefix = ''): SafeHtml {
+/** `compact`: no hint under each choice, where the page has explained the cadences just above. */
+function cadenceChoice(lang: Lang, list: List, selected: string | undefined, error?: InputField, prefix = '', compact = false): SafeHtml {
   const current = selected === 'monthly' ? 'monthly' : 'weekly';
   const hints = cadenceHints(lang, list);
   const option = (value: Cadence) => {
     const id = `${prefix}cadence-${value}`;
-    return html`<div class="choice"><input type="radio" id="${id}" name="cadence" value="${value}"${current === value ? html` checked` : ''} aria-describedby="${id}-hint"><label for="${id}">${t(lang, value === 'weekly' ? 'cadence.weekly' : 'cadence.monthly')}<span class="hint" id="${id}-hint">${hints[value].gets}<br>${hints[value].when}</span></label></div>`;
+    const hint = compact ? '' : html`<span class="hint" id="${id}-hint">${hints[value].gets}<br>${hints[value].when}</span>`;
+    return html`<div class="choice"><input type="radio" id="${id}" name="cadence" value="${value}"${current === value ? html` checked` : ''}${compact ? '' : html` aria-describedby="${id}-hint"`}><label for="${id}">${t(lang, value === 'weekly' ? 'cadence.weekly' : 'cadence.monthly')}${hint}</label></div>`;
   };
   return html`<fieldset><legend>${t(lang, 'field.cadence')}</legend>${option('weekly')}${option('monthly')}${error === 'cadence' ? errorText(lang, 'cadence', `${prefix}cadence`) : ''}</fieldset>`;
 }
@@ -70,12 +72,12 @@ function cadenceChoice(lang: Lang, list: List, selected: string | undefined, err
  * The subscribe form itself: the same POST and rules wherever it is shown. On the home page
  * (`prefix` set) it asks only for the address and the cadence.
  */
-export function subscribeFields(lang: Lang, list: List, state: FormState = { values: {} }, options: { prefix?: string; withName?: boolean } = {}): SafeHtml {
+export function subscribeFields(lang: Lang, list: List, state: FormState = { values: {} }, options: { prefix?: string; withName?: boolean; compact?: boolean } = {}): SafeHtml {
   const prefix = options.prefix ?? '';
   return html`<form method="post" action="/lists/${encodeURIComponent(list.slug)}/subscribe" novalidate>
 ${textField(lang, { id: 'email', type: 'email', label: t(lang, 'field.email'), value: state.values.email, required: true, autocomplete: 'email', error: state.error, prefix })}
 ${options.withName === false ? '' : textField(lang, { id: 'name', type: 'text', label: t(lang, 'field.name'), value: state.values.name, autocomplete: 'name', error: state.error, optional: true, prefix })}
-${cadenceChoice(lang, list, state.values.cadence, state.error, prefix)}
+${cadenceChoice(lang, list, state.values.cadence, state.error, prefix, options.compact)}
 <div class="hp" aria-hidden="true"><label for="${prefix}website">${t(lang, 'subscribe.honeypot')}</label><input id="${prefix}website" name="website" type="text" tabindex="-1" autocomplete="off"></div>
 <button type="submit">${t(lang, 'subscribe.submit')}</button>
 </form>`;

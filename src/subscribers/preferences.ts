@@ -87,7 +87,7 @@ export async function unsubscribe(
   deps: Pick<SubscriberDeps, 'db'>,
   subscriptionId: string,
   /** `at`: when the reader asked, for a request kept while the database was down (kept-unsubscribes.ts). */
-  meta: RequestMeta & { method: 'one-click' | 'page' | 'api' | 'desk'; at?: Date },
+  meta: RequestMeta & { method: 'one-click' | 'page' | 'api' | 'desk' | 'mailto'; at?: Date },
 ): Promise<{ changed: boolean; subscription: Subscription }> {
   return deps.db.transaction().execute(async (trx) => {
     const sub = await lockOrFail(trx, subscriptionId);

@@ -15,7 +15,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * The first key signs; every key verifies, so SECRET_KEY can be rotated without breaking the
  * links in mail already delivered.
  *
- * Lifetimes: confirmation 7 days (the promise in platform.md). Unsubscribe never: mail clients
+ * Lifetimes: confirmation 7 days (docs/promises.md, "Links and tokens"). Unsubscribe never: mail clients
  * and readers use it months later and it must always work. Preferences one year: every
  * newsletter carries a fresh one, so only a link in a year-old email has run out, and its
  * page offers to email a new link. A year bounds how long a forwarded email keeps access to

@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../src/config';
 import type { Cadence, List, SubscriptionStatus } from '../../src/db/schema';
 import type { Db } from '../../src/db/database';
 import { importIssue } from '../../src/issues/repository';
+import { compileMjmlHere } from '../../src/issues/mjml';
 import { loadTemplates } from '../../src/issues/templates';
 import { validateIssueFile } from '../../src/issues/validate';
 import { createList } from '../../src/lists/repository';
@@ -73,12 +74,12 @@ export async function startSendWorld(options: WorldOptions = {}): Promise<SendWo
   });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  const queues = createQueues(redisUrl, prefix, test.db);
+  const queues = createQueues(redisUrl, prefix, test.db, { lockMs: config.jobLockMs, stalledIntervalMs: config.jobStallCheckMs, retryFirstMs: config.jobRetryFirstMs });
   const mailer = createSmtpMailer(smtp.url, { pool: config.sendConcurrency, dkim: config.dkim });
   const workers =
     options.workers === false
       ? undefined
-      : await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), log });
+      : await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), compileMjml: compileMjmlHere, log });
   const list = await createList(test.db, {
     slug: 'ml-news',
     name: '机器学习月报',

@@ -10,6 +10,7 @@ import { createQueues, JOB_KINDS, type Queues } from '../../src/queues';
 import { parseMail, startCaptureServer, type CaptureServer, type CapturedMail, type RcptVerdict } from '../../src/mail/capture';
 import { createSmtpMailer, type Mailer } from '../../src/mail/transport';
 import { startWorkers, type Workers } from '../../src/worker';
+import { compileMjmlHere } from '../../src/issues/mjml';
 import type { SchedulerOptions } from '../../src/schedules/tick';
 import { loadTemplates } from '../../src/issues/templates';
 import { log } from '../../src/log';
@@ -65,7 +66,7 @@ export async function startSubscriberApp(
   const queues = createQueues(REDIS_URL, prefix, test.db);
   const mailer: Mailer = createSmtpMailer(smtp.url, { pool: 1 });
   const workers: Workers = await startWorkers(
-    { config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), log },
+    { config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), compileMjml: compileMjmlHere, log },
     { scheduler: options.scheduler },
   );
   // bull names each worker's blocking connection just after process() starts, in a promise it

@@ -1,6 +1,7 @@
-import { findPublishedIssue } from '../../src/archive/repository';
+import { findPublishedIssue } from '../../src/issues/published';
 import { cancelSend, pauseSend, resumeSend } from '../../src/sending/control';
 import { planSend } from '../../src/sending/plan';
+import { sendStore } from '../../src/sending/repository';
 import { addSubscribers, importFixture, startSend, startSendWorld, type SendWorld } from '../helpers/send-world';
 
 /**
@@ -29,7 +30,7 @@ afterEach(async () => {
 async function pausedWithEverythingSent() {
   await startSend(world, '2021-02');
   const send = await world.db.selectFrom('sends').selectAll().executeTakeFirstOrThrow();
-  expect(await planSend({ db: world.db, queues: world.queues }, send.id)).toBe('planned');
+  expect(await planSend({ store: sendStore(world.db), queues: world.queues }, send.id)).toBe('planned');
   const paused = await pauseSend(world.db, (await world.db.selectFrom('sends').selectAll().executeTakeFirstOrThrow())!);
   expect(paused.status).toBe('paused');
   // The batch jobs planning queued were consumed before the pause (their messages in flight).
@@ -59,7 +60,7 @@ test('cancel of a send that already reached everyone: done, and the issue stays 
 test('cancel of a paused send with messages still to go: cancelled, the rest never sent', async () => {
   await startSend(world, '2021-02');
   const send = await world.db.selectFrom('sends').selectAll().executeTakeFirstOrThrow();
-  await planSend({ db: world.db, queues: world.queues }, send.id);
+  await planSend({ store: sendStore(world.db), queues: world.queues }, send.id);
   const paused = await pauseSend(world.db, (await world.db.selectFrom('sends').selectAll().executeTakeFirstOrThrow())!);
   const cancelled = await cancelSend(world.db, paused);
   expect(cancelled.status).toBe('cancelled');

@@ -1,4 +1,7 @@
 import { startCaptureServer, type CaptureServer } from '../../src/mail/capture';
+import { resumeSend } from '../../src/sending/control';
+import { sendAction } from '../../src/sending/editor';
+import type { Db } from '../../src/db/database';
 import {
   addSubscribers,
   deliveryCounts,
@@ -8,22 +11,73 @@ import {
   startSendWorld,
   waitForSendStatus,
   freePort,
+  type SendWorld,
 } from '../helpers/send-world';
 
+/**
+ * SMTP trouble against a real SMTP server (an in-process smtp-server that refuses as told, or
+ * is closed for real). The circuit breaker's waits are shortened by configuration (first wait
+ * 1 s, at most 2 s); the outages themselves last as long as the issue says.
+ */
 jest.setTimeout(150_000);
 
-test('4xx answers are retried with backoff and 5xx recipients bounce, never retried', async () => {
+const BREAKER = { SEND_BACKOFF_FIRST_SECONDS: '1', SEND_BACKOFF_MAX_SECONDS: '2', JOB_RETRY_FIRST_MS: '300' };
+
+/** Watches the send every 100 ms: was it ever paused, did its circuit open, what did status say. */
+function watch(world: SendWorld) {
+  const seen = { paused: false, opened: false };
+  const timer = setInterval(() => {
+    void world.db
+      .selectFrom('sends')
+      .select(['status', 'failing_since'])
+      .executeTakeFirst()
+      .then((s) => {
+        if (s?.status === 'paused') seen.paused = true;
+        if (s?.failing_since) seen.opened = true;
+      })
+      .catch(() => {});
+  }, 100);
+  return { seen, stop: () => clearInterval(timer) };
+}
+
+async function statusText(world: SendWorld): Promise<string | null> {
+  const issue = await world.db.selectFrom('issues').selectAll().executeTakeFirstOrThrow();
+  const p = await sendAction({ db: world.db, queues: world.queues, config: world.config }, issue, world.list, 'status');
+  return p.circuit.text;
+}
+
+function duplicatesOf(messages: { envelope: { to: string[] } }[]): { got: Map<string, number>; duplicates: number } {
+  const got = new Map<string, number>();
+  for (const m of messages) for (const to of m.envelope.to) got.set(to, (got.get(to) ?? 0) + 1);
+  return { got, duplicates: [...got.values()].reduce((n, c) => n + c - 1, 0) };
+}
+
+async function subscriptionStatuses(db: Db, like: string) {
+  return db
+    .selectFrom('subscriptions as s')
+    .innerJoin('subscribers as p', 'p.id', 's.subscriber_id')
+    .select(['s.status', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('p.email', 'like', like)
+    .groupBy('s.status')
+    .execute();
+}
+
+test('4xx answers are retried and 5xx recipients bounce, never retried', async () => {
   let temporary = true;
   let refusedConnections = 0;
   let rejected550 = 0;
+  let rejected451 = 0;
   const world = await startSendWorld({
+    env: BREAKER,
     onConnect: () => (temporary && refusedConnections++ < 5 ? { code: 421, message: 'too busy, come back later' } : undefined),
     onRcpt: (address) => {
       if (address.startsWith('hard-')) {
         rejected550++;
         return { code: 550, message: 'no such user' };
       }
-      return temporary ? { code: 451, message: 'greylisted, try again' } : undefined;
+      if (!temporary) return undefined;
+      rejected451++;
+      return { code: 451, message: 'greylisted, try again' };
     },
   });
   try {
@@ -31,79 +85,144 @@ test('4xx answers are retried with backoff and 5xx recipients bounce, never retr
     const hard = await addSubscribers(world.db, world.list.id, 20, 'hard');
     await importFixture(world);
     await startSend(world, '2021-02');
-    await new Promise((r) => setTimeout(r, 4000));
-    expect(world.smtp.messages()).toHaveLength(0); // everything refused so far
+    // Refusals until well past the point where the circuit opens and a probe has failed.
+    while (rejected451 < 15) await new Promise((r) => setTimeout(r, 50));
+    expect(world.smtp.messages()).toHaveLength(0);
     temporary = false;
-    await waitForSendStatus(world.db, 'done', 120_000);
+    await waitForSendStatus(world.db, 'done', 60_000);
 
     const got = receivedPerAddress(world.smtp);
     for (const a of good) expect(got.get(a)).toBe(1);
     for (const a of hard) expect(got.has(a)).toBe(false);
     expect(await deliveryCounts(world.db)).toEqual({ sent: 300, bounced: 20 });
-    // A 5xx is asked once per address, never again.
-    expect(rejected550).toBe(20);
-    const statuses = await world.db
-      .selectFrom('subscriptions as s')
-      .innerJoin('subscribers as p', 'p.id', 's.subscriber_id')
-      .select(['s.status', (eb) => eb.fn.countAll<number>().as('n')])
-      .where('p.email', 'like', 'hard-%')
-      .groupBy('s.status')
-      .execute();
-    expect(statuses.map((r) => [r.status, Number(r.n)])).toEqual([['bounced', 20]]);
-    const events = await world.db.selectFrom('subscription_events').select('type').where('type', '=', 'bounced').execute();
-    expect(events).toHaveLength(20);
-    // Retries happened: deliveries that were greylisted carry more than one attempt.
+    expect(rejected550).toBe(20); // a 5xx is asked once per address, never again
+    expect((await subscriptionStatuses(world.db, 'hard-%')).map((r) => [r.status, Number(r.n)])).toEqual([['bounced', 20]]);
+    expect(await world.db.selectFrom('subscription_events').select('type').where('type', '=', 'bounced').execute()).toHaveLength(20);
+    // The refused ones were tried again: their rows count two attempts or more.
     const retried = await world.db.selectFrom('deliveries').select('id').where('attempts', '>', 1).execute();
-    expect(retried.length).toBeGreaterThan(0);
+    expect(retried.length).toBeGreaterThanOrEqual(10);
   } finally {
     await world.close();
   }
 });
 
-test('the SMTP server down for 30 s: the send waits and resumes by itself, everyone once', async () => {
+// The two outages of issue 14, side by side (each has its own database, Redis prefix and
+// SMTP server): both must finish with no one resuming anything.
+test.concurrent('the SMTP server down for 30 s: the send waits, probes, and goes on by itself; everyone once', async () => {
   const port = await freePort();
-  const world = await startSendWorld({ smtpPort: port, env: { SEND_RATE: '100' } });
+  const world = await startSendWorld({ smtpPort: port, env: { ...BREAKER, SEND_RATE: '100' } });
+  const watching = watch(world);
   let second: CaptureServer | undefined;
   try {
     const readers = await addSubscribers(world.db, world.list.id, 600, 'down');
     await importFixture(world);
     await startSend(world, '2021-02');
-    // Let some go out, then take the server away for 30 s.
     while (world.smtp.messages().length < 100) await new Promise((r) => setTimeout(r, 50));
     await world.smtp.close();
     const before = world.smtp.messages();
-    await new Promise((r) => setTimeout(r, 30_000));
+    const downAt = Date.now();
+    // While it is down, `issues status` says why the send is not moving.
+    let text: string | null = null;
+    while (!text && Date.now() - downAt < 25_000) {
+      await new Promise((r) => setTimeout(r, 200));
+      text = await statusText(world);
+    }
+    expect(text).toMatch(/^SMTP refusing since \d\d:\d\d, next try \d\d:\d\d/);
+    await new Promise((r) => setTimeout(r, 30_000 - (Date.now() - downAt)));
     second = await startCaptureServer({ port, keep: 100_000 });
-    await waitForSendStatus(world.db, 'done', 100_000);
+    await waitForSendStatus(world.db, 'done', 60_000);
 
-    const got = new Map<string, number>();
-    for (const m of [...before, ...second.messages()]) for (const to of m.envelope.to) got.set(to, (got.get(to) ?? 0) + 1);
+    const { got, duplicates } = duplicatesOf([...before, ...second.messages()]);
     for (const a of readers) expect(got.get(a)).toBeGreaterThanOrEqual(1);
-    const duplicates = [...got.values()].reduce((n, c) => n + c - 1, 0);
-    // Only messages in flight when the server went away can come twice (SEND_CONCURRENCY of them).
-    expect(duplicates).toBeLessThanOrEqual(world.config.sendConcurrency);
+    // Only messages in flight when the server went away can come twice.
+    expect(duplicates).toBeLessThanOrEqual(world.config.sendConcurrency * 2);
     expect(await deliveryCounts(world.db)).toEqual({ sent: 600 });
+    expect(watching.seen).toMatchObject({ opened: true, paused: false });
+    expect(await statusText(world)).toBeNull(); // closed again
   } finally {
+    watching.stop();
     await second?.close();
     await world.close();
   }
 });
 
-test('too many temporary failures in a row pause the send with a reason; resume finishes it once', async () => {
+test.concurrent('451 to every recipient for 20 s: the send waits, probes, and goes on by itself; everyone once', async () => {
+  let refusingUntil = Infinity;
+  const world = await startSendWorld({
+    env: { ...BREAKER, SEND_RATE: '100' },
+    onRcpt: () => (Date.now() < refusingUntil ? { code: 451, message: '4.3.2 try again later' } : undefined),
+  });
+  const watching = watch(world);
+  try {
+    const readers = await addSubscribers(world.db, world.list.id, 400, 'tempfail');
+    await importFixture(world);
+    refusingUntil = Date.now() + 20_000;
+    await startSend(world, '2021-02');
+    await waitForSendStatus(world.db, 'done', 80_000);
+    const got = receivedPerAddress(world.smtp);
+    for (const a of readers) expect(got.get(a)).toBe(1);
+    expect(await deliveryCounts(world.db)).toEqual({ sent: 400 });
+    expect(watching.seen).toMatchObject({ opened: true, paused: false });
+    // Waiting is not failing: the probes and the first refusals cost a few attempts, not ten.
+    const failed = await world.db.selectFrom('deliveries').select('id').where('attempts', '>=', 5).execute();
+    expect(failed).toHaveLength(0);
+  } finally {
+    watching.stop();
+    await world.close();
+  }
+});
+
+test('a greylisting server (451 once for 5 % of recipients) pauses nothing and opens no circuit; each of them gets one message', async () => {
+  const greylisted = new Set<string>();
+  let refused = 0;
+  const world = await startSendWorld({
+    env: BREAKER,
+    onRcpt: (address) => {
+      const n = Number(/-(\d+)@/.exec(address)?.[1] ?? 0);
+      if (n % 20 === 7 && !greylisted.has(address)) {
+        greylisted.add(address);
+        refused++;
+        return { code: 451, message: '4.7.1 greylisted, come back in a moment' };
+      }
+      return undefined;
+    },
+  });
+  const watching = watch(world);
+  try {
+    const readers = await addSubscribers(world.db, world.list.id, 1000, 'grey');
+    await importFixture(world);
+    await startSend(world, '2021-02');
+    await waitForSendStatus(world.db, 'done', 60_000);
+    expect(refused).toBe(50);
+    const got = receivedPerAddress(world.smtp);
+    for (const a of readers) expect(got.get(a)).toBe(1);
+    expect(await deliveryCounts(world.db)).toEqual({ sent: 1000 });
+    expect(watching.seen).toEqual({ paused: false, opened: false });
+    const twice = await world.db.selectFrom('deliveries').select('id').where('attempts', '=', 2).execute();
+    expect(twice).toHaveLength(50);
+  } finally {
+    watching.stop();
+    await world.close();
+  }
+});
+
+test('nothing but failures for SEND_GIVE_UP_AFTER: the send pauses for a person, with the reason; resume finishes it once', async () => {
   let refusing = true;
   const world = await startSendWorld({
-    env: { SEND_PAUSE_AFTER_FAILURES: '20', SEND_BATCH_SIZE: '10' },
+    env: { ...BREAKER, SEND_GIVE_UP_AFTER: '4s', SEND_BATCH_SIZE: '10' },
     onRcpt: () => (refusing ? { code: 451, message: 'mailbox temporarily unavailable' } : undefined),
   });
   try {
     const readers = await addSubscribers(world.db, world.list.id, 100, 'pause');
     await importFixture(world);
+    const started = Date.now();
     await startSend(world, '2021-02');
     await waitForSendStatus(world.db, 'paused', 60_000);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4000); // not before it gave SMTP its time
     const send = await world.db.selectFrom('sends').selectAll().executeTakeFirstOrThrow();
-    expect(send.pause_reason).toMatch(/temporary SMTP failures/);
+    expect(send.pause_reason).toMatch(/^paused itself: SMTP refused every message since \d\d:\d\d \(451[^)]*temporarily unavailable\)/);
+    expect(world.smtp.messages()).toHaveLength(0);
     refusing = false;
-    const { resumeSend } = await import('../../src/sending/control.js');
     await resumeSend({ db: world.db, queues: world.queues }, send);
     await waitForSendStatus(world.db, 'done', 60_000);
     const got = receivedPerAddress(world.smtp);

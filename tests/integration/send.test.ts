@@ -48,7 +48,7 @@ describe('a 2,000-recipient send of the golden issue', () => {
     expect(await deliveryCounts(world.db)).toEqual({ sent: 2000 });
   });
 
-  test('each message carries the headers of platform.md and parses with both parts', async () => {
+  test('each message carries the headers of docs/promises.md and parses with both parts', async () => {
     const subscriber = weekly[1]!; // "读者 2": a name to put in To
     const mail = world.smtp.messages().find((m) => m.envelope.to.includes(subscriber))!;
     const parsed = await simpleParser(mail.raw);

@@ -4,7 +4,7 @@ import { jsonOrPageErrors } from '../../http/errors';
 import { sendPage } from '../../http/page';
 import { bodyOf, listLang, metaOf, param, str, wantsJson } from '../../http/request';
 import { t } from '../../i18n';
-import { publishedIssues } from '../../archive/repository';
+import { publishedIssues } from '../../issues/published';
 import { getListBySlug } from '../../lists/repository';
 import * as pages from '../pages';
 import { requestPreferencesLink, subscribe } from '../service';

@@ -7,9 +7,7 @@ let Pristine!: typeof DataStreamClass;
 jest.isolateModules(() => {
   Pristine = require('nodemailer/lib/smtp-connection/data-stream');
 });
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { dotStuff } = require('../../../src/mail/dot-stuffing') as typeof import('../../../src/mail/dot-stuffing');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const Patched = require('nodemailer/lib/smtp-connection/data-stream') as typeof DataStreamClass;
 
 async function through(Stream: typeof DataStreamClass, chunks: Buffer[]): Promise<{ out: Buffer; inBytes: number; outBytes: number }> {

@@ -78,6 +78,19 @@ describe('renderSystemMail', () => {
     expect(mail.headers).toEqual({});
   });
 
+  it('reminder: a fresh confirmation link in both parts, said to be the only reminder', async () => {
+    const mail = await render('reminder');
+    expect(mail.subject).toBe('Reminder: confirm your subscription to ML <News> & more');
+    const [url] = links(mail.text, 'confirm');
+    expect(url).toBeDefined();
+    expect(mail.html).toContain(`href="${url}"`);
+    expect(mail.html).toContain('Still want ML &lt;News&gt; &amp; more?');
+    expect(mail.text).toContain('This is the only reminder we send.');
+    // Like the confirmation: no unsubscribe, since there is nothing to leave yet.
+    expect(links(mail.text, 'unsubscribe')).toEqual([]);
+    expect(mail.headers).toEqual({});
+  });
+
   it('welcome: the cadence sentence, preferences and one-click unsubscribe, as a newsletter has', async () => {
     const mail = await render('welcome');
     expect(mail.text).toContain('You’ll receive one digest a month.');
