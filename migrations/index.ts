@@ -6,6 +6,7 @@ import * as listDigestTemplates from './2026-11-28-04-list-digest-templates';
 import * as subscriptionRequests from './2026-12-06-10-01-subscription-requests';
 import * as subscriberEmailPrefix from './2026-12-06-50-subscriber-email-prefix';
 import * as deliveryReportsAndSendSummaries from './2026-12-06-30-01-delivery-reports-and-send-summaries';
+import * as sendSummaryLateBounces from './2026-12-06-30-02-send-summary-late-bounces';
 import * as listFrontDoor from './2026-12-06-60-list-front-door';
 import * as sendWorkersAndCircuit from './2026-12-06-20-01-send-workers-and-circuit';
 import * as editorsAndDeskEvents from './2026-12-06-40-01-editors-and-desk-events';
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   '2026-12-06-10-01-subscription-requests': subscriptionRequests,
   '2026-12-06-20-01-send-workers-and-circuit': sendWorkersAndCircuit,
   '2026-12-06-30-01-delivery-reports-and-send-summaries': deliveryReportsAndSendSummaries,
+  '2026-12-06-30-02-send-summary-late-bounces': sendSummaryLateBounces,
   '2026-12-06-40-01-editors-and-desk-events': editorsAndDeskEvents,
   '2026-12-06-50-subscriber-email-prefix': subscriberEmailPrefix,
   '2026-12-06-60-list-front-door': listFrontDoor,

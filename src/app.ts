@@ -1,4 +1,3 @@
-import path from 'node:path';
 import express from 'express';
 import { sql } from 'kysely';
 import type { AppDeps } from './http/deps';
@@ -11,6 +10,7 @@ import { subscriberRoutes } from './subscribers/routes';
 import { adminApi } from './api/routes';
 import { deskRoutes } from './desk/routes';
 import { archiveRoutes, homeRoutes } from './archive/routes';
+import { assetRoutes } from './archive/assets';
 
 /** How long /healthz waits for each dependency before calling it down. */
 const HEALTH_TIMEOUT_MS = 2000;
@@ -63,8 +63,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
   });
-  // Images of imported issues, at the URLs the compiled email uses.
-  app.use('/assets', express.static(path.join(deps.config.dataDir, 'assets'), { index: false, dotfiles: 'deny', maxAge: '7d', fallthrough: true }));
+  // Images of imported issues, at the URLs the compiled email uses: sent issues' only.
+  app.use(assetRoutes(deps));
 
   app.use('/api/v1', adminApi(deps));
   // The editor's desk: its own sessions, CSRF checks and pages (src/desk/routes.ts).

@@ -5,6 +5,7 @@ import { JOB_KINDS, type JobKind, type Owned, type JobPayloads } from './queues'
 import { RetryLater } from './sending/batch';
 import { beat, forgetWorker } from './sending/repository';
 import { startScheduler, type SchedulerOptions } from './schedules/tick';
+import { pruneDeliveries } from './sending/retention';
 
 export type { WorkerDeps } from './jobs';
 
@@ -68,6 +69,14 @@ export async function startWorkers(deps: WorkerDeps, options: { scheduler?: Sche
   void repair();
   const timer = setInterval(() => void repair(), deps.config.repairIntervalMs);
   timer.unref();
+  // Finished sends' delivery rows past DELIVERY_RETENTION_DAYS, summarised then removed in
+  // small batches (sending/retention.ts); hourly is plenty for a limit counted in days.
+  const prune = () =>
+    pruneDeliveries(deps.db, { retentionDays: deps.config.deliveryRetentionDays })
+      .then((r) => r.rows > 0 && deps.log.info(r, 'removed delivery rows past DELIVERY_RETENTION_DAYS (summaries kept)'))
+      .catch((err: Error) => deps.log.warn({ err: err.message }, 'delivery retention failed; will try again'));
+  const pruneTimer = setInterval(() => void prune(), 60 * 60 * 1000);
+  pruneTimer.unref();
   // Scheduled sends and monthly digests, driven by the rows: every worker runs one, and the
   // guarded status moves make sure each send starts once.
   // `options.scheduler`: a test's clock and interval, so a send scheduled minutes ahead goes
@@ -78,6 +87,7 @@ export async function startWorkers(deps: WorkerDeps, options: { scheduler?: Sche
     repair,
     async close() {
       clearInterval(timer);
+      clearInterval(pruneTimer);
       clearInterval(beating);
       await Promise.race([scheduler.close(), new Promise((r) => setTimeout(r, 5000).unref())]);
       // Local pause: this process stops taking jobs and waits for its active ones; others on

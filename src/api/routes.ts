@@ -55,13 +55,13 @@ function listApi(deps: AppDeps): express.Router {
 
   router.post('/lists', async (req, res) => {
     if (!req.is('application/json')) throw new AppError('invalid_input', 'send the list as JSON (Content-Type: application/json)');
-    const list = await createListFromInput(db, req.body);
+    const list = await createListFromInput(db, req.body, res.locals.actor);
     res.status(201).location(`${req.baseUrl}/lists/${list.slug}`).json({ list: listToJson(list) });
   });
 
   router.patch('/lists/:slug', async (req, res) => {
     if (!req.is('application/json')) throw new AppError('invalid_input', 'send the changes as JSON (Content-Type: application/json)');
-    const list = await updateListFromInput(db, req.params.slug, req.body);
+    const list = await updateListFromInput(db, req.params.slug, req.body, res.locals.actor);
     res.json({ list: listToJson(list) });
   });
 

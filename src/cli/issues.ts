@@ -1,7 +1,7 @@
 import { Presets, SingleBar } from 'cli-progress';
 import type { Connections } from '../connect';
 import { AppError } from '../errors';
-import { importIssue, listIssues } from '../issues/repository';
+import { importIssue, listIssues, unsentCovers } from '../issues/repository';
 import { formatProblems, validateIssueFile } from '../issues/validate';
 import { getListBySlug } from '../lists/repository';
 import type { SendProgress } from '../sending/control';
@@ -67,6 +67,12 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
         const list = await getListBySlug(deps.db, opts.list ?? checked.issue.list);
         const { issue, replaced } = await importIssue(deps.db, { list, issue: checked.issue, baseDir: checked.baseDir, dataDir: deps.config.dataDir });
         ctx.out(`${replaced ? 'replaced' : 'imported'} ${issue.kind} issue ${issue.slug} (${issue.date}) in list ${list.slug}`);
+        // A cover that is not sent is left out of the digest's email: its title is not public.
+        for (const cover of await unsentCovers(deps.db, list.id, checked.issue.kind === 'digest' ? (checked.issue.covers ?? []) : [])) {
+          ctx.out(
+            `note: covers "${cover.slug}" is ${cover.state === 'missing' ? `not an issue of list ${list.slug}` : `${cover.state === 'draft' ? 'a draft' : cover.state}, not a sent issue`}: left out of the digest unless it is sent first`,
+          );
+        }
       });
     });
 

@@ -102,7 +102,7 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
       // Checked before connecting: a typo should not wait for the database.
       validateListInput(input);
       await ctx.withConnection(async (deps) => {
-        const list = await createListFromInput(deps.db, input);
+        const list = await createListFromInput(deps.db, input, 'cli');
         ctx.out(`created list ${list.slug}`);
         for (const line of describe(list).slice(1)) ctx.out(line);
         if (!bounceDomainConfigured(ctx)) {
@@ -122,7 +122,7 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
         throw new AppError('invalid_input', 'nothing to change: give at least one option (see `broadsheet lists update --help`)');
       }
       await ctx.withConnection(async (deps) => {
-        const list = await updateListFromInput(deps.db, slug, changes);
+        const list = await updateListFromInput(deps.db, slug, changes, 'cli');
         ctx.out(`updated list ${list.slug}`);
         for (const line of describe(list).slice(1)) ctx.out(line);
       });

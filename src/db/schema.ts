@@ -126,8 +126,8 @@ export interface SubscriptionRequestsTable {
 
 export type SubscriptionRequest = Selectable<SubscriptionRequestsTable>;
 
-/** Events of a list that name no subscription (migration 60): e.g. a pending one that expired. */
-export type ListEventType = 'pending_expired';
+/** Events of a list that name no subscription (migration 60): a pending one that expired; a list created or its settings changed, by whom (data.actor). */
+export type ListEventType = 'pending_expired' | 'created' | 'settings_changed';
 
 export interface ListEventsTable {
   id: Generated<string>;
@@ -224,13 +224,16 @@ export interface SendSummariesTable {
   recipients: number;
   delivered: number;
   bounced: number;
+  /** Reported as bounced after the send (a DSN, a webhook), as in the editor's report. */
+  bounced_later: Generated<number>;
   complained: number;
   soft_bounced: number;
   suppressed: number;
   failed: number;
   cancelled: number;
   unsubscribed: number;
-  top_responses: ColumnType<{ response: string; count: number }[], string, string>;
+  /** The most common SMTP answers, normalised as in the report: [{ answer, count }]. */
+  top_responses: ColumnType<{ answer: string; count: number }[], string, string>;
   summarized_at: Generated<Date>;
   rows_removed_at: Date | null;
 }

@@ -64,3 +64,17 @@ export async function latestPublishedByList(db: Db): Promise<Map<string, Publish
     .execute();
   return new Map(rows.map((row) => [row.list_id, row]));
 }
+
+/** Whether `/assets/{list}/{issue}/…` may be served to anyone: the issue has been sent. */
+export async function findPublishedAssetOwner(db: Db, listSlug: string, issueSlug: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('issues')
+    .innerJoin('lists', 'lists.id', 'issues.list_id')
+    .innerJoin('sends', 'sends.issue_id', 'issues.id')
+    .select('issues.id')
+    .where('lists.slug', '=', listSlug)
+    .where('issues.slug', '=', issueSlug)
+    .where('sends.status', 'in', SENT_STATUSES)
+    .executeTakeFirst();
+  return row !== undefined;
+}

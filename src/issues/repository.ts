@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { Db } from '../db/database';
 import type { IssueRow, List, SendStatus } from '../db/schema';
 import { AppError } from '../errors';
+import { assetFileProblem } from './asset-file';
+import { SENT_STATUSES } from './published';
 import type { Issue } from './types';
 
 /** Where an issue's relative assets are kept under DATA_DIR, and served from (`/assets/…`). */
@@ -70,6 +72,9 @@ export async function importIssue(
     // Copied inside the transaction: if a copy fails, the row is not written either.
     const target = assetDir(dataDir, list.slug, issue.slug);
     for (const rel of relativeAssets(issue)) {
+      // Checked again here: the folder may have changed since it was validated.
+      const problem = assetFileProblem(baseDir, rel);
+      if (problem) throw new AppError('invalid_issue', `image ${rel}: ${problem}`);
       const to = path.join(target, rel);
       await fs.mkdir(path.dirname(to), { recursive: true });
       await fs.copyFile(path.join(baseDir, rel), to);
@@ -118,6 +123,26 @@ export async function listIssues(db: Db, listId: string): Promise<IssueSummary[]
     .orderBy('i.slug', 'desc')
     .execute();
   return rows.map((r) => ({ slug: r.slug, kind: r.kind, date: r.date, title: r.title, state: issueState(r.status), scheduledAt: r.scheduled_at }));
+}
+
+/**
+ * The covers of a digest that are not sent issues of the list, with what they are instead
+ * ('missing' when the list has no such issue). Their titles are not public: a send leaves
+ * them out of the email, and `issues import` says so.
+ */
+export async function unsentCovers(db: Db, listId: string, covers: readonly string[]): Promise<Array<{ slug: string; state: IssueState | 'missing' }>> {
+  if (covers.length === 0) return [];
+  const rows = await db
+    .selectFrom('issues as i')
+    .leftJoin('sends as s', 's.issue_id', 'i.id')
+    .select(['i.slug', 's.status'])
+    .where('i.list_id', '=', listId)
+    .where('i.slug', 'in', [...covers])
+    .execute();
+  const found = new Map(rows.map((r) => [r.slug, r.status]));
+  return covers
+    .filter((slug) => !found.has(slug) || !SENT_STATUSES.includes(found.get(slug)!))
+    .map((slug) => ({ slug, state: found.has(slug) ? issueState(found.get(slug)) : 'missing' }));
 }
 
 /** The issue JSON as stored (it passed validation when it was imported). */

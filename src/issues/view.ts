@@ -23,7 +23,10 @@ export interface RenderContext {
   cadence: 'weekly' | 'monthly';
   /** Section ids the subscriber opted out of: render once per distinct choice. */
   excludeSections?: string[];
-  /** Titles of the weekly issues a digest covers, by slug; a cover without one shows its slug. */
+  /**
+   * Titles of the sent weekly issues a digest covers, by slug: when given, a cover without one
+   * is left out (not public); without them (the editor's preview) every cover shows its slug.
+   */
   coverTitles?: Readonly<Record<string, string>>;
   /**
    * Who reads it: a subscriber (the email: a greeting, why they get it, their preferences and
@@ -140,7 +143,9 @@ export function issueView(issue: Issue, ctx: RenderContext): IssueView {
       preferencesUrl: mark.token('preferences_url'),
       unsubscribeUrl: mark.token('unsubscribe_url'),
     },
-    covers: (issue.kind === 'digest' ? (issue.covers ?? []) : []).map((slug): LinkView => {
+    // With the titles of the sent weeklies given (a send, the web version), a cover without
+    // one is not a sent issue: its title is not public, and its link would be a 404.
+    covers: (issue.kind === 'digest' ? (issue.covers ?? []) : []).filter((slug) => !ctx.coverTitles || Object.hasOwn(ctx.coverTitles, slug)).map((slug): LinkView => {
       const url = archiveUrl(ctx, slug);
       return { title: ctx.coverTitles?.[slug] ?? slug, url, host: hostOf(url) };
     }),

@@ -30,9 +30,20 @@ export function validateListInput(input: unknown): ListValues {
   return values as ListValues;
 }
 
-/** Validates and stores a new list; a taken slug is a `conflict`. */
-export async function createListFromInput(db: Db, input: unknown): Promise<List> {
-  return createList(db, validateListInput(input));
+/**
+ * A change to a list's settings, on the list's log: who made it (an editor's address, 'cli',
+ * 'api') and which settings changed. Only names: the values are the list's own row.
+ */
+async function recordListChange(db: Db, list: List, type: 'created' | 'settings_changed', actor: string | undefined, changed: string[]): Promise<void> {
+  if (!actor) return;
+  await db.insertInto('list_events').values({ list_id: list.id, type, data: JSON.stringify({ actor, changed }) }).execute();
+}
+
+/** Validates and stores a new list; a taken slug is a `conflict`. `actor`: who, for the list's log. */
+export async function createListFromInput(db: Db, input: unknown, actor?: string): Promise<List> {
+  const list = await createList(db, validateListInput(input));
+  await recordListChange(db, list, 'created', actor, []);
+  return list;
 }
 
 /**
@@ -40,7 +51,7 @@ export async function createListFromInput(db: Db, input: unknown): Promise<List>
  * rules as a new list (so a list cannot be updated into one `create` would refuse). A field
  * left out keeps its value; `null` clears an optional one (weekly, monthly, replyTo, …).
  */
-export async function updateListFromInput(db: Db, slug: string, changes: unknown): Promise<List> {
+export async function updateListFromInput(db: Db, slug: string, changes: unknown, actor?: string): Promise<List> {
   if (typeof changes !== 'object' || changes === null || Array.isArray(changes)) {
     throw new AppError('invalid_input', 'send the changes as a JSON object, like { "contact": "…" }');
   }
@@ -54,8 +65,13 @@ export async function updateListFromInput(db: Db, slug: string, changes: unknown
     throw new AppError('invalid_input', `invalid list: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, problems);
   }
   const current = await getListBySlug(db, slug);
-  const { slug: _unchanged, ...values } = validateListInput({ ...listToJson(current), ...Object.fromEntries(given) });
-  return updateList(db, slug, values);
+  const before = listToJson(current);
+  const { slug: _unchanged, ...values } = validateListInput({ ...before, ...Object.fromEntries(given) });
+  const updated = await updateList(db, slug, values);
+  const after = listToJson(updated);
+  const changed = given.map(([field]) => field).filter((field) => JSON.stringify(before[field as keyof typeof before]) !== JSON.stringify(after[field as keyof typeof after]));
+  if (changed.length > 0) await recordListChange(db, updated, 'settings_changed', actor, changed);
+  return updated;
 }
 
 export type StatusCounts = Record<SubscriptionStatus, number>;

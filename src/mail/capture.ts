@@ -37,6 +37,12 @@ export async function startCaptureServer(
     onConnect?: () => RcptVerdict;
     /** An older server: does not offer 8BITMIME or SMTPUTF8 (for tests of the 7-bit fallback). */
     plain?: boolean;
+    /**
+     * How long `close()` lets open connections go on before cutting them (smtp-server's
+     * default: 30 s, during which pooled connections keep delivering). An outage test sets it
+     * short, so that the server is really gone from the moment it closes.
+     */
+    closeTimeoutMs?: number;
   } = {},
 ): Promise<CaptureServer> {
   const keep = options.keep ?? 1000;
@@ -45,6 +51,7 @@ export async function startCaptureServer(
   let nextId = 1;
 
   const server = new SMTPServer({
+    closeTimeout: options.closeTimeoutMs,
     disabledCommands: ['AUTH', 'STARTTLS'],
     logger: false,
     size: 25 * 1024 * 1024,

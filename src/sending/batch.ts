@@ -264,6 +264,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
     } else {
       // SMTP answers again: full speed, and every batch that stopped for the circuit is queued.
       await store.closeCircuit(send.id);
+      circuitMoves++; // a check that read the circuit before it closed must not stop the batch
       probing = false;
       deps.log.info({ send: send.id }, 'SMTP answers again: the send goes on at full speed');
       await deps.queues.addBulk('send-batch', await store.unsentBatches(send, deps.config.workerGoneAfterMs));

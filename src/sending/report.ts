@@ -109,6 +109,25 @@ export async function getSend(db: Db, sendId: string): Promise<Send> {
 
 export async function sendReport(db: Db, sendId: string, options: { topAnswers?: number } = {}): Promise<SendReport> {
   const send = await getSend(db, sendId);
+  // Past DELIVERY_RETENTION_DAYS the rows are gone (retention.ts): the summary written from
+  // them before they were removed is the report.
+  const kept = await db.selectFrom('send_summaries').selectAll().where('send_id', '=', send.id).where('rows_removed_at', 'is not', null).executeTakeFirst();
+  if (kept) {
+    return {
+      send,
+      recipients: kept.recipients,
+      delivered: kept.delivered,
+      bounced: kept.bounced,
+      bouncedLater: kept.bounced_later,
+      complained: kept.complained,
+      suppressed: kept.suppressed,
+      failed: kept.failed,
+      cancelled: kept.cancelled,
+      pending: 0,
+      unsubscribed: kept.unsubscribed,
+      smtpAnswers: kept.top_responses.slice(0, options.topAnswers ?? 5),
+    };
+  }
   const [progress, unsubscribed, complained, bouncedLater, answers] = await Promise.all([
     sendProgress(db, send),
     attributedEvents(db, send.id, 'unsubscribed'),

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import type { DeliveryStatus, IssueRow, List, Send } from '../db/schema';
+import { SENT_STATUSES } from '../issues/published';
 import { issueContent } from '../issues/repository';
 import { markBounced } from '../subscribers/bounce';
 import type { CircuitColumns } from './circuit';
@@ -401,11 +402,22 @@ export async function forgetWorker(db: Db, workerId: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Issues, as the send path reads them
 
-/** Titles of the weekly issues a digest covers, read once per batch (a digest names a handful). */
+/**
+ * Titles of the weekly issues a digest covers, read once per batch (a digest names a handful).
+ * Only sent ones: the title of a draft, a scheduled or a cancelled issue is not public, and a
+ * cover without a title here is left out of the email (issues/view.ts).
+ */
 export async function coverTitles(db: Db, issue: IssueRow): Promise<Record<string, string> | undefined> {
   const covers = issueContent(issue).covers;
   if (!covers?.length) return undefined;
-  const rows = await db.selectFrom('issues').select(['slug', 'title']).where('list_id', '=', issue.list_id).where('slug', 'in', covers).execute();
+  const rows = await db
+    .selectFrom('issues')
+    .innerJoin('sends', 'sends.issue_id', 'issues.id')
+    .select(['issues.slug', 'issues.title'])
+    .where('issues.list_id', '=', issue.list_id)
+    .where('issues.slug', 'in', covers)
+    .where('sends.status', 'in', SENT_STATUSES)
+    .execute();
   return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }
 

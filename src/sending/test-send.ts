@@ -7,6 +7,9 @@ import { stableMessageId } from '../mail/headers';
 import type { Mailer, SmtpResult } from '../mail/transport';
 import type { TestSendJob } from '../queues';
 import { subscriberLink } from '../subscribers/tokens';
+import { assetKey } from '../issues/asset-keys';
+import { SENT_STATUSES } from '../issues/published';
+import { assetBaseUrl } from '../issues/repository';
 import { coverTitles } from './repository';
 import { newsletterAddressing, undeliverableReason } from './envelope';
 import { compileVariant } from './variants';
@@ -32,8 +35,20 @@ export async function sendTestEmail(
     .where((eb) => eb(eb.fn('lower', ['p.email']), '=', job.to.toLowerCase()))
     .executeTakeFirst();
   const send = { id: `test-${job.requestId}`, cadence: issue.kind === 'digest' ? 'monthly' : 'weekly' } as const;
+  // An unsent issue's images are not public: the test email's URLs carry a key for them.
+  const sent = await db.selectFrom('sends').select('id').where('issue_id', '=', issue.id).where('status', 'in', SENT_STATUSES).executeTakeFirst();
+  const assets = sent ? undefined : `${assetBaseUrl(config.publicUrl, list.slug, issue.slug)}/${assetKey(config.secretKeys, list.slug, issue.slug)}`;
   const variant = await compileVariant(
-    { send, issue, list, publicUrl: config.publicUrl, templates: deps.templates, compileMjml: deps.compileMjml, coverTitles: await coverTitles(db, issue) },
+    {
+      send,
+      issue,
+      list,
+      publicUrl: config.publicUrl,
+      templates: deps.templates,
+      compileMjml: deps.compileMjml,
+      coverTitles: await coverTitles(db, issue),
+      assetBaseUrl: assets,
+    },
     [],
     { subjectPrefix: '[TEST] ' },
   );

@@ -32,6 +32,8 @@ export interface VariantSource {
   compileMjml?: CompileMjml;
   /** A digest's covered weekly issues: slug → title, for its list of what it gathers. */
   coverTitles?: Readonly<Record<string, string>>;
+  /** Where the issue's images are, when not the public URL (a test email of an unsent issue). */
+  assetBaseUrl?: string;
   /** Feedback-ID's sender part (FEEDBACK_SENDER_ID); by default the public URL's host. */
   feedbackSenderId?: string;
 }
@@ -46,7 +48,7 @@ export async function compileVariant(source: VariantSource, excluded: readonly s
     {
       list: { slug: list.slug, name: list.name, language: list.language, contact: list.contact },
       publicUrl,
-      assetBaseUrl: assetBaseUrl(publicUrl, list.slug, issue.slug),
+      assetBaseUrl: source.assetBaseUrl ?? assetBaseUrl(publicUrl, list.slug, issue.slug),
       cadence: send.cadence,
       excludeSections: excluded.filter((id) => sectionIds.has(id)),
       coverTitles: source.coverTitles,

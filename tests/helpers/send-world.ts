@@ -50,6 +50,8 @@ export interface WorldOptions {
   onConnect?: () => RcptVerdict;
   workers?: boolean;
   smtpPort?: number;
+  /** See startCaptureServer's closeTimeoutMs: an outage test cuts open connections at once. */
+  smtpCloseTimeoutMs?: number;
   /** The SMTP server offers neither 8BITMIME nor SMTPUTF8. */
   plainSmtp?: boolean;
   /** postgres://user@host:port of another PostgreSQL server (fault tests run their own). */
@@ -60,7 +62,7 @@ export async function startSendWorld(options: WorldOptions = {}): Promise<SendWo
   const test = await createTestDb(options.databaseServer);
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `bs-send-${randomBytes(5).toString('hex')}`;
-  const smtp = await startCaptureServer({ onRcpt: options.onRcpt, onConnect: options.onConnect, keep: 1_000_000, port: options.smtpPort, plain: options.plainSmtp });
+  const smtp = await startCaptureServer({ onRcpt: options.onRcpt, onConnect: options.onConnect, keep: 1_000_000, port: options.smtpPort, plain: options.plainSmtp, closeTimeoutMs: options.smtpCloseTimeoutMs });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-data-'));
   const config = loadConfig({
     NODE_ENV: 'test',

@@ -95,6 +95,14 @@ describe('with a database', () => {
     expect(updated.stdout).toContain('contact   CLI Press · 2 Side Street');
     expect(updated.stdout).toContain('schedule  weekly (none)');
     expect(updated.stdout).toContain('sections  papers (Papers)');
+    // What visitors read: a description and a line per cadence, set and cleared like the rest.
+    const described = await broadsheet(['lists', 'update', 'cli-news', '--description', 'Papers, *read* for you.', '--weekly-description', 'Five papers every Monday'], env);
+    expect(described.code).toBe(0);
+    expect(described.stdout).toContain('about     Papers, *read* for you.');
+    expect(described.stdout).toContain('weekly    Five papers every Monday');
+    const cleared = await broadsheet(['lists', 'update', 'cli-news', '--no-description'], env);
+    expect(cleared.stdout).toContain('about     (no description)');
+    expect(cleared.stdout).toContain('weekly    Five papers every Monday');
     expect((await broadsheet(['lists', 'update', 'cli-news'], env)).stderr).toMatch(/^error: nothing to change/);
     // Each command is a process that connects and migrates: seconds each on a busy machine.
   }, 90_000);

@@ -51,10 +51,9 @@ test('CLI: import, test, send --wait, status; a sent issue is immutable and is n
   const imported = await broadsheet(['issues', 'import', GOLDEN_FILE, '--list', 'ml-news']);
   expect(imported).toMatchObject({ code: 0 });
   expect(imported.stdout).toMatch(/imported weekly issue 2021-02/);
-  // Its images are stored under DATA_DIR and served where the email points.
-  const res = await fetch(`${base}/assets/ml-news/2021-02/images/dalle.png`);
-  expect(res.status).toBe(200);
-  expect(res.headers.get('content-type')).toBe('image/png');
+  // Its images are stored under DATA_DIR, and not public while it is a draft (issue 13).
+  const image = `${base}/assets/ml-news/2021-02/images/dalle.png`;
+  expect((await fetch(image)).status).toBe(404);
   expect((await broadsheet(['issues', 'list', '--list', 'ml-news'])).stdout).toMatch(/^2021-02\tweekly\t2021-02-28\tdraft\t/m);
 
   const test = await broadsheet(['issues', 'test', '2021-02', '--list', 'ml-news', '--to', 'editor@example.org']);
@@ -69,6 +68,10 @@ test('CLI: import, test, send --wait, status; a sent issue is immutable and is n
   expect(sent.stdout).toMatch(/40 sent, 0 pending/);
   const got = receivedPerAddress(world.smtp);
   for (const a of readers) expect(got.get(a)).toBe(1);
+  // Sent: its images are served where the email points.
+  const res = await fetch(image);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('image/png');
 
   const again = await broadsheet(['issues', 'send', '2021-02', '--list', 'ml-news']);
   expect(again.code).toBe(1);

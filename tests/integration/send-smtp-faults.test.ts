@@ -110,7 +110,8 @@ test('4xx answers are retried and 5xx recipients bounce, never retried', async (
 // SMTP server): both must finish with no one resuming anything.
 test.concurrent('the SMTP server down for 30 s: the send waits, probes, and goes on by itself; everyone once', async () => {
   const port = await freePort();
-  const world = await startSendWorld({ smtpPort: port, env: { ...BREAKER, SEND_RATE: '100' } });
+  // Open connections are cut when the server closes: down means down for all 30 s.
+  const world = await startSendWorld({ smtpPort: port, smtpCloseTimeoutMs: 10, env: { ...BREAKER, SEND_RATE: '100' } });
   const watching = watch(world);
   let second: CaptureServer | undefined;
   try {
@@ -118,9 +119,9 @@ test.concurrent('the SMTP server down for 30 s: the send waits, probes, and goes
     await importFixture(world);
     await startSend(world, '2021-02');
     while (world.smtp.messages().length < 100) await new Promise((r) => setTimeout(r, 50));
+    const downAt = Date.now();
     await world.smtp.close();
     const before = world.smtp.messages();
-    const downAt = Date.now();
     // While it is down, `issues status` says why the send is not moving.
     let text: string | null = null;
     while (!text && Date.now() - downAt < 25_000) {
