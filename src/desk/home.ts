@@ -1,4 +1,5 @@
 import express from 'express';
+import { DateTime } from 'luxon';
 import type { AppDeps } from '../http/deps';
 import { html, type SafeHtml } from '../http/page';
 import { allLists } from '../lists/repository';
@@ -30,9 +31,10 @@ function digestLine(o: ListOverview): SafeHtml {
   const slug = seg(o.list.slug);
   if (!d) return html`no monthly slot (<a href="/admin/lists/${slug}/settings">set one</a>)`;
   const month = monthKey(d.year, d.month);
+  const monthName = DateTime.fromObject({ year: d.year, month: d.month }).toFormat('LLLL yyyy');
   const what =
-    d.source === 'curated' ? html`curated by an editor` : d.source === 'generated' ? html`generated from ${plural(d.weeklies, 'weekly issue')}` : html`<strong>nothing to send</strong>: no weekly issue of ${month} has been sent`;
-  return html`${month}, goes ${d.goesAt ? inZone(d.goesAt, o.list.timezone) : 'at the monthly slot'}: ${what}${d.source === 'curated' ? html` (the month has ${plural(d.weeklies, 'sent weekly', 'sent weeklies')})` : ''} · <a href="/admin/lists/${slug}/digest?month=${month}">preview</a>`;
+    d.source === 'curated' ? html`curated by an editor` : d.source === 'generated' ? html`generated from ${plural(d.weeklies, 'weekly issue')}` : html`<strong>nothing to send</strong>: no weekly issue of ${monthName} has been sent`;
+  return html`${monthName}, goes ${d.goesAt ? inZone(d.goesAt, o.list.timezone) : 'at the monthly slot'}: ${what}${d.source === 'curated' ? html` (the month has ${plural(d.weeklies, 'sent weekly', 'sent weeklies')})` : ''} · <a href="/admin/lists/${slug}/digest?month=${month}">preview</a>`;
 }
 
 function listCard(o: ListOverview): SafeHtml {
