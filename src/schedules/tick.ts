@@ -93,6 +93,8 @@ async function digestDue(deps: SchedulerDeps, list: List, now: Date): Promise<Ti
 
 export interface Scheduler {
   close(): Promise<void>;
+  /** Ticks finished so far (done or failed): a test asserts "nothing happened" after counted ticks, not after a sleep. */
+  ticks(): number;
 }
 
 /**
@@ -106,12 +108,14 @@ export function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions = {})
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  let ticks = 0;
 
   const run = () => {
     running = tick(deps, clock(), { lateAfterMs: opts.lateAfterMs ?? 2 * intervalMs })
       .then(() => undefined)
       .catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'scheduler: tick failed; will try again'))
       .finally(() => {
+        ticks++;
         if (!closed) {
           timer = setTimeout(run, intervalMs);
           timer.unref();
@@ -121,6 +125,7 @@ export function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions = {})
   run();
 
   return {
+    ticks: () => ticks,
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);

@@ -15,6 +15,7 @@ import type { SchedulerOptions } from '../../src/schedules/tick';
 import { loadTemplates } from '../../src/issues/templates';
 import { log } from '../../src/log';
 import { createTestDb, type TestDb } from './db';
+import { eventually } from './eventually';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -150,25 +151,13 @@ export async function mailsTo(smtp: CaptureServer, address: string): Promise<Arr
 
 /** Waits for the n-th email to an address (1-based) whose subject matches. */
 export async function waitForMail(smtp: CaptureServer, address: string, subject: RegExp, nth = 1, timeoutMs = 10_000): Promise<CapturedMail> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const matching = (await mailsTo(smtp, address)).filter((m) => subject.test(m.subject));
-    if (matching.length >= nth) return matching[nth - 1]!.mail;
-    if (Date.now() > deadline) throw new Error(`email #${nth} to ${address} matching ${subject} did not arrive (got ${matching.length})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return eventually(
+    async () => (await mailsTo(smtp, address)).filter((m) => subject.test(m.subject))[nth - 1]?.mail,
+    { timeoutMs, what: `email #${nth} to ${address} matching ${subject}` },
+  );
 }
 
-/** Polls until `check` returns something truthy (state written by the worker after SMTP accepted). */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually };
 
 /** Waits until the system-mail queue has nothing waiting or running. */
 export async function queueIdle(queues: Queues, timeoutMs = 10_000): Promise<void> {
