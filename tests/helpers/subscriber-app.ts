@@ -11,6 +11,7 @@ import { parseMail, startCaptureServer, type CaptureServer, type CapturedMail, t
 import { createSmtpMailer, type Mailer } from '../../src/mail/transport';
 import { startWorkers, type Workers } from '../../src/worker';
 import { compileMjmlHere } from '../../src/issues/mjml';
+import type { SchedulerOptions } from '../../src/schedules/tick';
 import { loadTemplates } from '../../src/issues/templates';
 import { log } from '../../src/log';
 import { createTestDb, type TestDb } from './db';
@@ -38,7 +39,14 @@ export interface SubscriberApp {
 }
 
 export async function startSubscriberApp(
-  options: { ratePerIp?: number; onRcpt?: (address: string) => RcptVerdict; env?: Record<string, string> } = {},
+  options: {
+    ratePerIp?: number;
+    onRcpt?: (address: string) => RcptVerdict;
+    env?: Record<string, string>;
+    /** The app's and the scheduler's clock (a test moves time with it; bull's timers stay real). */
+    clock?: () => Date;
+    scheduler?: SchedulerOptions;
+  } = {},
 ): Promise<SubscriberApp> {
   const test = await createTestDb();
   const prefix = `bs-test-${randomBytes(5).toString('hex')}`;
@@ -58,13 +66,16 @@ export async function startSubscriberApp(
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   const queues = createQueues(REDIS_URL, prefix, test.db);
   const mailer: Mailer = createSmtpMailer(smtp.url, { pool: 1 });
-  const workers: Workers = await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), compileMjml: compileMjmlHere, log });
+  const workers: Workers = await startWorkers(
+    { config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), compileMjml: compileMjmlHere, log },
+    { scheduler: options.scheduler },
+  );
   // bull names each worker's blocking connection just after process() starts, in a promise it
   // never awaits: a test that pauses the queue locally before that answer comes (which drops
   // the connection) leaves it rejected with "Connection is closed.", and Jest fails both tests
   // of the file for the unhandled rejection. Wait until every kind's worker is named.
   await eventually(async () => (await Promise.all(JOB_KINDS.map((kind) => queues.queue(kind).getWorkers()))).every((w) => w.length > 0));
-  server.on('request', createApp({ config, db: test.db, redis, queues }));
+  server.on('request', createApp({ config, db: test.db, redis, queues, clock: options.clock }));
 
   const peers: Array<() => Promise<void>> = [];
   return {
