@@ -40,6 +40,9 @@ const WEB_VERSION_CSP = [
 /** Sent issues never change, so a compiled web version is kept; a few dozen cover the popular ones. */
 const CACHE_SIZE = 50;
 
+/** Entries of a feed: the latest sent issues, each whole. */
+const FEED_ENTRIES = 50;
+
 async function listOr404(db: Db, slug: string): Promise<List> {
   const list = await findListBySlug(db, slug);
   if (!list) throw new AppError('not_found', `no list "${slug}"`);
@@ -63,6 +66,8 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
   const { db, config } = deps;
   const router = express.Router();
   const cache = new Map<string, string>();
+  /** Each list's feed as last built, with what it was built from (one entry a list). */
+  const feeds = new Map<string, { key: string; xml: string }>();
 
   /** A sent issue as the public sees it: a digest covers only weeklies that are public too. */
   async function visitorIssue(issue: PublishedIssue): Promise<{ content: Issue; coverTitles?: Record<string, string> }> {
@@ -109,19 +114,24 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
 
   router.get('/lists/:list/feed.xml', async (req, res) => {
     const list = await listOr404(db, req.params.list);
-    const issues = await publishedIssues(db, list.id, 50);
-    const entries = [];
-    for (const issue of issues) {
-      const { content } = await visitorIssue(issue);
-      const view = issueView(content, visitorContext({ issue: content, list, publicUrl: config.publicUrl }));
-      entries.push({ slug: issue.slug, title: issue.title, summary: summaryOf(issue), sentAt: issue.sent_at, content: feedContentHtml(view) });
+    const issues = await publishedIssues(db, list.id, FEED_ENTRIES);
+    // Whole issues make a feed of about a megabyte and a second or two of CPU to build: it is
+    // built again only when an issue is sent (or changed) or the list's own words change.
+    const key = JSON.stringify([list.name, list.language, list.from_address, list.contact, list.description, issues.map((i) => [i.id, i.updated_at.getTime(), i.sent_at.getTime()])]);
+    let feed = feeds.get(list.id);
+    if (feed?.key !== key) {
+      const entries = [];
+      for (const issue of issues) {
+        const { content, coverTitles } = await visitorIssue(issue);
+        const view = issueView(content, visitorContext({ issue: content, list, publicUrl: config.publicUrl, coverTitles }));
+        entries.push({ slug: issue.slug, title: issue.title, summary: summaryOf(issue), sentAt: issue.sent_at, content: feedContentHtml(view) });
+      }
+      const about = list.description ? plainText(list.description).replace(/\s+/g, ' ').trim() : undefined;
+      const xml = archiveFeed({ slug: list.slug, name: list.name, language: list.language, from: list.from_address, description: about }, entries, config.publicUrl);
+      feed = { key, xml };
+      feeds.set(list.id, feed);
     }
-    const xml = archiveFeed(
-      { slug: list.slug, name: list.name, language: list.language, from: list.from_address, description: list.description ? plainText(list.description).replace(/\s+/g, ' ').trim() : undefined },
-      entries,
-      config.publicUrl,
-    );
-    res.set({ 'Content-Type': 'application/atom+xml; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'public, max-age=300' }).send(xml);
+    res.set({ 'Content-Type': 'application/atom+xml; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'public, max-age=300' }).send(feed.xml);
   });
 
   // Readers get a page, not JSON, when an archive URL leads nowhere; the status stays 404 and

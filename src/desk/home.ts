@@ -1,4 +1,5 @@
 import express from 'express';
+import { DateTime } from 'luxon';
 import type { AppDeps } from '../http/deps';
 import { html, type SafeHtml } from '../http/page';
 import { allLists } from '../lists/repository';
@@ -30,9 +31,10 @@ function digestLine(o: ListOverview): SafeHtml {
   const slug = seg(o.list.slug);
   if (!d) return html`no monthly slot (<a href="/admin/lists/${slug}/settings">set one</a>)`;
   const month = monthKey(d.year, d.month);
+  const monthName = DateTime.fromObject({ year: d.year, month: d.month }).toFormat('LLLL yyyy');
   const what =
-    d.source === 'curated' ? html`curated by an editor` : d.source === 'generated' ? html`generated from ${plural(d.weeklies, 'weekly issue')}` : html`<strong>nothing to send</strong>: no weekly issue of ${month} has been sent`;
-  return html`${month}, goes ${d.goesAt ? inZone(d.goesAt, o.list.timezone) : 'at the monthly slot'}: ${what}${d.source === 'curated' ? html` (the month has ${plural(d.weeklies, 'sent weekly', 'sent weeklies')})` : ''} · <a href="/admin/lists/${slug}/digest?month=${month}">preview</a>`;
+    d.source === 'curated' ? html`curated by an editor` : d.source === 'generated' ? html`generated from ${plural(d.weeklies, 'weekly issue')}` : html`<strong>nothing to send</strong>: no weekly issue of ${monthName} has been sent`;
+  return html`${monthName}, goes ${d.goesAt ? inZone(d.goesAt, o.list.timezone) : 'at the monthly slot'}: ${what}${d.source === 'curated' ? html` (the month has ${plural(d.weeklies, 'sent weekly', 'sent weeklies')})` : ''} · <a href="/admin/lists/${slug}/digest?month=${month}">preview</a>`;
 }
 
 function listCard(o: ListOverview): SafeHtml {
@@ -49,7 +51,7 @@ function listCard(o: ListOverview): SafeHtml {
 export function runningCard(r: RunningSend): SafeHtml {
   const p = r.progress;
   const done = p.sent + p.notSent;
-  const state = p.circuit === 'paused' ? html`<span class="badge bad">paused</span>${p.pauseReason ? ` ${p.pauseReason}` : ''}` : p.circuit === 'open' ? html`<span class="badge bad">retrying</span> SMTP trouble, backing off` : html`<span class="badge ok">${r.send.status}</span>`;
+  const state = p.circuit === 'paused' ? html`<span class="badge bad">paused</span>${p.pauseReason ? ` ${p.pauseReason}` : ''}` : p.circuit === 'waiting' ? html`<span class="badge bad">retrying</span> ${p.circuitText ?? 'SMTP trouble, backing off'}` : html`<span class="badge ok">${r.send.status}</span>`;
   return html`<section class="card"><p class="kicker">${r.list.name}</p><h3><a href="/admin/sends/${r.send.id}">${r.title}</a></h3><p>${state}</p><progress max="${Math.max(p.recipients, 1)}" value="${done}" aria-label="Sent of ${r.title}">${count(done)} of ${count(p.recipients)}</progress><p class="muted">${count(p.sent)} sent of ${count(p.recipients)}, ${count(p.pending)} pending${p.rate > 0 ? `, ${p.rate}/s` : ''}${p.etaSeconds ? `, about ${Math.ceil(p.etaSeconds / 60)} min left` : ''}</p></section>`;
 }
 

@@ -23,8 +23,10 @@ main{max-width:72rem}
 .desk-bar button{width:auto;min-height:44px;padding:.25rem .875rem}
 .skip{position:absolute;left:-10000px;top:.5rem;background:var(--card);padding:.5rem 1rem;border-radius:8px;z-index:1}
 .skip:focus{left:1rem}
-.table-wrap{overflow-x:auto;margin:0 0 1rem}
-table{border-collapse:collapse;width:100%;font-size:.9375rem}
+.table-wrap{overflow-x:auto;margin:0 0 1rem;position:relative}
+table{border-collapse:collapse;width:100%;font-size:.9375rem;overflow-wrap:normal}
+th{white-space:nowrap}
+td button{width:auto;min-height:44px;padding:.25rem .875rem}
 caption{text-align:left;font-weight:600;padding:0 0 .5rem}
 th,td{text-align:left;padding:.5rem .625rem;border-bottom:1px solid var(--border);vertical-align:top}
 th{color:var(--muted);font-weight:600;font-size:.875rem}
@@ -45,7 +47,17 @@ a.button{display:inline-flex;align-items:center;justify-content:center;min-heigh
 .badge.ok{color:var(--ok);border-color:var(--ok)}
 .badge.bad{color:var(--danger);border-color:var(--danger)}
 progress{display:block;width:100%;height:1rem;accent-color:var(--accent)}
+.field,form>.choice{max-width:44rem}
+form>.choice{margin:0 0 1.125rem}
+.alert ul{margin:.25rem 0 0;padding-left:1.25rem}
 .secret{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--bg);border:1px solid var(--border);border-radius:8px;padding:.625rem .75rem;user-select:all}
+td.num,th.num{white-space:nowrap}
+.frames{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start;margin:0 0 1rem}
+.frames figure{margin:0;max-width:100%}
+.frames iframe{display:block;height:80vh;max-width:100%;border:1px solid var(--border);background:#fff}
+.frames iframe.phone{width:375px}
+.frames iframe.desktop{width:700px}
+pre.text-part{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.875rem}
 @media (min-width:48rem){.grid.two{grid-template-columns:1fr 1fr}.grid.three{grid-template-columns:repeat(3,1fr)}}
 `.trim();
 
@@ -165,6 +177,18 @@ export function checkboxField(o: { name: string; label: string; checked: boolean
 export function formAlert(errors: FieldErrors | undefined): SafeHtml | '' {
   const message = errors?.[''];
   return message === undefined ? '' : html`<p class="alert" role="alert">${message}</p>`;
+}
+
+/**
+ * At the top of a long form that came back with problems: how many, each a link to its field,
+ * so that one at the bottom is not missed (and a screen reader hears the list first).
+ */
+export function errorSummary(errors: FieldErrors | undefined, labels: ReadonlyMap<string, string>): SafeHtml | '' {
+  if (!errors) return '';
+  const fields = Object.keys(errors).filter((k) => k !== '');
+  if (fields.length === 0) return formAlert(errors);
+  const items = fields.map((k) => html`<li><a href="#${k}">${labels.get(k) ?? k}</a></li>`);
+  return html`<div class="alert" role="alert"><p>${errors[''] ? html`${errors['']} ` : ''}${fields.length === 1 ? 'One field needs' : `${fields.length} fields need`} a change:</p><ul>${items}</ul></div>`;
 }
 
 /** A table that scrolls sideways on a phone instead of squeezing its columns. */

@@ -9,7 +9,7 @@ import { getListBySlug, allLists } from '../lists/repository';
 import { scheduleInWords } from '../lists/schedule-words';
 import { createListFromInput, listToJson, updateListFromInput, type ListProblem } from '../lists/service';
 import { count, seg } from './format';
-import { checkboxField, deskPage, formAlert, postForm, table, textArea, textField, type FieldErrors } from './layout';
+import { checkboxField, deskPage, errorSummary, postForm, table, textArea, textField, type FieldErrors } from './layout';
 import { listOverview } from './overview';
 import { editorOf, requireOwner } from './session';
 
@@ -31,6 +31,8 @@ type FormValues = Partial<Record<ListFieldName, string | boolean>>;
 
 /** Fields shown as a text area (several lines, or a long text). */
 const MULTILINE: ReadonlySet<ListFieldName> = new Set(['sections', 'description']);
+
+const LABELS: ReadonlyMap<string, string> = new Map(LIST_FIELD_ENTRIES.map(([name, f]) => [name, f.label]));
 
 /** A list's stored settings as the form shows them: sections one `id:title` a line. */
 function valuesOf(list: List): FormValues {
@@ -68,10 +70,12 @@ function inputOf(body: Record<string, unknown>, mode: 'create' | 'update'): { in
 function errorsOf(err: unknown): FieldErrors | undefined {
   if (!isAppError(err) || err.code !== 'invalid_input' || !Array.isArray(err.details)) return undefined;
   const errors: FieldErrors = {};
-  const labels = new Map(LIST_FIELD_ENTRIES.map(([name, f]) => [name as string, f.label]));
+  const labels = LABELS;
   for (const p of err.details as ListProblem[]) {
     const field = p.field.replace(/\[\d+\]$/, '');
-    const text = p.field === field ? `${labels.get(field) ?? field} ${p.message}` : `Line ${Number(/\[(\d+)\]/.exec(p.field)?.[1]) + 1}: ${p.message}`;
+    // "is required" reads with the field's name before it; a sentence of its own stands alone.
+    const sentence = /^(is|must|needs) /.test(p.message) ? `${labels.get(field) ?? field} ${p.message}` : p.message.charAt(0).toUpperCase() + p.message.slice(1);
+    const text = p.field === field ? sentence : `Line ${Number(/\[(\d+)\]/.exec(p.field)?.[1]) + 1}: ${p.message}`;
     const key = labels.has(field) ? field : '';
     errors[key] = errors[key] ? `${errors[key]} ${text}` : text;
   }
@@ -83,10 +87,10 @@ function listForm(res: Response, action: string, mode: 'create' | 'update', valu
     const value = values[name];
     if (f.input === 'switch') return checkboxField({ name, label: f.label, checked: value === true, hint: f.help });
     const hint = f.input === 'sections' ? 'one a line, as id:title; readers can opt out of each' : `${f.help}${f.fallback ? ` (default ${f.fallback})` : ''}${f.clearable && mode === 'update' ? '; empty: none' : ''}`;
-    const common = { name, label: `${f.label}${f.required ? '' : ' (optional)'}`, value: typeof value === 'string' ? value : '', errors, hint, required: f.required === true, placeholder: f.example };
+    const common = { name, label: `${f.label}${f.required ? '' : ' (optional)'}`, value: typeof value === 'string' ? value : '', errors, hint, required: f.required === true };
     return MULTILINE.has(name) ? textArea({ ...common, rows: name === 'sections' ? 4 : 3 }) : textField(common);
   });
-  return postForm(res, action, html`${formAlert(errors)}${fields}<button type="submit">${mode === 'create' ? 'Create the list' : 'Save the settings'}</button>`);
+  return postForm(res, action, html`${errorSummary(errors, LABELS)}${fields}<button type="submit">${mode === 'create' ? 'Create the list' : 'Save the settings'}</button>`);
 }
 
 export function listsDesk(deps: AppDeps): express.Router {

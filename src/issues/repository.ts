@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Db } from '../db/database';
 import type { IssueRow, List, SendStatus } from '../db/schema';
 import { AppError } from '../errors';
+import { assetFileProblem } from './asset-file';
 import { SENT_STATUSES } from './published';
 import type { Issue } from './types';
 
@@ -71,6 +72,9 @@ export async function importIssue(
     // Copied inside the transaction: if a copy fails, the row is not written either.
     const target = assetDir(dataDir, list.slug, issue.slug);
     for (const rel of relativeAssets(issue)) {
+      // Checked again here: the folder may have changed since it was validated.
+      const problem = assetFileProblem(baseDir, rel);
+      if (problem) throw new AppError('invalid_issue', `image ${rel}: ${problem}`);
       const to = path.join(target, rel);
       await fs.mkdir(path.dirname(to), { recursive: true });
       await fs.copyFile(path.join(baseDir, rel), to);

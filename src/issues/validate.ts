@@ -6,6 +6,7 @@ import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020'
 import addFormats from 'ajv-formats';
 import schema from '../../emails/issue.schema.json';
 import { richTextLinks, SAFE_LINK } from './markdown';
+import { assetFileProblem } from './asset-file';
 import { parseJson } from './parse-json';
 import type { Issue, IssueProblem } from './types';
 
@@ -26,6 +27,8 @@ export interface ValidateOptions {
    * are only checked for their shape (e.g. for an issue whose assets are already stored).
    */
   assetExists?: (relativePath: string) => boolean;
+  /** What is wrong with the file itself (a symbolic link, not a regular file), checked first. */
+  assetProblem?: (relativePath: string) => string | undefined;
   /**
    * The natural size of an existing relative image, undefined when the file is not an image.
    * With it, the valid issue carries each relative image's real `width` and `height` (what
@@ -79,7 +82,8 @@ export async function validateIssueFile(file: string): Promise<FileValidationRes
   // Synchronous because the check is a pure callback; an issue has a handful of images.
   const assetExists = (relativePath: string): boolean =>
     statSync(path.join(baseDir, relativePath), { throwIfNoEntry: false })?.isFile() ?? false;
-  const result = validateIssue(parsed.value, { assetExists, imageSize: (relativePath) => readImageSize(path.join(baseDir, relativePath)) });
+  const assetProblem = (relativePath: string) => assetFileProblem(baseDir, relativePath);
+  const result = validateIssue(parsed.value, { assetExists, assetProblem, imageSize: (relativePath) => readImageSize(path.join(baseDir, relativePath)) });
   return result.ok ? { ...result, baseDir } : result;
 }
 
@@ -234,7 +238,7 @@ function checkImages(value: unknown, opts: ValidateOptions): { problems: IssuePr
       const src = asRecord(asRecord(item).image).src;
       if (typeof src !== 'string' || src === '') continue;
       const pointer = `/sections/${s}/items/${i}/image/src`;
-      const source = imageSource(src, opts.assetExists);
+      const source = imageSource(src, opts);
       if ('problem' in source) {
         problems.push({ pointer, message: source.problem });
       } else if ('relative' in source && opts.imageSize) {
@@ -267,7 +271,7 @@ const WINDOWS_ABSOLUTE = /^([a-z]:)?[\\/]/i;
 type ImageSource = { absolute: string } | { relative: string } | { problem: string };
 
 /** An https URL, a relative path (normalised, with "/"), or what is wrong with it. */
-function imageSource(src: string, assetExists: ValidateOptions['assetExists']): ImageSource {
+function imageSource(src: string, { assetExists, assetProblem }: Pick<ValidateOptions, 'assetExists' | 'assetProblem'>): ImageSource {
   const scheme = URL_SCHEME.exec(src)?.[1]?.toLowerCase();
   // A one-letter "scheme" is a Windows drive (C:\…), handled as an absolute path below.
   if (scheme !== undefined && scheme.length > 1) {
@@ -278,6 +282,8 @@ function imageSource(src: string, assetExists: ValidateOptions['assetExists']): 
   if (WINDOWS_ABSOLUTE.test(src)) return { problem: 'must be a path relative to the issue file, not an absolute path' };
   const relative = path.posix.normalize(src.replaceAll('\\', '/'));
   if (relative === '..' || relative.startsWith('../')) return { problem: "must stay inside the issue's folder" };
+  const problem = assetProblem?.(relative);
+  if (problem) return { problem };
   if (assetExists && !assetExists(relative)) return { problem: `file not found: ${relative} (relative to the issue file)` };
   return { relative };
 }

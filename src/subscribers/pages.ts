@@ -88,6 +88,11 @@ export function listAbout(list: List): SafeHtml | '' {
   return list.description ? html`<div class="about">${raw(richPageHtml(list.description))}</div>` : '';
 }
 
+/** A page under /lists/{list}/ names the list's feed like every other. */
+function withFeed(list: List, view: PageView): PageView {
+  return { ...view, head: feedLink(list) };
+}
+
 /** A list's Atom feed, for the head of each of its pages (feed readers and browsers find it there). */
 export function feedLink(list: List): SafeHtml {
   return html`<link rel="alternate" type="application/atom+xml" title="${list.name}" href="/lists/${encodeURIComponent(list.slug)}/feed.xml">`;
@@ -276,13 +281,13 @@ export function deleteDone(lang: Lang, list: List): PageView {
 }
 
 export function preferencesLinkForm(lang: Lang, list: List, state: FormState = { values: {} }): PageView {
-  return frame(
+  return withFeed(list, frame(
     list,
     t(lang, 'prefslink.title'),
     html`<p>${t(lang, 'prefslink.intro', { list: list.name })}</p><form method="post" action="/lists/${encodeURIComponent(list.slug)}/preferences" novalidate>
 ${textField(lang, { id: 'email', type: 'email', label: t(lang, 'field.email'), value: state.values.email, required: true, autocomplete: 'email', error: state.error })}
 <button type="submit">${t(lang, 'prefslink.submit')}</button></form>`,
-  );
+  ));
 }
 
 export function preferencesLinkSent(lang: Lang, list: List): PageView {

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { GOLDEN_FILE } from '../fixtures/golden';
 import { createTestDb, type TestDb } from '../helpers/db';
+import { eventually } from '../helpers/eventually';
 
 // Runs the compiled binary, as a user would after `npm ci` (`npm test` compiles first), so
 // that paths that differ between src/ and dist/ (templates, schema) are exercised too.
@@ -95,6 +96,14 @@ describe('with a database', () => {
     expect(updated.stdout).toContain('contact   CLI Press · 2 Side Street');
     expect(updated.stdout).toContain('schedule  weekly (none)');
     expect(updated.stdout).toContain('sections  papers (Papers)');
+    // What visitors read: a description and a line per cadence, set and cleared like the rest.
+    const described = await broadsheet(['lists', 'update', 'cli-news', '--description', 'Papers, *read* for you.', '--weekly-description', 'Five papers every Monday'], env);
+    expect(described.code).toBe(0);
+    expect(described.stdout).toContain('about     Papers, *read* for you.');
+    expect(described.stdout).toContain('weekly    Five papers every Monday');
+    const cleared = await broadsheet(['lists', 'update', 'cli-news', '--no-description'], env);
+    expect(cleared.stdout).toContain('about     (no description)');
+    expect(cleared.stdout).toContain('weekly    Five papers every Monday');
     expect((await broadsheet(['lists', 'update', 'cli-news'], env)).stderr).toMatch(/^error: nothing to change/);
     // Each command is a process that connects and migrates: seconds each on a busy machine.
   }, 90_000);
@@ -187,11 +196,4 @@ describe('broadsheet start', () => {
   });
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const waitFor = (check: () => Promise<boolean>, timeoutMs = 15_000) => eventually(check, { timeoutMs, everyMs: 200 });

@@ -175,6 +175,20 @@ describe('the feed', () => {
   });
 });
 
+describe('the feed, built once and again on change', () => {
+  it('shows a newly sent issue and a new description at once, though the built feed is kept', async () => {
+    const before = await (await fetch(`${app.baseUrl}/lists/ml-news/feed.xml`)).text();
+    expect(await (await fetch(`${app.baseUrl}/lists/ml-news/feed.xml`)).text()).toBe(before);
+    const list = await app.test.db.selectFrom('lists').select('id').where('slug', '=', 'ml-news').executeTakeFirstOrThrow();
+    await insertIssue(app.test.db, list.id, smallIssue('w9', '2021-03-01', { title: 'Fresh issue' }), 'sending', new Date('2021-03-01T01:00:00Z'));
+    await api('/lists/ml-news', { method: 'PATCH', body: JSON.stringify({ description: 'A new *about* line.' }) });
+    const after = await (await fetch(`${app.baseUrl}/lists/ml-news/feed.xml`)).text();
+    expect(after).toContain('Fresh issue');
+    expect(after).toContain('<subtitle>A new about line.</subtitle>');
+    await api('/lists/ml-news', { method: 'PATCH', body: JSON.stringify({ description: DESCRIPTION }) });
+  });
+});
+
 describe('the web version', () => {
   it('carries the Open Graph and Twitter card tags and the feed link', async () => {
     const page = await (await fetch(`${app.baseUrl}/lists/ml-news/archive/golden`)).text();
