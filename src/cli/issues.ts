@@ -114,7 +114,7 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
     cmd.action(async (slug: string, opts: { list: string; wait?: boolean }) => {
       await ctx.withConnection(async (deps) => {
         const { list, issue } = await findListIssue(deps.db, opts.list, slug);
-        let progress = await sendAction(deps, issue, list, action);
+        let progress = await sendAction(deps, issue, list, action, 'cli');
         if (action !== 'status') ctx.out(`${action === 'send' ? 'sending' : `${action}d`}: ${issue.slug}`);
         if (opts.wait) progress = await waitForSend(deps, opts.list, slug, ctx.err);
         for (const line of describeProgress(progress)) ctx.out(line);

@@ -38,7 +38,7 @@ export const registerScheduleCommands: RegisterCommands = (program, ctx) => {
       await ctx.withConnection(async (deps) => {
         const list = await getListBySlug(deps.db, opts.list);
         const { scheduleIssue } = await services();
-        const { send, rescheduled } = await scheduleIssue(deps.db, { list: opts.list, issue: slug, when, now: new Date(), batchSize: ctx.config().sendBatchSize });
+        const { send, rescheduled } = await scheduleIssue(deps.db, { list: opts.list, issue: slug, when, now: new Date(), batchSize: ctx.config().sendBatchSize, actor: 'cli' });
         const at = send.scheduled_at!;
         const local = at.toLocaleString('sv-SE', { timeZone: list.timezone }).slice(0, 16);
         ctx.out(`${rescheduled ? 'rescheduled' : 'scheduled'} ${list.slug}/${slug} for ${local} ${list.timezone} (${at.toISOString()})`);
@@ -52,7 +52,7 @@ export const registerScheduleCommands: RegisterCommands = (program, ctx) => {
     .action(async (slug: string, opts: { list: string }) => {
       await ctx.withConnection(async (deps) => {
         const { unscheduleIssue } = await services();
-        await unscheduleIssue(deps.db, { list: opts.list, issue: slug });
+        await unscheduleIssue(deps.db, { list: opts.list, issue: slug, actor: 'cli' });
         ctx.out(`unscheduled ${opts.list}/${slug}: it is a draft again`);
       });
     });

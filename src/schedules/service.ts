@@ -5,6 +5,7 @@ import { getIssue } from '../issues/repository';
 import { getListBySlug } from '../lists/repository';
 import { parseWeeklySlot } from '../lists/slots';
 import { createSend } from '../sending/control';
+import { appendSendEvent, type SendEventType } from '../sending/events';
 import { deleteScheduledSend, findSendOfIssue, futureWeeklySlots, moveSend } from '../sending/repository';
 import { nextWeeklySlot, parseScheduleTime } from './next-slot';
 
@@ -56,10 +57,15 @@ async function resolveWhen(db: Db, list: List, when: ScheduleWhen, now: Date, ex
   return at;
 }
 
+/** On the send's log, when someone (an editor, 'cli', 'api') did it: the scheduler's own moves are not. */
+async function logSchedule(db: Db, issueId: string, send: Send | undefined, type: SendEventType, actor: string | undefined): Promise<void> {
+  if (actor) await appendSendEvent(db, { issueId, sendId: send?.id ?? null, type, actor, data: send?.scheduled_at ? { at: send.scheduled_at.toISOString() } : {} });
+}
+
 /** Schedules an issue, or moves its schedule while the send has not started. */
 export async function scheduleIssue(
   db: Db,
-  input: { list: string; issue: string; when: ScheduleWhen; now: Date; batchSize: number },
+  input: { list: string; issue: string; when: ScheduleWhen; now: Date; batchSize: number; actor?: string },
 ): Promise<ScheduleResult> {
   const list = await getListBySlug(db, input.list);
   const issue = await getIssue(db, list, input.issue);
@@ -69,19 +75,22 @@ export async function scheduleIssue(
   if (existing) {
     const moved = await moveSend(db, existing.id, ['scheduled'], { scheduled_at: at });
     if (!moved) throw started(issue, (await findSendOfIssue(db, issue.id)) ?? existing);
+    await logSchedule(db, issue.id, moved, 'rescheduled', input.actor);
     return { send: moved, rescheduled: true };
   }
-  return { send: await createSend(db, { issue, list, scheduledAt: at, batchSize: input.batchSize }), rescheduled: false };
+  const send = await createSend(db, { issue, list, scheduledAt: at, batchSize: input.batchSize });
+  await logSchedule(db, issue.id, send, 'scheduled', input.actor);
+  return { send, rescheduled: false };
 }
 
 /**
  * Takes an issue off the schedule: the send row goes, so the issue is a draft again and can be
  * re-imported, scheduled or sent. Refused once the send has started.
  */
-export async function unscheduleIssue(db: Db, input: { list: string; issue: string }): Promise<void> {
+export async function unscheduleIssue(db: Db, input: { list: string; issue: string; actor?: string }): Promise<void> {
   const list = await getListBySlug(db, input.list);
   const issue = await getIssue(db, list, input.issue);
-  if (await deleteScheduledSend(db, issue.id)) return;
+  if (await deleteScheduledSend(db, issue.id)) return logSchedule(db, issue.id, undefined, 'unscheduled', input.actor);
   const send = await findSendOfIssue(db, issue.id);
   if (!send) throw new AppError('not_found', `issue ${issue.slug} is not scheduled`);
   throw started(issue, send);

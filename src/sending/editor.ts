@@ -7,6 +7,7 @@ import { getIssue } from '../issues/repository';
 import { getListBySlug } from '../lists/repository';
 import type { SmtpResult } from '../mail/transport';
 import type { Queues } from '../queues';
+import { appendSendEvent, type SendEventType } from './events';
 import { cancelSend, getSendOfIssue, pauseSend, resumeSend, sendNow, sendProgress, type SendProgress } from './control';
 
 /**
@@ -51,7 +52,13 @@ export async function sendTest(deps: EditorDeps, issue: IssueRow, to: string, ti
 
 export type SendAction = 'send' | 'pause' | 'resume' | 'cancel' | 'status';
 
-export async function sendAction(deps: EditorDeps, issue: IssueRow, list: List, action: SendAction): Promise<SendProgress> {
+const LOGGED: Record<Exclude<SendAction, 'status'>, SendEventType> = { send: 'started', pause: 'paused', resume: 'resumed', cancel: 'cancelled' };
+
+/**
+ * Does one action on an issue's send. `actor` (an editor's address, 'cli', 'api') puts the
+ * action on the send's log under that name.
+ */
+export async function sendAction(deps: EditorDeps, issue: IssueRow, list: List, action: SendAction, actor?: string): Promise<SendProgress> {
   let send: Send;
   if (action === 'send') send = await sendNow(deps, issue, list, deps.config.sendBatchSize);
   else {
@@ -60,6 +67,7 @@ export async function sendAction(deps: EditorDeps, issue: IssueRow, list: List, 
     else if (action === 'resume') send = await resumeSend(deps, send);
     else if (action === 'cancel') send = await cancelSend(deps.db, send);
   }
+  if (action !== 'status' && actor) await appendSendEvent(deps.db, { issueId: issue.id, sendId: send.id, type: LOGGED[action], actor });
   return sendProgress(deps.db, send, list.timezone);
 }
 

@@ -40,7 +40,7 @@ export function issueApi(deps: AppDeps): express.Router {
   const control = (action: SendAction, method: 'get' | 'post') =>
     router[method](`/lists/:slug/issues/:issue/${action}`, async (req, res) => {
       const { list, issue } = await findListIssue(deps.db, req.params.slug, req.params.issue);
-      res.status(action === 'send' ? 202 : 200).json(progressToJson(await sendAction(editor, issue, list, action)));
+      res.status(action === 'send' ? 202 : 200).json(progressToJson(await sendAction(editor, issue, list, action, res.locals.actor)));
     });
   control('send', 'post');
   control('pause', 'post');
