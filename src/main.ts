@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import { connect } from './connect';
 import { AppError } from './errors';
 import { checkCanRun, type Config } from './config';
@@ -52,18 +52,32 @@ export async function runProcess(config: Config, roles: { http: boolean; workers
   const systemMailer = createSmtpMailer(smtpUrl, { pool: 2, dkim: config.dkim });
 
   const closers: Array<[string, () => Promise<unknown> | unknown]> = [];
-  if (roles.workers) {
-    const mjml = mjmlProcess();
-    const workers = await startWorkers({ ...deps, mailer, systemMailer, templates: loadTemplates(), compileMjml: mjml.compile, log });
-    closers.push(['workers', () => workers.close()], ['MJML compiler', () => mjml.close()]);
-  }
   if (roles.http) {
     // Loaded only where it serves: a worker process does not need express and the pages in memory.
     const { createApp } = await import('./app.js');
     const app = createApp({ ...deps, outbox });
-    const server: Server = await new Promise((resolve) => {
-      const s = app.listen(config.port, () => resolve(s));
-    });
+    // Listening comes first, before any worker runs: a port already taken ends the process at
+    // once with one clear line (express 5's app.listen would hand the error to its callback,
+    // and a callback that ignores it runs a process that serves nothing).
+    const server: Server = http.createServer(app);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      mailer.close();
+      systemMailer.close();
+      await bounded(outbox?.close(), 'capture server');
+      await bounded(deps.close(), 'connections');
+      const code = (err as { code?: string }).code;
+      if (code === 'EADDRINUSE') throw new AppError('unavailable', `port ${config.port} is in use`);
+      if (code === 'EACCES') throw new AppError('unavailable', `port ${config.port} needs privileges this process does not have`);
+      throw err;
+    }
     closers.unshift([
       'HTTP server',
       () => {
@@ -76,6 +90,11 @@ export async function runProcess(config: Config, roles: { http: boolean; workers
     const stopKept = startKeptUnsubscribes(deps.db, config.dataDir, config.repairIntervalMs, log);
     closers.push(['kept unsubscribes', stopKept]);
     log.info(`broadsheet listening on ${config.publicUrl}` + (outbox ? ` (mail is captured: ${config.publicUrl}/dev/outbox)` : ''));
+  }
+  if (roles.workers) {
+    const mjml = mjmlProcess();
+    const workers = await startWorkers({ ...deps, mailer, systemMailer, templates: loadTemplates(), compileMjml: mjml.compile, log });
+    closers.push(['workers', () => workers.close()], ['MJML compiler', () => mjml.close()]);
   }
   if (roles.workers) log.info('broadsheet workers running');
   if (roles.inbound) {

@@ -100,7 +100,7 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
     .action(async (slug: string, opts: { list: string; to: string }) => {
       await ctx.withConnection(async (deps) => {
         const { issue } = await findListIssue(deps.db, opts.list, slug);
-        const result = await sendTest(deps, issue, opts.to);
+        const result = await sendTest(deps, issue, opts.to, undefined, 'cli');
         ctx.out(`test email sent to ${opts.to}: ${result.response}`);
       });
     });

@@ -51,7 +51,7 @@ function listCard(o: ListOverview): SafeHtml {
 export function runningCard(r: RunningSend): SafeHtml {
   const p = r.progress;
   const done = p.sent + p.notSent;
-  const state = p.circuit === 'paused' ? html`<span class="badge bad">paused</span>${p.pauseReason ? ` ${p.pauseReason}` : ''}` : p.circuit === 'open' ? html`<span class="badge bad">retrying</span> SMTP trouble, backing off` : html`<span class="badge ok">${r.send.status}</span>`;
+  const state = p.circuit === 'paused' ? html`<span class="badge bad">paused</span>${p.pauseReason ? ` ${p.pauseReason}` : ''}` : p.circuit === 'waiting' ? html`<span class="badge bad">retrying</span> ${p.circuitText ?? 'SMTP trouble, backing off'}` : html`<span class="badge ok">${r.send.status}</span>`;
   return html`<section class="card"><p class="kicker">${r.list.name}</p><h3><a href="/admin/sends/${r.send.id}">${r.title}</a></h3><p>${state}</p><progress max="${Math.max(p.recipients, 1)}" value="${done}" aria-label="Sent of ${r.title}">${count(done)} of ${count(p.recipients)}</progress><p class="muted">${count(p.sent)} sent of ${count(p.recipients)}, ${count(p.pending)} pending${p.rate > 0 ? `, ${p.rate}/s` : ''}${p.etaSeconds ? `, about ${Math.ceil(p.etaSeconds / 60)} min left` : ''}</p></section>`;
 }
 

@@ -30,12 +30,12 @@ export function scheduleApi(deps: ScheduleApiDeps): express.Router {
   const router = express.Router();
   router.put('/lists/:slug/issues/:issue/schedule', async (req, res) => {
     if (!req.is('application/json')) throw new AppError('invalid_input', 'send the schedule as JSON (Content-Type: application/json)');
-    const { send, rescheduled } = await scheduleIssue(deps.db, { list: req.params.slug, issue: req.params.issue, when: whenOf(req.body), now: clock(), batchSize: deps.config.sendBatchSize, actor: res.locals.actor });
+    const { send, rescheduled } = await scheduleIssue(deps.db, { list: req.params.slug, issue: req.params.issue, when: whenOf(req.body), now: clock(), batchSize: deps.config.sendBatchSize, actor: res.locals.actor ?? 'api' });
     res.status(rescheduled ? 200 : 201).json({ schedule: scheduleJson(send) });
   });
 
   router.delete('/lists/:slug/issues/:issue/schedule', async (req, res) => {
-    await unscheduleIssue(deps.db, { list: req.params.slug, issue: req.params.issue, actor: res.locals.actor });
+    await unscheduleIssue(deps.db, { list: req.params.slug, issue: req.params.issue, actor: res.locals.actor ?? 'api' });
     res.status(204).end();
   });
 

@@ -5,7 +5,7 @@ import { getIssue } from '../issues/repository';
 import { getListBySlug } from '../lists/repository';
 import { parseWeeklySlot } from '../lists/slots';
 import { createSend } from '../sending/control';
-import { appendSendEvent, type SendEventType } from '../sending/events';
+import { appendSendEvent } from '../sending/events';
 import { deleteScheduledSend, findSendOfIssue, futureWeeklySlots, moveSend } from '../sending/repository';
 import { nextWeeklySlot, parseScheduleTime } from './next-slot';
 
@@ -57,15 +57,10 @@ async function resolveWhen(db: Db, list: List, when: ScheduleWhen, now: Date, ex
   return at;
 }
 
-/** On the send's log, when someone (an editor, 'cli', 'api') did it: the scheduler's own moves are not. */
-async function logSchedule(db: Db, issueId: string, send: Send | undefined, type: SendEventType, actor: string | undefined): Promise<void> {
-  if (actor) await appendSendEvent(db, { issueId, sendId: send?.id ?? null, type, actor, data: send?.scheduled_at ? { at: send.scheduled_at.toISOString() } : {} });
-}
-
 /** Schedules an issue, or moves its schedule while the send has not started. */
 export async function scheduleIssue(
   db: Db,
-  input: { list: string; issue: string; when: ScheduleWhen; now: Date; batchSize: number; actor?: string },
+  input: { list: string; issue: string; when: ScheduleWhen; now: Date; batchSize: number; actor?: string | null },
 ): Promise<ScheduleResult> {
   const list = await getListBySlug(db, input.list);
   const issue = await getIssue(db, list, input.issue);
@@ -75,11 +70,11 @@ export async function scheduleIssue(
   if (existing) {
     const moved = await moveSend(db, existing.id, ['scheduled'], { scheduled_at: at });
     if (!moved) throw started(issue, (await findSendOfIssue(db, issue.id)) ?? existing);
-    await logSchedule(db, issue.id, moved, 'rescheduled', input.actor);
+    await appendSendEvent(db, { issueId: issue.id, sendId: moved.id, type: 'rescheduled', actor: input.actor, data: { at: at.toISOString() } });
     return { send: moved, rescheduled: true };
   }
   const send = await createSend(db, { issue, list, scheduledAt: at, batchSize: input.batchSize });
-  await logSchedule(db, issue.id, send, 'scheduled', input.actor);
+  await appendSendEvent(db, { issueId: issue.id, sendId: send.id, type: 'scheduled', actor: input.actor, data: { at: at.toISOString() } });
   return { send, rescheduled: false };
 }
 
@@ -87,10 +82,13 @@ export async function scheduleIssue(
  * Takes an issue off the schedule: the send row goes, so the issue is a draft again and can be
  * re-imported, scheduled or sent. Refused once the send has started.
  */
-export async function unscheduleIssue(db: Db, input: { list: string; issue: string; actor?: string }): Promise<void> {
+export async function unscheduleIssue(db: Db, input: { list: string; issue: string; actor?: string | null }): Promise<void> {
   const list = await getListBySlug(db, input.list);
   const issue = await getIssue(db, list, input.issue);
-  if (await deleteScheduledSend(db, issue.id)) return logSchedule(db, issue.id, undefined, 'unscheduled', input.actor);
+  if (await deleteScheduledSend(db, issue.id)) {
+    await appendSendEvent(db, { issueId: issue.id, type: 'unscheduled', actor: input.actor });
+    return;
+  }
   const send = await findSendOfIssue(db, issue.id);
   if (!send) throw new AppError('not_found', `issue ${issue.slug} is not scheduled`);
   throw started(issue, send);

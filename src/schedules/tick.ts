@@ -4,6 +4,7 @@ import type { Logger } from '../log';
 import { allLists } from '../lists/repository';
 import { parseMonthlySlot } from '../lists/slots';
 import { startSend, type ControlDeps } from '../sending/control';
+import { appendSendEvent } from '../sending/events';
 import { dueSends } from '../sending/repository';
 import { ensureDigestSend, type DigestOutcome } from './monthly';
 import { lastMonthlySlot, monthKey, previousMonth } from './next-slot';
@@ -62,6 +63,8 @@ export async function tick(deps: SchedulerDeps, now: Date, opts: { lateAfterMs?:
     const late = lateBy > lateAfterMs;
     if (await startSend(deps, send.id, { now })) {
       report.started.push({ sendId: send.id, late });
+      // In the send's log with no actor: Broadsheet started it, at the time an editor chose.
+      await appendSendEvent(deps.db, { issueId: send.issue_id, sendId: send.id, type: 'started', data: { scheduled: true } });
       const fields = { list: send.list, issue: send.issue, send: send.id, scheduledAt: send.scheduled_at?.toISOString() };
       if (late) log.warn({ ...fields, late: true, lateBySeconds: Math.round(lateBy / 1000) }, 'scheduler: started a send late');
       else log.info(fields, 'scheduler: started a send');
@@ -90,6 +93,8 @@ async function digestDue(deps: SchedulerDeps, list: List, now: Date): Promise<Ti
 
 export interface Scheduler {
   close(): Promise<void>;
+  /** Ticks finished so far (done or failed): a test asserts "nothing happened" after counted ticks, not after a sleep. */
+  ticks(): number;
 }
 
 /**
@@ -103,12 +108,14 @@ export function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions = {})
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
+  let ticks = 0;
 
   const run = () => {
     running = tick(deps, clock(), { lateAfterMs: opts.lateAfterMs ?? 2 * intervalMs })
       .then(() => undefined)
       .catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'scheduler: tick failed; will try again'))
       .finally(() => {
+        ticks++;
         if (!closed) {
           timer = setTimeout(run, intervalMs);
           timer.unref();
@@ -118,6 +125,7 @@ export function startScheduler(deps: SchedulerDeps, opts: SchedulerOptions = {})
   run();
 
   return {
+    ticks: () => ticks,
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);

@@ -7,8 +7,8 @@ import { getIssue } from '../issues/repository';
 import { getListBySlug } from '../lists/repository';
 import type { SmtpResult } from '../mail/transport';
 import type { Queues } from '../queues';
-import { appendSendEvent, type SendEventType } from './events';
 import { cancelSend, getSendOfIssue, pauseSend, resumeSend, sendNow, sendProgress, type SendProgress } from './control';
+import { appendSendEvent, type SendEventType } from './events';
 
 /**
  * The editor's operations on an issue's send, shared by the CLI and the admin API so both
@@ -29,11 +29,11 @@ export async function findListIssue(db: Db, listSlug: string, issueSlug: string)
  * Queues one test email and waits for the worker's answer: the test goes out through the
  * same path as the newsletter (and through the running process's SMTP, capture included).
  */
-export async function sendTest(deps: EditorDeps, issue: IssueRow, to: string, timeoutMs = 60_000): Promise<SmtpResult> {
+export async function sendTest(deps: EditorDeps, issue: IssueRow, to: string, timeoutMs = 60_000, actor: string | null = null): Promise<SmtpResult> {
   const job = await deps.queues.add('test-send', { issueId: issue.id, to, requestId: randomUUID() });
   let timer: NodeJS.Timeout | undefined;
   try {
-    return (await Promise.race([
+    const result = (await Promise.race([
       job.finished(),
       new Promise((_, reject) => {
         timer = setTimeout(
@@ -42,6 +42,8 @@ export async function sendTest(deps: EditorDeps, issue: IssueRow, to: string, ti
         );
       }),
     ])) as SmtpResult;
+    await appendSendEvent(deps.db, { issueId: issue.id, type: 'test_sent', actor, data: { to } });
+    return result;
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError('unavailable', `the test email was not sent: ${(err as Error).message}`);
@@ -55,10 +57,10 @@ export type SendAction = 'send' | 'pause' | 'resume' | 'cancel' | 'status';
 const LOGGED: Record<Exclude<SendAction, 'status'>, SendEventType> = { send: 'started', pause: 'paused', resume: 'resumed', cancel: 'cancelled' };
 
 /**
- * Does one action on an issue's send. `actor` (an editor's address, 'cli', 'api') puts the
- * action on the send's log under that name.
+ * `actor` names who did it in the send's log (an editor's address, 'cli', 'api'); a status
+ * read logs nothing.
  */
-export async function sendAction(deps: EditorDeps, issue: IssueRow, list: List, action: SendAction, actor?: string): Promise<SendProgress> {
+export async function sendAction(deps: EditorDeps, issue: IssueRow, list: List, action: SendAction, actor: string | null = null): Promise<SendProgress> {
   let send: Send;
   if (action === 'send') send = await sendNow(deps, issue, list, deps.config.sendBatchSize);
   else {
@@ -67,7 +69,7 @@ export async function sendAction(deps: EditorDeps, issue: IssueRow, list: List, 
     else if (action === 'resume') send = await resumeSend(deps, send);
     else if (action === 'cancel') send = await cancelSend(deps.db, send);
   }
-  if (action !== 'status' && actor) await appendSendEvent(deps.db, { issueId: issue.id, sendId: send.id, type: LOGGED[action], actor });
+  if (action !== 'status') await appendSendEvent(deps.db, { issueId: issue.id, sendId: send.id, type: LOGGED[action], actor, data: action === 'send' ? { now: true } : {} });
   return sendProgress(deps.db, send, list.timezone);
 }
 

@@ -165,16 +165,18 @@ export interface LiveProgress {
   rate: number;
   etaSeconds: number | null;
   /**
-   * Whether the sender is getting through: `closed` (mail flows), `open` (backing off after
-   * temporary SMTP failures in a row), `paused` (stopped for a person).
+   * Whether the sender is getting through (sending/circuit.ts): `closed` (mail flows),
+   * `waiting` (SMTP refuses; the send waits for its next probe), `paused` (stopped for a person).
    */
-  circuit: 'closed' | 'open' | 'paused';
+  circuit: 'closed' | 'waiting' | 'paused';
+  /** The circuit in words when it is not closed ("SMTP refusing since 10:02, next try 10:04"). */
+  circuitText: string | null;
   finished: boolean;
 }
 
 export function toLiveProgress(p: SendProgress): LiveProgress {
   const c = p.counts;
-  const circuit = p.send.status === 'paused' ? 'paused' : p.send.failure_streak > 0 ? 'open' : 'closed';
+  const circuit = p.send.status === 'paused' ? 'paused' : p.circuit.state;
   return {
     status: p.send.status,
     pauseReason: p.send.pause_reason,
@@ -185,10 +187,28 @@ export function toLiveProgress(p: SendProgress): LiveProgress {
     rate: Math.round(p.rate * 10) / 10,
     etaSeconds: p.counts.pending > 0 ? p.etaSeconds : null,
     circuit,
+    circuitText: p.circuit.text,
     finished: p.send.status === 'done' || p.send.status === 'cancelled',
   };
 }
 
-export async function liveProgress(db: Db, sendId: string): Promise<LiveProgress> {
-  return toLiveProgress(await sendProgress(db, await getSend(db, sendId)));
+export async function liveProgress(db: Db, sendId: string, timezone = 'UTC'): Promise<LiveProgress> {
+  return toLiveProgress(await sendProgress(db, await getSend(db, sendId), timezone));
+}
+
+/**
+ * How many readers a send of this cadence would go to if it were planned now: the same rows
+ * planning walks (active, not paused; the `subscriptions_sendable` index). Named in the desk's
+ * "send now?" confirmation.
+ */
+export async function countRecipients(db: Db, listId: string, cadence: Send['cadence']): Promise<number> {
+  const row = await db
+    .selectFrom('subscriptions')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('list_id', '=', listId)
+    .where('cadence', '=', cadence)
+    .where('status', '=', 'active')
+    .where('paused', '=', false)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }

@@ -123,12 +123,12 @@ export async function futureWeeklySlots(db: Db, listId: string, after: Date, exc
 }
 
 /** Scheduled sends whose time has come, oldest first, with their issue and list for the log. */
-export function dueSends(db: Db, now: Date, limit: number): Promise<{ id: string; scheduled_at: Date | null; issue: string; list: string }[]> {
+export function dueSends(db: Db, now: Date, limit: number): Promise<{ id: string; issue_id: string; scheduled_at: Date | null; issue: string; list: string }[]> {
   return db
     .selectFrom('sends')
     .innerJoin('issues', 'issues.id', 'sends.issue_id')
     .innerJoin('lists', 'lists.id', 'sends.list_id')
-    .select(['sends.id', 'sends.scheduled_at', 'issues.slug as issue', 'lists.slug as list'])
+    .select(['sends.id', 'sends.issue_id', 'sends.scheduled_at', 'issues.slug as issue', 'lists.slug as list'])
     .where('sends.status', '=', 'scheduled')
     .where('sends.scheduled_at', '<=', now)
     .orderBy('sends.scheduled_at')

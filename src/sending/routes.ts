@@ -34,13 +34,13 @@ export function issueApi(deps: AppDeps): express.Router {
     const to: unknown = req.body?.to;
     if (typeof to !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(to)) throw new AppError('invalid_input', 'send { "to": "address@example.org" } as JSON');
     const { issue } = await findListIssue(deps.db, req.params.slug, req.params.issue);
-    res.json({ sent: true, response: (await sendTest(editor, issue, to)).response });
+    res.json({ sent: true, response: (await sendTest(editor, issue, to, undefined, res.locals.actor ?? 'api')).response });
   });
 
   const control = (action: SendAction, method: 'get' | 'post') =>
     router[method](`/lists/:slug/issues/:issue/${action}`, async (req, res) => {
       const { list, issue } = await findListIssue(deps.db, req.params.slug, req.params.issue);
-      res.status(action === 'send' ? 202 : 200).json(progressToJson(await sendAction(editor, issue, list, action, res.locals.actor)));
+      res.status(action === 'send' ? 202 : 200).json(progressToJson(await sendAction(editor, issue, list, action, res.locals.actor ?? 'api')));
     });
   control('send', 'post');
   control('pause', 'post');

@@ -96,7 +96,7 @@ export async function unsubscribe(
     if (meta.at && sub.confirmed_at && sub.confirmed_at > meta.at) return { changed: false, subscription: sub };
     const updated = await updateSubscription(trx, sub.id, { status: 'unsubscribed', unsubscribed_at: meta.at ?? new Date() });
     const kept = meta.at ? { kept_at: meta.at.toISOString() } : {};
-    await appendEvent(trx, sub.id, 'unsubscribed', { method: meta.method, previous_status: sub.status, ...kept, ...eventMeta(meta) });
+    await appendEvent(trx, sub.id, 'unsubscribed', { method: meta.method, previous_status: sub.status, ...kept, ...eventMeta(meta) }, meta.actor);
     return { changed: true, subscription: updated };
   });
 }

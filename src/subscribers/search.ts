@@ -76,6 +76,8 @@ export interface HistoryEvent {
   at: Date;
   type: SubscriptionEventType;
   data: Record<string, unknown>;
+  /** The editor who did it on the desk, 'cli' or 'api'; null when the reader or the mail system did. */
+  actor: string | null;
 }
 
 export interface HistoryDelivery {
@@ -101,7 +103,7 @@ export async function subscriptionHistory(db: Db, subscriptionId: string, option
   const [events, deliveries] = await Promise.all([
     db
       .selectFrom('subscription_events')
-      .select(['type', 'data', 'created_at'])
+      .select(['type', 'data', 'created_at', 'actor'])
       .where('subscription_id', '=', subscriptionId)
       .orderBy('id')
       .execute(),
@@ -117,7 +119,7 @@ export async function subscriptionHistory(db: Db, subscriptionId: string, option
   ]);
   return {
     ...context,
-    events: events.map((e) => ({ at: e.created_at, type: e.type, data: e.data })),
+    events: events.map((e) => ({ at: e.created_at, type: e.type, data: e.data, actor: e.actor })),
     deliveries: deliveries.map((d) => ({
       issue: d.slug,
       issueTitle: d.title,

@@ -21,6 +21,7 @@ import { createQueues, type Queues } from '../../src/queues';
 import { sendAction } from '../../src/sending/editor';
 import { startWorkers, type Workers } from '../../src/worker';
 import { createTestDb, type TestDb } from './db';
+import { eventually } from './eventually';
 import { GOLDEN_FILE } from '../fixtures/golden';
 
 /**
@@ -149,19 +150,17 @@ export async function startSend(world: SendWorld, issueSlug: string) {
   return sendAction({ db: world.db, queues: world.queues, config: world.config }, issue, world.list, 'send');
 }
 
+/** Waits until the (one) send has `status`; a fault test may have the database away meanwhile (eventually asks again). */
 export async function waitForSendStatus(db: Db, status: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    // A fault test may have the database away for a moment: ask again.
-    const send = await db
-      .selectFrom('sends')
-      .select(['status', 'pause_reason'])
-      .executeTakeFirst()
-      .catch(() => undefined);
-    if (send?.status === status) return;
-    if (Date.now() > deadline) throw new Error(`send is ${send?.status} (${send?.pause_reason ?? ''}), not ${status}, after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually(
+    async () => {
+      const send = await db.selectFrom('sends').select(['status', 'pause_reason']).executeTakeFirst();
+      // Thrown, so that a timeout says where the send stood.
+      if (send?.status !== status) throw new Error(`send is ${send?.status} (${send?.pause_reason ?? ''})`);
+      return true;
+    },
+    { timeoutMs, what: `send status ${status}`, everyMs: 100 },
+  );
 }
 
 export async function deliveryCounts(db: Db): Promise<Record<string, number>> {

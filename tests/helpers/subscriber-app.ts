@@ -11,9 +11,11 @@ import { parseMail, startCaptureServer, type CaptureServer, type CapturedMail, t
 import { createSmtpMailer, type Mailer } from '../../src/mail/transport';
 import { startWorkers, type Workers } from '../../src/worker';
 import { compileMjmlHere } from '../../src/issues/mjml';
+import type { SchedulerOptions } from '../../src/schedules/tick';
 import { loadTemplates } from '../../src/issues/templates';
 import { log } from '../../src/log';
 import { createTestDb, type TestDb } from './db';
+import { eventually } from './eventually';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -37,7 +39,14 @@ export interface SubscriberApp {
 }
 
 export async function startSubscriberApp(
-  options: { ratePerIp?: number; onRcpt?: (address: string) => RcptVerdict; env?: Record<string, string> } = {},
+  options: {
+    ratePerIp?: number;
+    onRcpt?: (address: string) => RcptVerdict;
+    env?: Record<string, string>;
+    /** The app's and the scheduler's clock (a test moves time with it; bull's timers stay real). */
+    clock?: () => Date;
+    scheduler?: SchedulerOptions;
+  } = {},
 ): Promise<SubscriberApp> {
   const test = await createTestDb();
   const prefix = `bs-test-${randomBytes(5).toString('hex')}`;
@@ -57,13 +66,16 @@ export async function startSubscriberApp(
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   const queues = createQueues(REDIS_URL, prefix, test.db);
   const mailer: Mailer = createSmtpMailer(smtp.url, { pool: 1 });
-  const workers: Workers = await startWorkers({ config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), compileMjml: compileMjmlHere, log });
+  const workers: Workers = await startWorkers(
+    { config, db: test.db, redis, queues, mailer, systemMailer: mailer, templates: loadTemplates(), compileMjml: compileMjmlHere, log },
+    { scheduler: options.scheduler },
+  );
   // bull names each worker's blocking connection just after process() starts, in a promise it
   // never awaits: a test that pauses the queue locally before that answer comes (which drops
   // the connection) leaves it rejected with "Connection is closed.", and Jest fails both tests
   // of the file for the unhandled rejection. Wait until every kind's worker is named.
   await eventually(async () => (await Promise.all(JOB_KINDS.map((kind) => queues.queue(kind).getWorkers()))).every((w) => w.length > 0));
-  server.on('request', createApp({ config, db: test.db, redis, queues }));
+  server.on('request', createApp({ config, db: test.db, redis, queues, clock: options.clock }));
 
   const peers: Array<() => Promise<void>> = [];
   return {
@@ -139,25 +151,13 @@ export async function mailsTo(smtp: CaptureServer, address: string): Promise<Arr
 
 /** Waits for the n-th email to an address (1-based) whose subject matches. */
 export async function waitForMail(smtp: CaptureServer, address: string, subject: RegExp, nth = 1, timeoutMs = 10_000): Promise<CapturedMail> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const matching = (await mailsTo(smtp, address)).filter((m) => subject.test(m.subject));
-    if (matching.length >= nth) return matching[nth - 1]!.mail;
-    if (Date.now() > deadline) throw new Error(`email #${nth} to ${address} matching ${subject} did not arrive (got ${matching.length})`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  return eventually(
+    async () => (await mailsTo(smtp, address)).filter((m) => subject.test(m.subject))[nth - 1]?.mail,
+    { timeoutMs, what: `email #${nth} to ${address} matching ${subject}` },
+  );
 }
 
-/** Polls until `check` returns something truthy (state written by the worker after SMTP accepted). */
-export async function eventually<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export { eventually };
 
 /** Waits until the system-mail queue has nothing waiting or running. */
 export async function queueIdle(queues: Queues, timeoutMs = 10_000): Promise<void> {

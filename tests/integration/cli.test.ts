@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { GOLDEN_FILE } from '../fixtures/golden';
 import { createTestDb, type TestDb } from '../helpers/db';
+import { eventually } from '../helpers/eventually';
 
 // Runs the compiled binary, as a user would after `npm ci` (`npm test` compiles first), so
 // that paths that differ between src/ and dist/ (templates, schema) are exercised too.
@@ -195,11 +196,4 @@ describe('broadsheet start', () => {
   });
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const waitFor = (check: () => Promise<boolean>, timeoutMs = 15_000) => eventually(check, { timeoutMs, everyMs: 200 });

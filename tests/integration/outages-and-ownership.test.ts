@@ -7,6 +7,7 @@ import { createApp } from '../../src/app';
 import { createQueues } from '../../src/queues';
 import { enqueueConfirmation } from '../../src/subscribers/system-mail';
 import { addSubscribers, startSendWorld, type SendWorld, freePort, startPrivateRedis, stopPrivateRedis } from '../helpers/send-world';
+import { eventually } from '../helpers/eventually';
 
 /**
  * Redis going away (a private redis-server of this test's own, stopped for real), and two
@@ -14,13 +15,7 @@ import { addSubscribers, startSendWorld, type SendWorld, freePort, startPrivateR
  */
 jest.setTimeout(120_000);
 
-async function until(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = (check: () => Promise<boolean>, timeoutMs = 20_000) => eventually(check, { timeoutMs, everyMs: 100 });
 
 describe('Redis down', () => {
   let port: number;

@@ -3,6 +3,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { GOLDEN_DIR } from '../fixtures/golden';
+import { eventually } from '../helpers/eventually';
 import { startPreviewServer, type PreviewServer } from '../../src/issues/preview';
 
 
@@ -24,13 +25,10 @@ async function get(p: string) {
 }
 
 async function waitForPage(match: RegExp): Promise<string> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  return eventually(async () => {
     const page = await get('/');
-    if (match.test(page.body)) return page.body;
-    if (Date.now() > deadline) throw new Error(`preview page never matched ${match}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+    return match.test(page.body) && page.body;
+  }, { what: `preview page matching ${match}`, everyMs: 100 });
 }
 
 test('shows subject, both widths and the text part, and serves the email and its images', async () => {

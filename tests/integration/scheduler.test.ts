@@ -9,6 +9,7 @@ import { createList } from '../../src/lists/repository';
 import { scheduleIssue, unscheduleIssue } from '../../src/schedules/service';
 import { startScheduler, tick, type SchedulerDeps } from '../../src/schedules/tick';
 import { createTestDb, type TestDb } from '../helpers/db';
+import { afterTicks, eventually } from '../helpers/eventually';
 import { smallIssue } from '../helpers/archive-app';
 import type { Issue } from '../../src/issues/types';
 
@@ -165,11 +166,11 @@ describe('the scheduler tick', () => {
     const a = startScheduler(deps(test.db), { clock, intervalMs: 20 });
     const b = startScheduler(deps(otherDb), { clock, intervalMs: 20 });
     try {
-      await new Promise((r) => setTimeout(r, 150));
+      await afterTicks([a, b]);
       expect((await sendOf('t'))?.status).toBe('scheduled');
       now = new Date('2026-03-30T07:00:00Z'); // the slot
-      for (let i = 0; i < 100 && (await sendOf('t'))?.status === 'scheduled'; i++) await new Promise((r) => setTimeout(r, 20));
-      await new Promise((r) => setTimeout(r, 150)); // more ticks of both
+      await eventually(async () => (await sendOf('t'))?.status !== 'scheduled', { what: 'the send started' });
+      await afterTicks([a, b]); // more ticks of both
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
@@ -185,15 +186,15 @@ describe('the scheduler tick', () => {
     await scheduleIssue(test.db, { list: list.slug, issue: 'r', when: { at: '2026-03-30T09:00' }, now: new Date('2026-03-25T12:00:00Z'), batchSize: 100 });
     // Running before the slot, then stopped (a deploy, a crash) …
     const before = startScheduler(deps(test.db), { clock: () => new Date('2026-03-30T06:30:00Z'), intervalMs: 20 });
-    await new Promise((r) => setTimeout(r, 60));
+    await afterTicks(before);
     await before.close();
     expect((await sendOf('r'))?.status).toBe('scheduled');
     // … and back three hours later, in two processes.
     const later = () => new Date('2026-03-30T10:00:00Z');
     const a = startScheduler(deps(test.db), { clock: later, intervalMs: 20 });
     const b = startScheduler(deps(otherDb), { clock: later, intervalMs: 20 });
-    for (let i = 0; i < 100 && (await sendOf('r'))?.status === 'scheduled'; i++) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 100));
+    await eventually(async () => (await sendOf('r'))?.status !== 'scheduled', { what: 'the late send started' });
+    await afterTicks([a, b]);
     await Promise.all([a.close(), b.close()]);
     expect((await sendOf('r'))?.status).toBe('planning');
     const mine = logs.filter((l) => l.includes(`"list":"${list.slug}","issue":"r"`));

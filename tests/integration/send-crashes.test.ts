@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config';
 import { duplicatesAfterKillBound } from '../../src/sending/batch';
+import { eventually } from '../helpers/eventually';
 import {
   addSubscribers,
   deliveryCounts,
@@ -27,18 +28,21 @@ jest.setTimeout(180_000);
 async function waitForRedis(url: string): Promise<void> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => {});
-  for (let i = 0; i < 100; i++) {
-    try {
-      await client.connect();
-      await client.ping();
-      client.disconnect();
-      return;
-    } catch {
-      client.disconnect();
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  try {
+    await eventually(
+      async () => {
+        try {
+          await client.connect();
+          return (await client.ping()) === 'PONG';
+        } finally {
+          client.disconnect();
+        }
+      },
+      { what: 'redis up', everyMs: 100 },
+    );
+  } finally {
+    client.disconnect();
   }
-  throw new Error('redis did not come up');
 }
 
 let redisPort: number;
@@ -99,7 +103,7 @@ async function stopWorker(child: ChildProcess): Promise<void> {
 }
 
 async function waitForMessages(world: SendWorld, n: number): Promise<void> {
-  while (world.smtp.messages().length < n) await new Promise((r) => setTimeout(r, 50));
+  await eventually(() => world.smtp.messages().length >= n, { timeoutMs: 120_000, what: `${n} messages at the SMTP server` });
 }
 
 function countDuplicates(world: SendWorld): number {

@@ -7,6 +7,7 @@ import { simpleParser } from 'mailparser';
 import { createApp } from '../../src/app';
 import { GOLDEN_FILE } from '../fixtures/golden';
 import { addSubscribers, deliveryCounts, receivedPerAddress, startSendWorld, type SendWorld } from '../helpers/send-world';
+import { eventually } from '../helpers/eventually';
 
 /**
  * The editor's side of sending, for real: the compiled `broadsheet` binary against the test's
@@ -108,16 +109,14 @@ test('admin API: import as JSON, send (once), status; the bounce webhook stops m
   expect(send.status).toBe(202);
   const again = await fetch(`${base}/api/v1/lists/ml-news/issues/api-week/send`, { method: 'POST', headers: auth });
   expect(again.status).toBe(409);
-  let finished = false;
-  for (let i = 0; i < 300 && !finished; i++) {
-    const status = await (await fetch(`${base}/api/v1/lists/ml-news/issues/api-week/status`, { headers: auth })).json();
-    if (status.status === 'done') {
-      expect(status.deliveries.sent).toBe(29 + 40); // the 40 CLI readers are weekly too
-      finished = true;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  expect(finished).toBe(true);
+  const status = await eventually(
+    async () => {
+      const now = await (await fetch(`${base}/api/v1/lists/ml-news/issues/api-week/status`, { headers: auth })).json();
+      return now.status === 'done' && now;
+    },
+    { timeoutMs: 30_000, what: 'the API send done', everyMs: 100 },
+  );
+  expect(status.deliveries.sent).toBe(29 + 40); // the 40 CLI readers are weekly too
   const got = receivedPerAddress(world.smtp);
   expect(got.has(readers[0]!)).toBe(false);
   for (const a of readers.slice(1)) expect(got.get(a)).toBe(1);

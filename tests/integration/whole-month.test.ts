@@ -6,6 +6,7 @@ import { scheduleIssue } from '../../src/schedules/service';
 import { startScheduler, type Scheduler, type SchedulerDeps } from '../../src/schedules/tick';
 import { storyKey } from '../../src/schedules/digest';
 import { addSubscribers, startSendWorld, type SendWorld } from '../helpers/send-world';
+import { afterTicks, eventually } from '../helpers/eventually';
 
 /**
  * A whole month of one list, for real: PostgreSQL, Redis, the queue workers and an SMTP
@@ -63,13 +64,10 @@ describe('a whole month: four weeklies, one digest, a cadence switch', () => {
   }
 
   async function waitDone(slug: string) {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
+    return eventually(async () => {
       const send = await sendOf(slug);
-      if (send?.status === 'done') return send;
-      if (Date.now() > deadline) throw new Error(`send of ${slug} is ${send?.status ?? 'missing'}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return send?.status === 'done' && send;
+    }, { timeoutMs: 60_000, what: `send of ${slug} done` });
   }
 
   test('everyone gets what their cadence promises, once', async () => {
@@ -109,13 +107,13 @@ describe('a whole month: four weeklies, one digest, a cadence switch', () => {
     }
     // Nothing before the monthly slot …
     now = new Date('2021-03-01T07:59:00Z');
-    await new Promise((r) => setTimeout(r, 200));
+    await afterTicks(schedulers);
     expect(await sendOf('digest-2021-02')).toBeUndefined();
     // … and the February digest at it.
     now = new Date('2021-03-01T08:00:10Z');
     const digestSend = await waitDone('digest-2021-02');
     expect(digestSend.cadence).toBe('monthly');
-    await new Promise((r) => setTimeout(r, 200)); // more ticks of both schedulers: nothing new
+    await afterTicks(schedulers); // more ticks of both schedulers: nothing new
 
     // Who got what: subjects per address.
     const got = new Map<string, string[]>();

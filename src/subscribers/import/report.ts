@@ -79,3 +79,47 @@ export function sortLines(report: ImportReport): ImportReport {
   report.skippedLines.sort((a, b) => a.line - b.line);
   return report;
 }
+
+/** Lines of each kind printed in the summary; the report holds more, the counts are exact. */
+const SHOWN_LINES = 50;
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** The summary an editor reads after an import (the CLI prints it, the desk shows it): counts first, then the lines to look at. */
+export function formatImportReport(report: ImportReport, source: string): string[] {
+  const out = [
+    `${source} → list ${report.list}: ${plural(report.rows, 'row')}: imported ${report.imported}, updated ${report.updated}, ` +
+      `unchanged ${report.unchanged}, skipped ${report.skipped}, bad ${report.bad}`,
+  ];
+  if (report.confirmationsQueued > 0) out.push(`confirmation emails queued: ${report.confirmationsQueued} (new subscriptions stay pending until confirmed)`);
+  if (report.ignoredColumns.length > 0) out.push(`ignored columns: ${report.ignoredColumns.join(', ')}`);
+
+  const listLines = (lines: { line: number; reason: string }[], total: number, prefix: string) => {
+    for (const l of lines.slice(0, SHOWN_LINES)) out.push(`  line ${l.line}: ${prefix}${l.reason}`);
+    const shown = Math.min(lines.length, SHOWN_LINES);
+    if (total > shown) out.push(`  … and ${total - shown} more`);
+  };
+  if (report.skipped > 0) {
+    const reasons = Object.entries(report.skippedReasons).map(([k, n]) => `${n} ${SKIP_REASON_TEXT[k as SkipReason].split(';')[0]}`);
+    out.push(`skipped ${report.skipped}: ${reasons.join(', ')}`);
+    listLines(report.skippedLines, report.skipped, 'skipped, ');
+  }
+  if (report.bad > 0) {
+    out.push(`bad ${report.bad}:`);
+    listLines(report.badLines, report.bad, '');
+  }
+  if (report.stopped) {
+    out.push(`stopped at line ${report.stopped.line}: ${report.stopped.message}`);
+  } else if (report.bad > 0) {
+    out.push(
+      `The file was processed: the good rows are stored, the ${plural(report.bad, 'bad line')} above were left out. ` +
+        'Fix them and import the file again; rows already imported will count as unchanged.',
+    );
+  } else {
+    out.push('The file was processed.');
+  }
+  return out;
+}
+
