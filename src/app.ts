@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express from 'express';
 import { sql } from 'kysely';
 import type { AppDeps } from './http/deps';
@@ -11,6 +12,11 @@ import { adminApi } from './api/routes';
 import { deskRoutes } from './desk/routes';
 import { archiveRoutes, homeRoutes } from './archive/routes';
 import { assetRoutes } from './archive/assets';
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = createHash('sha256').update(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '').digest();
+  return timingSafeEqual(given, createHash('sha256').update(token).digest());
+}
 
 /** How long /healthz waits for each dependency before calling it down. */
 const HEALTH_TIMEOUT_MS = 2000;
@@ -60,7 +66,13 @@ export function createApp(deps: AppDeps): express.Express {
     const ok = database === 'ok' && redis === 'ok';
     res.status(ok ? 200 : 503).set('Cache-Control', 'no-store').json({ ok, checks: { database, redis } });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', noStore, async (req, res) => {
+    // Queue depths and send counters say how busy the sender is: only to the scraper, when a
+    // token is configured (a bearer token, compared in constant time).
+    if (deps.config.metricsToken && !bearerMatches(req.get('authorization'), deps.config.metricsToken)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer realm="metrics"').type('text/plain').send('metrics need Authorization: Bearer METRICS_TOKEN\n');
+      return;
+    }
     res.type(registry.contentType).send(await registry.metrics());
   });
   // Images of imported issues, at the URLs the compiled email uses: sent issues' only.

@@ -21,6 +21,8 @@ export interface Config {
   /** The first key signs; all of them verify, so that SECRET_KEY can be rotated. */
   readonly secretKeys: readonly string[];
   readonly adminToken: string | undefined;
+  /** When set, `/metrics` answers only `Authorization: Bearer METRICS_TOKEN`. */
+  readonly metricsToken: string | undefined;
   /** Messages a second across all workers; 0 means unlimited. */
   readonly sendRate: number;
   /** SMTP connections per worker. */
@@ -211,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: trustProxy(env),
     secretKeys: Object.freeze([secret || DEV_SECRET, ...oldKeys]),
     adminToken: env.ADMIN_TOKEN || undefined,
+    metricsToken: env.METRICS_TOKEN || undefined,
     sendRate: int(env, 'SEND_RATE', 0),
     sendConcurrency: int(env, 'SEND_CONCURRENCY', 5, 1),
     subscribeRatePerIp: int(env, 'SUBSCRIBE_RATE_PER_IP', 10, 1),

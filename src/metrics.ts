@@ -43,24 +43,49 @@ new client.Gauge({
   },
 });
 
-/** Queue depth per job kind, read from Redis at scrape time. */
-export function watchQueues(queues: Queues): void {
-  if (registry.getSingleMetric('broadsheet_queue_jobs')) registry.removeSingleMetric('broadsheet_queue_jobs');
+/** How long a scrape waits for Redis before answering with the last good queue depths. */
+export const QUEUE_READ_TIMEOUT_MS = 1000;
+
+/**
+ * Queue depth per job kind, read from Redis at scrape time. A scrape never waits on Redis
+ * longer than QUEUE_READ_TIMEOUT_MS: with Redis down (or silent) it answers with the last good
+ * read, marked by `broadsheet_queue_jobs_stale 1` and its age, so Prometheus gets an answer
+ * and a stop is never held up by hanging scrapes. One read at a time: scrapes that come while
+ * one is in flight share it, instead of piling up reads that all hang.
+ */
+export function watchQueues(queues: Queues, timeoutMs = QUEUE_READ_TIMEOUT_MS): void {
+  for (const name of ['broadsheet_queue_jobs', 'broadsheet_queue_jobs_stale', 'broadsheet_queue_jobs_age_seconds']) {
+    if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+  }
+  let last: { at: number; counts: Array<[string, Record<string, number>]> } | undefined;
+  let reading: Promise<void> | undefined;
+  const read = () =>
+    (reading ??= Promise.all(JOB_KINDS.map(async (kind) => [kind, { ...(await queues.queue(kind).getJobCounts()) }] as [string, Record<string, number>]))
+      .then((counts) => {
+        last = { at: Date.now(), counts };
+      })
+      .catch(() => undefined) // Redis down: /healthz says so; the scrape still answers
+      .finally(() => {
+        reading = undefined;
+      }));
+  let stale = true;
+  const stalenessGauge = new client.Gauge({ name: 'broadsheet_queue_jobs_stale', help: '1 when the queue depths are from an earlier read (Redis did not answer in time)', registers: [registry] });
+  const ageGauge = new client.Gauge({ name: 'broadsheet_queue_jobs_age_seconds', help: 'Age of the queue depths shown', registers: [registry] });
   new client.Gauge({
     name: 'broadsheet_queue_jobs',
     help: 'Jobs in the queue by kind and state',
     labelNames: ['kind', 'state'],
     registers: [registry],
     async collect() {
+      const before = last?.at;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([read(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+      stale = !last || last.at === before;
       this.reset();
-      for (const kind of JOB_KINDS) {
-        const counts = await queues
-          .queue(kind)
-          .getJobCounts()
-          .catch(() => undefined); // Redis down: /healthz says so; the scrape still answers
-        if (!counts) continue;
-        for (const [state, n] of Object.entries(counts)) this.set({ kind, state }, n);
-      }
+      for (const [kind, counts] of last?.counts ?? []) for (const [state, n] of Object.entries(counts)) this.set({ kind, state }, n);
+      stalenessGauge.set(stale ? 1 : 0);
+      ageGauge.set(last ? (Date.now() - last.at) / 1000 : -1);
     },
   });
 }
