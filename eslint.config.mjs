@@ -35,7 +35,13 @@ export default tseslint.config(
   {
     // The few CommonJS files: the bin stub and tool configurations.
     files: ['**/*.js', '**/*.cjs'],
+    ignores: ['static/**'],
     languageOptions: { sourceType: 'commonjs', globals: globals.node },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // Scripts served to the browser (the desk's live pages): browser globals, no modules.
+    files: ['static/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
   },
 );
