@@ -52,6 +52,7 @@ form>.choice{margin:0 0 1.125rem}
 .alert ul{margin:.25rem 0 0;padding-left:1.25rem}
 .secret{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--bg);border:1px solid var(--border);border-radius:8px;padding:.625rem .75rem;user-select:all}
 td.num,th.num{white-space:nowrap}
+.grid+.grid,.grid+.card,.card+.grid{margin-top:1rem}
 .frames{display:flex;flex-wrap:wrap;gap:1.5rem;align-items:flex-start;margin:0 0 1rem}
 .frames figure{margin:0;max-width:100%}
 .frames iframe{display:block;height:80vh;max-width:100%;border:1px solid var(--border);background:#fff}

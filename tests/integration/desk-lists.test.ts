@@ -155,3 +155,21 @@ describe('API tokens', () => {
     expect(await text(res)).toMatch(/id="name-error".*give the token a name/);
   });
 });
+
+test("a send's log names who scheduled, moved and unscheduled it: an editor's token, ADMIN_TOKEN", async () => {
+  const list = await app.test.db.selectFrom('lists').selectAll().where('slug', '=', 'home-news').executeTakeFirstOrThrow();
+  const golden = loadIssueFixture(GOLDEN_FILE);
+  const { issue } = await importIssue(app.test.db, { list, issue: { ...golden, list: list.slug, slug: 'w-logged', title: 'Logged', date: '2026-11-09' }, baseDir: GOLDEN_DIR, dataDir: app.config.dataDir });
+  const token = /<p class="secret">(bse_[A-Za-z0-9_-]+)<\/p>/.exec(await text(await owner.post('/account/tokens', { name: 'scheduler' })))![1]!;
+  const schedule = (bearer: string, method: string, body?: unknown) =>
+    fetch(`${app.baseUrl}/api/v1/lists/home-news/issues/w-logged/schedule`, { method, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  expect((await schedule(token, 'PUT', { at: '2099-01-05T09:00' })).status).toBe(201);
+  expect((await schedule(ADMIN_TOKEN, 'PUT', { at: '2099-01-12T09:00' })).status).toBe(200);
+  expect((await schedule(token, 'DELETE')).status).toBe(204);
+  const log = await app.test.db.selectFrom('send_events').select(['type', 'actor', 'data']).where('issue_id', '=', issue.id).orderBy('id').execute();
+  expect(log).toEqual([
+    { type: 'scheduled', actor: owner.email, data: { at: '2099-01-05T08:00:00.000Z' } },
+    { type: 'rescheduled', actor: 'api', data: { at: '2099-01-12T08:00:00.000Z' } },
+    { type: 'unscheduled', actor: owner.email, data: {} },
+  ]);
+});
