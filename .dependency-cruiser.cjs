@@ -9,7 +9,9 @@
  *   mail            the one way out: nothing of ours (errors, escape-html, log only)
  *   lists           a newsletter's settings and counts: the database and nothing else
  *   issues          format, validation, compile: mail (personalisation markers)
- *   subscribers     subscriptions, opt-in, system mail, import: lists, issues, mail, http; never sending
+ *   subscribers     subscriptions, opt-in, import: lists, issues, mail, http; never sending
+ *   system-mail     the emails Broadsheet sends on its own, rendered and sent by the worker:
+ *                   subscribers (rows, links), issues (MJML), mail; subscribers only enqueue them
  *   sending         plan, batch, control: issues, subscribers, lists, mail, http
  *   schedules       slots, digests, tick: sending, issues, lists, http
  *   archive         archive pages, feed, home page: subscribers, issues, lists, http (the home page
@@ -22,7 +24,7 @@
  * log, metrics, queues, db/, i18n/.
  */
 
-const STAGES = ['api', 'archive', 'desk', 'http', 'issues', 'lists', 'mail', 'schedules', 'sending', 'subscribers'];
+const STAGES = ['api', 'archive', 'desk', 'http', 'issues', 'lists', 'mail', 'schedules', 'sending', 'subscribers', 'system-mail'];
 
 /** A rule: files of `stage` may not import files of any stage in `not`. */
 function stage(name, not, comment) {
@@ -64,6 +66,7 @@ module.exports = {
     stage('lists', others('lists'), "A list's settings and counts need the database only."),
     stage('issues', others('issues', 'mail'), 'The compile core is pure: an issue knows nothing of who receives it or when.'),
     stage('subscribers', others('subscribers', 'lists', 'issues', 'mail', 'http'), 'Subscribers never reach into sending (STYLE.md: subscribers → mail, never sending), nor into the archive that shows their form.'),
+    stage('system-mail', others('system-mail', 'subscribers', 'issues', 'lists', 'mail'), 'System mail reads the subscription and sends; the reader side only queues it, so nothing but the job registry imports it.'),
     stage('sending', others('sending', 'issues', 'subscribers', 'lists', 'mail', 'http'), 'Sending comes after issues, subscribers and lists; the schedules drive it, not the other way.'),
     stage('schedules', others('schedules', 'sending', 'issues', 'lists', 'http'), 'Schedules plan sends of issues of lists; admin auth comes from http/, not from api/.'),
     stage('archive', others('archive', 'subscribers', 'issues', 'lists', 'http'), 'The archive shows issues of lists, from the same view model as the email, and offers the subscribe form.'),

@@ -16,7 +16,7 @@ import { VariantCache } from './sending/variants';
 import { expirePendingSubscriptions, queueDueReminders } from './subscribers/pending';
 import { createSubscribeLimits } from './subscribers/rate-limits';
 import { requeueLostConfirmations } from './subscribers/repair';
-import { processSystemMailJob } from './subscribers/system-mail';
+import { processSystemMailJob } from './system-mail/job';
 import { sendSignInMail } from './editors/sign-in-mail';
 
 /** What the handlers need; only the composition roots (main.ts, tests) build it for real. */

@@ -1,3 +1,4 @@
+import { fill } from '../placeholders';
 import { en, type MessageKey } from './en';
 import { zhCN } from './zh-CN';
 
@@ -20,5 +21,5 @@ export function pickLanguage(listLanguage: string | null | undefined): Lang {
 
 export function t(lang: Lang, key: MessageKey, vars: Record<string, string | number> = {}): string {
   const message = catalogues[lang][key] ?? en[key];
-  return message.replace(/\{([a-z_]+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
+  return fill(message, vars, { syntax: 'sentence', missing: 'keep' });
 }

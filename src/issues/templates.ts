@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors';
+import { fill } from '../placeholders';
 
 /**
  * The MJML layout and partials in `emails/`. Each file is MJML (or, for the partials that go
@@ -58,17 +59,11 @@ export function loadTemplates(dir: string = emailsDir()): Templates {
   return Object.freeze(out);
 }
 
-const HOLE = /\{\{([a-zA-Z][a-zA-Z0-9]*)\}\}/g;
-
 /**
  * Fills `{{name}}` holes in one pass, so a value that happens to contain `{{x}}` is never
  * expanded again. Values must already be escaped for where the hole is. A hole without a
  * value is a bug in render.ts and throws.
  */
 export function fillTemplate(templates: Templates, name: TemplateName, values: Readonly<Record<string, string>>): string {
-  return templates[name].replace(HOLE, (_, key: string) => {
-    const value = values[key];
-    if (value === undefined) throw new AppError('internal', `template ${name}.mjml: no value for {{${key}}}`);
-    return value;
-  });
+  return fill(templates[name], values, { syntax: 'hole', missing: 'throw', source: `template ${name}.mjml` });
 }

@@ -1,5 +1,6 @@
 import type { Highlight, Issue, Item, Section } from '../issues/types';
 import { pickLanguage, t } from '../i18n';
+import { fill } from '../placeholders';
 import { monthKey } from './next-slot';
 
 /**
@@ -85,9 +86,6 @@ export function monthName(year: number, month: number, language: string): string
   }
 }
 
-function fill(template: string, vars: Record<string, string | number>): string {
-  return template.replace(/\{([a-z]+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
-}
 
 /** The digest of a month, or undefined when no weekly was sent that month (then nothing is sent). */
 export function buildDigest(weeklies: readonly DigestWeekly[], opts: DigestOptions): Issue | undefined {
@@ -138,8 +136,10 @@ export function buildDigest(weeklies: readonly DigestWeekly[], opts: DigestOptio
 
   const lang = pickLanguage(language);
   const vars = { list: list.name, month: monthName(year, month, language), count: covered.length };
-  const title = clip(fill(list.digest_title ?? t(lang, 'digest.title'), vars), TITLE_MAX);
-  const preheader = clip(fill(list.digest_preheader ?? t(lang, 'digest.preheader'), vars), PREHEADER_MAX);
+  // The editor's own {list}, {month} and {count}: a name they misspell stays as written.
+  const sentence = { syntax: 'sentence', missing: 'keep' } as const;
+  const title = clip(fill(list.digest_title ?? t(lang, 'digest.title'), vars, sentence), TITLE_MAX);
+  const preheader = clip(fill(list.digest_preheader ?? t(lang, 'digest.preheader'), vars, sentence), PREHEADER_MAX);
 
   return {
     format: 1,

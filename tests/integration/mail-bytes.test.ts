@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { simpleParser } from 'mailparser';
 import type { CapturedMail } from '../../src/mail/capture';
-import { processSystemMailJob } from '../../src/subscribers/system-mail';
+import { processSystemMailJob } from '../../src/system-mail/job';
 import { allDefects, parseWithPython, type PythonView } from '../helpers/python-email';
 import { importFixture, startSend, startSendWorld, waitForSendStatus, type SendWorld } from '../helpers/send-world';
 

@@ -1,5 +1,6 @@
 import type { List, Subscription } from '../../../src/db/schema';
-import { renderSystemMail, type SystemMailKind } from '../../../src/subscribers/system-mail';
+import { SYSTEM_MAILS, type SystemMailKind } from '../../../src/system-mail/kinds';
+import { renderSystemMail } from '../../../src/system-mail/render';
 import { verifyToken, type TokenPurpose } from '../../../src/subscribers/tokens';
 
 const config = { publicUrl: 'https://news.example.org', secretKeys: ['unit-test-secret-key-0001'] };
@@ -125,4 +126,19 @@ describe('renderSystemMail', () => {
     expect(mail.html).toContain('<html lang="zh-CN"');
     expect(mail.text).toContain('一小时内有效');
   });
+
+  it('renders every kind of the table in every language with no placeholder left', async () => {
+    for (const kind of Object.keys(SYSTEM_MAILS) as SystemMailKind[]) {
+      for (const language of ['en', 'zh-CN']) {
+        const mail = await render(kind, { language, name: 'Plain {list} {{url}}' });
+        expect(mail.subject).not.toBe('');
+        // The list's own name may spell a placeholder: it is filled once, never expanded again.
+        expect(mail.html.replaceAll('Plain {list} {{url}}', '')).not.toMatch(/\{\{|\{[a-z_]+\}|%%/);
+        expect(mail.text.replaceAll('Plain {list} {{url}}', '')).not.toMatch(/\{\{|\{[a-z_]+\}|email\./);
+        expect(mail.text).toContain('\n-- \n');
+        expect(mail.html).toContain('Plain {list} {{url}}');
+      }
+    }
+  });
 });
+
