@@ -103,7 +103,7 @@ function listApi(deps: AppDeps): express.Router {
   router.post('/subscribers/forget', async (req, res) => {
     const email: unknown = req.body?.email;
     if (typeof email !== 'string') throw new AppError('invalid_input', 'send { "email": "..." } as JSON');
-    const result = await forgetSubscriber(db, email);
+    const result = await forgetSubscriber(db, email, { evenIfUnknown: req.body?.evenIfUnknown === true });
     res.json({ forgotten: true, ...result });
   });
 

@@ -5,7 +5,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { AppError } from '../errors';
 import { countByStatus, getListBySlug } from '../lists/repository';
 import { exportSubscribers } from '../subscribers/export';
-import { forgetSubscriber } from '../subscribers/forget';
+import { forgetSubscriber, unforgetAddress } from '../subscribers/forget';
 import { importSubscribers } from '../subscribers/import/pipeline';
 import { formatImportReport } from '../subscribers/import/report';
 import type { RegisterCommands } from './context';
@@ -119,9 +119,16 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
   subscribers
     .command('forget <email>')
     .description('erase a person everywhere (GDPR): subscriber, subscriptions, events; keeps a hash so no import brings them back')
-    .action(async (email: string) => {
+    .option('--even-if-unknown', 'record the hash of an address that is not on file, to block it from imports')
+    .option('--undo', 'lift the block of an address forgotten before: imports may add it again')
+    .action(async (email: string, opts: { evenIfUnknown?: boolean; undo?: boolean }) => {
       await ctx.withConnection(async (deps) => {
-        const result = await forgetSubscriber(deps.db, email);
+        if (opts.undo) {
+          if (!(await unforgetAddress(deps.db, email))) throw new AppError('not_found', `${email} is not blocked: it was never forgotten`);
+          ctx.out(`${email} is no longer blocked: an import may add it again`);
+          return;
+        }
+        const result = await forgetSubscriber(deps.db, email, { evenIfUnknown: opts.evenIfUnknown });
         ctx.out(
           result.found
             ? `forgot ${email}: the subscriber, ${plural(result.subscriptions, 'subscription')} and their events are erased; ` +

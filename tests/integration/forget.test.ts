@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { sql } from 'kysely';
 import { createListFromInput } from '../../src/lists/service';
 import { createQueues, type Queues } from '../../src/queues';
-import { forgetSubscriber } from '../../src/subscribers/forget';
+import { forgetSubscriber, unforgetAddress } from '../../src/subscribers/forget';
 import { importSubscribers } from '../../src/subscribers/import/pipeline';
 import { appendEvent, emailHash, isForgotten } from '../../src/subscribers/repository';
 import { createTestDb, type TestDb } from '../helpers/db';
@@ -73,11 +73,19 @@ describe('forgetSubscriber', () => {
     expect(await t.db.selectFrom('subscribers').select('id').where(sql<string>`lower(email)`, '=', 'erin@example.com').execute()).toEqual([]);
   });
 
-  it('records the hash even for an unknown address, once, and refuses what is not an address', async () => {
-    expect(await forgetSubscriber(t.db, 'never@example.com')).toEqual({ found: false, subscriptions: 0 });
-    expect(await forgetSubscriber(t.db, 'never@example.com')).toEqual({ found: false, subscriptions: 0 });
+  it('refuses an address not on file (issue 13: a typo must not block an address for ever); --even-if-unknown records it once; --undo lifts it', async () => {
+    await expect(forgetSubscriber(t.db, 'typo@example.com')).rejects.toMatchObject({ code: 'not_found', message: expect.stringContaining('no subscriber with the address') });
+    expect(await isForgotten(t.db, 'typo@example.com')).toBe(false);
+    const before = await count('forgotten_emails');
+    expect(await forgetSubscriber(t.db, 'never@example.com', { evenIfUnknown: true })).toEqual({ found: false, subscriptions: 0 });
+    expect(await forgetSubscriber(t.db, 'never@example.com', { evenIfUnknown: true })).toEqual({ found: false, subscriptions: 0 });
     expect(await isForgotten(t.db, 'never@example.com')).toBe(true);
-    expect(await count('forgotten_emails')).toBe(2);
+    expect(await count('forgotten_emails')).toBe(before + 1);
+    const blocked = await importCsv('weekly', 'email\nnever@example.com\n');
+    expect(blocked).toMatchObject({ imported: 0, skipped: 1 });
+    expect(await unforgetAddress(t.db, 'Never@Example.com')).toBe(true);
+    expect(await unforgetAddress(t.db, 'never@example.com')).toBe(false);
+    expect(await importCsv('weekly', 'email\nnever@example.com\n')).toMatchObject({ imported: 1 });
     await expect(forgetSubscriber(t.db, 'not-an-address')).rejects.toMatchObject({ code: 'invalid_input' });
   });
 });
