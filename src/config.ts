@@ -229,7 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxBackoffMs: int(env, 'SEND_BACKOFF_MAX_SECONDS', 300, 1) * 1000,
       giveUpAfterMs: duration(env, 'SEND_GIVE_UP_AFTER', 3_600_000),
     }),
-    sendFlushMs: int(env, 'SEND_FLUSH_MS', 100, 10),
+    sendFlushMs: int(env, 'SEND_FLUSH_MS', 250, 10),
     workerHeartbeatMs: heartbeat,
     workerGoneAfterMs: 3 * heartbeat,
     jobLockMs: int(env, 'JOB_LOCK_SECONDS', 15, 1) * 1000,
