@@ -7,7 +7,7 @@ import { parseMail } from '../../src/mail/capture';
 import { assetDir, importIssue } from '../../src/issues/repository';
 import { sendTest } from '../../src/sending/editor';
 import { insertIssue, smallIssue } from '../helpers/archive-app';
-import { blockRemoteRequests, hasChromium, launchBrowser } from '../helpers/browser';
+import { blockRemoteRequests, launchBrowser } from '../helpers/browser';
 import { addSubscribers, importFixture, startSend, startSendWorld, type SendWorld } from '../helpers/send-world';
 import { eventually } from '../helpers/subscriber-app';
 
@@ -98,7 +98,7 @@ test("a draft's images are not public; the test email's keyed URLs show them; on
   expect(sent.headers.get('x-content-type-options')).toBe('nosniff');
 });
 
-(hasChromium() ? test : test.skip)('an imported SVG with a script runs nothing on the app origin (Chromium)', async () => {
+test('an imported SVG with a script runs nothing on the app origin (Chromium)', async () => {
   // An issue that is public, with an SVG among its assets (as `issues import` copies it).
   await insertIssue(world.db, world.list.id, smallIssue('svg-weekly', '2021-03-01'), 'done');
   const dir = assetDir(world.dataDir, 'ml-news', 'svg-weekly');
