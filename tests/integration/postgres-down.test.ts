@@ -1,4 +1,3 @@
-import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -14,6 +13,7 @@ import { keptDir, startKeptUnsubscribes } from '../../src/subscribers/kept-unsub
 import { upsertSubscriber } from '../../src/subscribers/repository';
 import { signToken } from '../../src/subscribers/tokens';
 import { createTestDb, type TestDb } from '../helpers/db';
+import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres';
 import { eventually } from '../helpers/subscriber-app';
 
 /**
@@ -25,45 +25,16 @@ import { eventually } from '../helpers/subscriber-app';
 jest.setTimeout(120_000);
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const BIN = fs.existsSync('/usr/lib/postgresql')
-  ? path.join('/usr/lib/postgresql', fs.readdirSync('/usr/lib/postgresql').sort().at(-1)!, 'bin')
-  : '';
-
-let dir: string;
-let port: number;
-
-function asPostgres(command: string): void {
-  const asRoot = process.getuid?.() === 0;
-  const r = asRoot ? spawnSync('su', ['postgres', '-c', command], { encoding: 'utf8' }) : spawnSync('sh', ['-c', command], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${command}: ${r.stderr || r.stdout}`);
-}
-
-const startPostgres = () => asPostgres(`${BIN}/pg_ctl -D ${dir}/data -o "-p ${port} -k ${dir} -c listen_addresses=127.0.0.1" -l ${dir}/log -w start >/dev/null`);
-const stopPostgres = () => asPostgres(`${BIN}/pg_ctl -D ${dir}/data -m fast -w stop >/dev/null`);
+let postgres: PrivatePostgres;
 
 beforeAll(async () => {
-  if (!BIN) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  port = (probe.address() as net.AddressInfo).port;
-  await new Promise((r) => probe.close(r));
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-pg-down-'));
-  fs.chmodSync(dir, 0o777);
-  if (process.getuid?.() === 0) execFileSync('chown', ['postgres', dir]);
-  asPostgres(`${BIN}/initdb -D ${dir}/data -A trust -U postgres >/dev/null`);
-  startPostgres();
+  postgres = await startPrivatePostgres();
 });
 
-afterAll(() => {
-  try {
-    asPostgres(`${BIN}/pg_ctl -D ${dir}/data -m immediate -w stop >/dev/null`);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+afterAll(() => postgres.destroy());
 
 test('PostgreSQL down: pages answer 503 with Retry-After; a one-click unsubscribe is kept and applied when it is back', async () => {
-  const t: TestDb = await createTestDb(`postgres://postgres@127.0.0.1:${port}`);
+  const t: TestDb = await createTestDb(postgres.server);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-data-'));
   const prefix = `bs-test-${randomBytes(5).toString('hex')}`;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
@@ -89,7 +60,7 @@ test('PostgreSQL down: pages answer 503 with Retry-After; a one-click unsubscrib
     const unsubscribeUrl = (id: string) => `${base}/unsubscribe/${signToken(config.secretKeys, 'unsubscribe', id)}`;
     expect((await fetch(`${base}/lists/down-news`)).status).toBe(200);
 
-    stopPostgres();
+    postgres.stop();
 
     // Reader pages and the JSON subscribe: 503 with Retry-After, a page or a JSON error, never a stack trace.
     for (const url of [`${base}/lists/down-news`, `${base}/lists/down-news/archive`, unsubscribeUrl(oneClickReader.id), `${base}/preferences/${signToken(config.secretKeys, 'preferences', pageReader.id)}`]) {
@@ -126,7 +97,7 @@ test('PostgreSQL down: pages answer 503 with Retry-After; a one-click unsubscrib
     expect(forged.status).toBe(400);
     expect(fs.readdirSync(keptDir(dataDir)).filter((n) => n.endsWith('.json'))).toHaveLength(2);
 
-    startPostgres();
+    postgres.start();
 
     const statusOf = (id: string) => t.db.selectFrom('subscriptions').select(['status', 'unsubscribed_at']).where('id', '=', id).executeTakeFirst();
     await eventually(async () => (await statusOf(oneClickReader.id).catch(() => undefined))?.status === 'unsubscribed', 20_000);
