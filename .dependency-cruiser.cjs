@@ -65,11 +65,31 @@ module.exports = {
     },
     stage('lists', others('lists'), "A list's settings and counts need the database only."),
     stage('issues', others('issues', 'mail'), 'The compile core is pure: an issue knows nothing of who receives it or when.'),
-    stage('subscribers', others('subscribers', 'lists', 'issues', 'mail', 'http'), 'Subscribers never reach into sending (STYLE.md: subscribers → mail, never sending), nor into the archive that shows their form.'),
-    stage('system-mail', others('system-mail', 'subscribers', 'issues', 'lists', 'mail'), 'System mail reads the subscription and sends; the reader side only queues it, so nothing but the job registry imports it.'),
-    stage('sending', others('sending', 'issues', 'subscribers', 'lists', 'mail', 'http'), 'Sending comes after issues, subscribers and lists; the schedules drive it, not the other way.'),
-    stage('schedules', others('schedules', 'sending', 'issues', 'lists', 'http'), 'Schedules plan sends of issues of lists; admin auth comes from http/, not from api/.'),
-    stage('archive', others('archive', 'subscribers', 'issues', 'lists', 'http'), 'The archive shows issues of lists, from the same view model as the email, and offers the subscribe form.'),
+    stage(
+      'subscribers',
+      others('subscribers', 'lists', 'issues', 'mail', 'http'),
+      'Subscribers never reach into sending (STYLE.md: subscribers → mail, never sending), nor into the archive that shows their form.',
+    ),
+    stage(
+      'system-mail',
+      others('system-mail', 'subscribers', 'issues', 'lists', 'mail'),
+      'System mail reads the subscription and sends; the reader side only queues it, so nothing but the job registry imports it.',
+    ),
+    stage(
+      'sending',
+      others('sending', 'issues', 'subscribers', 'lists', 'mail', 'http'),
+      'Sending comes after issues, subscribers and lists; the schedules drive it, not the other way.',
+    ),
+    stage(
+      'schedules',
+      others('schedules', 'sending', 'issues', 'lists', 'http'),
+      'Schedules plan sends of issues of lists; admin auth comes from http/, not from api/.',
+    ),
+    stage(
+      'archive',
+      others('archive', 'subscribers', 'issues', 'lists', 'http'),
+      'The archive shows issues of lists, from the same view model as the email, and offers the subscribe form.',
+    ),
     stage('http', others('http', 'mail'), "The edge's helpers and deps serve every router; they import none of them."),
     {
       name: 'migrations-are-frozen',

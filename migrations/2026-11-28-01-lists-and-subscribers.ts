@@ -38,10 +38,13 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
     .addColumn('list_id', 'uuid', (c) => c.notNull().references('lists.id').onDelete('cascade'))
     .addColumn('subscriber_id', 'uuid', (c) => c.notNull().references('subscribers.id').onDelete('cascade'))
-    .addColumn('status', 'text', (c) =>
-      c.notNull().check(sql`status IN ('pending', 'active', 'unsubscribed', 'bounced', 'complained')`),
+    .addColumn('status', 'text', (c) => c.notNull().check(sql`status IN ('pending', 'active', 'unsubscribed', 'bounced', 'complained')`))
+    .addColumn('cadence', 'text', (c) =>
+      c
+        .notNull()
+        .defaultTo('weekly')
+        .check(sql`cadence IN ('weekly', 'monthly')`),
     )
-    .addColumn('cadence', 'text', (c) => c.notNull().defaultTo('weekly').check(sql`cadence IN ('weekly', 'monthly')`))
     .addColumn('excluded_sections', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
     .addColumn('paused', 'boolean', (c) => c.notNull().defaultTo(false))
     // The consent record: when, from where and through what the address was given.

@@ -6,7 +6,10 @@ import { Kysely } from 'kysely';
 // the confirmation page already tells the reader they are in, and a second email is the
 // editor's choice.
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('lists').addColumn('welcome_email', 'boolean', (c) => c.notNull().defaultTo(false)).execute();
+  await db.schema
+    .alterTable('lists')
+    .addColumn('welcome_email', 'boolean', (c) => c.notNull().defaultTo(false))
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -8,7 +8,13 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('instance')
     .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
-    .addColumn('singleton', 'boolean', (c) => c.notNull().unique().defaultTo(true).check(sql`singleton`))
+    .addColumn('singleton', 'boolean', (c) =>
+      c
+        .notNull()
+        .unique()
+        .defaultTo(true)
+        .check(sql`singleton`),
+    )
     .execute();
   await sql`INSERT INTO instance DEFAULT VALUES`.execute(db);
 
@@ -39,9 +45,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('list_id', 'uuid', (c) => c.notNull().references('lists.id').onDelete('cascade'))
     // Which subscriptions the issue is for: weekly issues go to weekly subscribers, digests to monthly ones.
     .addColumn('cadence', 'text', (c) => c.notNull().check(sql`cadence IN ('weekly', 'monthly')`))
-    .addColumn('status', 'text', (c) =>
-      c.notNull().check(sql`status IN ('scheduled', 'planning', 'sending', 'paused', 'done', 'cancelled')`),
-    )
+    .addColumn('status', 'text', (c) => c.notNull().check(sql`status IN ('scheduled', 'planning', 'sending', 'paused', 'done', 'cancelled')`))
     .addColumn('scheduled_at', 'timestamptz')
     .addColumn('started_at', 'timestamptz')
     .addColumn('finished_at', 'timestamptz')
@@ -69,7 +73,10 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('send_id', 'uuid', (c) => c.notNull().references('sends.id').onDelete('cascade'))
     .addColumn('subscription_id', 'uuid', (c) => c.notNull().references('subscriptions.id').onDelete('cascade'))
     .addColumn('status', 'text', (c) =>
-      c.notNull().defaultTo('pending').check(sql`status IN ('pending', 'sent', 'failed', 'bounced', 'suppressed', 'cancelled')`),
+      c
+        .notNull()
+        .defaultTo('pending')
+        .check(sql`status IN ('pending', 'sent', 'failed', 'bounced', 'suppressed', 'cancelled')`),
     )
     // A batch job leases the rows it is sending; a crashed job's lease runs out and the rows are
     // sent by the next one. Never two live jobs on one row.

@@ -94,10 +94,25 @@ async function main() {
     const checked = await validateIssueFile('tests/fixtures/golden/issue.json');
     if (!checked.ok) throw new Error('the golden issue does not validate');
     const { issue } = await importIssue(db, { list, issue: checked.issue, baseDir: checked.baseDir, dataDir: config.dataDir });
-    const { issue: next } = await importIssue(db, { list, issue: { ...checked.issue, slug: '2021-03', date: '2021-03-07' }, baseDir: checked.baseDir, dataDir: config.dataDir });
+    const { issue: next } = await importIssue(db, {
+      list,
+      issue: { ...checked.issue, slug: '2021-03', date: '2021-03-07' },
+      baseDir: checked.baseDir,
+      dataDir: config.dataDir,
+    });
     const send = await db
       .insertInto('sends')
-      .values({ issue_id: issue.id, list_id: list.id, cadence: 'weekly', status: 'done', scheduled_at: new Date(), started_at: new Date(), finished_at: new Date(), batch_size: 500, planned_at: new Date() })
+      .values({
+        issue_id: issue.id,
+        list_id: list.id,
+        cadence: 'weekly',
+        status: 'done',
+        scheduled_at: new Date(),
+        started_at: new Date(),
+        finished_at: new Date(),
+        batch_size: 500,
+        planned_at: new Date(),
+      })
       .returning('id')
       .executeTakeFirstOrThrow();
     await sql`
@@ -117,7 +132,12 @@ async function main() {
     const signIn = await fetch(link, { headers: { accept: 'text/html' } });
     let cookie = cookies(signIn, jar);
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await signIn.text())?.[1] ?? '';
-    const signed = await fetch(link, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, accept: 'text/html' }, body: `_csrf=${encodeURIComponent(csrf)}`, redirect: 'manual' });
+    const signed = await fetch(link, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie, accept: 'text/html' },
+      body: `_csrf=${encodeURIComponent(csrf)}`,
+      redirect: 'manual',
+    });
     cookie = cookies(signed, jar);
     const get = async (path: string) => {
       const res = await fetch(`${base}${path}`, { headers: { cookie, accept: 'text/html' } });
@@ -139,7 +159,14 @@ async function main() {
       searchPage.push(await timed(() => get(`/admin/subscribers?q=${q}`)));
       searchQuery.push(await timed(() => searchSubscribers(db, q)));
     }
-    console.log(`subscribers ${ROWS.toLocaleString('en')}, deliveries of the last send ${(await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n.toLocaleString('en')}`);
+    console.log(
+      `subscribers ${ROWS.toLocaleString('en')}, deliveries of the last send ${(
+        await db
+          .selectFrom('deliveries')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n.toLocaleString('en')}`,
+    );
     console.log(`home page           GET /admin                    ${stats(home)}  (target < 200 ms)`);
     console.log(`subscriber search   GET /admin/subscribers?q=…    ${stats(searchPage)}  (target < 50 ms)`);
     console.log(`  the search query alone (searchSubscribers)      ${stats(searchQuery)}`);

@@ -42,4 +42,6 @@ for (let i = 0; i < runs; i++) {
   xmlTime += r.xmlMs;
   size = Buffer.byteLength(r.xml);
 }
-console.log(`feed of ${issues.length} whole issues: ${((content + xmlTime) / runs).toFixed(0)} ms a build (content ${(content / runs).toFixed(0)} ms, Atom XML ${(xmlTime / runs).toFixed(0)} ms), ${(size / 1024).toFixed(0)} KB`);
+console.log(
+  `feed of ${issues.length} whole issues: ${((content + xmlTime) / runs).toFixed(0)} ms a build (content ${(content / runs).toFixed(0)} ms, Atom XML ${(xmlTime / runs).toFixed(0)} ms), ${(size / 1024).toFixed(0)} KB`,
+);

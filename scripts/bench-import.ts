@@ -142,14 +142,16 @@ async function main(): Promise<void> {
   // In a child process: writing a million lines leaves tens of MB of garbage in the heap,
   // which would count against the import's RSS in this one.
   execFileSync(process.execPath, [...process.execArgv, __filename, '--generate', '--rows', String(ROWS)], { stdio: 'inherit' });
-  console.log(`generated ${FILE}: ${mb(fs.statSync(FILE).size)} in ${((Date.now() - genStart) / 1000).toFixed(1)} s; RSS ${mb(process.memoryUsage().rss)}, peak RSS ${peak()}`);
+  console.log(
+    `generated ${FILE}: ${mb(fs.statSync(FILE).size)} in ${((Date.now() - genStart) / 1000).toFixed(1)} s; RSS ${mb(process.memoryUsage().rss)}, peak RSS ${peak()}`,
+  );
 
   const dbName = `broadsheet_bench_${randomBytes(4).toString('hex')}`;
   const url = `${SERVER}/${dbName}`;
   await ensureDatabase(url);
   const db = createDb(url, { max: 4 });
   await migrateToLatest(db);
-  const queues = createQueues(REDIS_URL, `broadsheet-bench-${randomBytes(4).toString("hex")}`, db);
+  const queues = createQueues(REDIS_URL, `broadsheet-bench-${randomBytes(4).toString('hex')}`, db);
   try {
     await createListFromInput(db, { slug: 'bench', name: 'Bench', from: 'Bench <bench@example.com>', contact: 'Bench, 1 Main Street' });
     console.log(`database ${dbName} ready; RSS before the import ${mb(process.memoryUsage().rss)}, peak RSS ${peak()}`);
@@ -157,7 +159,12 @@ async function main(): Promise<void> {
     const confirmed = !flag('pending');
     const first = await timedImport(dbName, () => importSubscribers(db, queues, 'bench', fs.createReadStream(FILE), { confirmed }));
     describeRun(`import${confirmed ? ' --confirmed' : ''}`, first);
-    console.log(`  first bad lines: ${first.report.badLines.slice(0, 2).map((l) => `line ${l.line}: ${l.reason}`).join('; ')}`);
+    console.log(
+      `  first bad lines: ${first.report.badLines
+        .slice(0, 2)
+        .map((l) => `line ${l.line}: ${l.reason}`)
+        .join('; ')}`,
+    );
 
     if (flag('again')) {
       const again = await timedImport(dbName, () => importSubscribers(db, queues, 'bench', fs.createReadStream(FILE), { confirmed }));

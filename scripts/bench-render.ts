@@ -17,7 +17,6 @@ import { renderIssue } from '../src/issues/render';
 import { loadTemplates } from '../src/issues/templates';
 import { GOLDEN_FILE, goldenContext, loadGolden } from '../tests/fixtures/golden';
 
-
 const TARGET_COMPILE_MS = 150;
 const TARGET_FILL_US = 20;
 const TARGET_HTML_BYTES = 102 * 1000;
@@ -88,8 +87,12 @@ async function main(): Promise<void> {
   for (const [what, value, target, ok] of rows) {
     console.log(`${what.padEnd(28)} ${value.padEnd(26)} target ${target.padEnd(10)} ${verdict(ok)}`);
   }
-  console.log(`info: compile min/max ${Math.min(...times).toFixed(1)}/${Math.max(...times).toFixed(1)} ms; text part ${textBytes} B; ${RECIPIENTS} recipients (checksum ${sink % 997})`);
-  console.log(`info: per recipient incl. flattening the strings ${flatUs.toFixed(1)} µs, incl. UTF-8 encoding ${encodedUs.toFixed(1)} µs (what the sender avoids: it writes bytes encoded once per variant)`);
+  console.log(
+    `info: compile min/max ${Math.min(...times).toFixed(1)}/${Math.max(...times).toFixed(1)} ms; text part ${textBytes} B; ${RECIPIENTS} recipients (checksum ${sink % 997})`,
+  );
+  console.log(
+    `info: per recipient incl. flattening the strings ${flatUs.toFixed(1)} µs, incl. UTF-8 encoding ${encodedUs.toFixed(1)} µs (what the sender avoids: it writes bytes encoded once per variant)`,
+  );
   if (rows.some(([, , , ok]) => !ok)) process.exitCode = 1;
 }
 

@@ -85,7 +85,9 @@ const COMPILED = flag('compiled');
 const WORKER_FLAGS = (
   args.includes('--worker-flags')
     ? (args[args.indexOf('--worker-flags') + 1] ?? '')
-    : (/^node((?: --[^ ]+)*) bin\/broadsheet\.js worker$/.exec((JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.worker ?? '')?.[1] ?? '')
+    : (/^node((?: --[^ ]+)*) bin\/broadsheet\.js worker$/.exec(
+        (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.worker ?? '',
+      )?.[1] ?? '')
 )
   .split(/\s+/)
   .filter(Boolean);
@@ -381,7 +383,11 @@ async function sentCount(db: Db): Promise<number> {
 }
 
 async function deliveryCounts(db: Db): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('status')
+    .execute();
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 
@@ -489,7 +495,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function setUp(): Promise<{ db: Db; queues: Queues; listId: string }> {
-  say(`node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; database ${DB_NAME}, Redis prefix ${PREFIX}`);
+  say(
+    `node ${process.version}, ${os.cpus().length} cores, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; database ${DB_NAME}, Redis prefix ${PREFIX}`,
+  );
   await ensureDatabase(DB_URL);
   const db = (res.db = createDb(DB_URL, { max: 4 }));
   await migrateToLatest(db);
@@ -523,7 +534,14 @@ async function planOnly(db: Db, queues: Queues): Promise<void> {
   const outcome = await planSend({ store: sendStore(db), queues }, send.id);
   const planMs = Date.now() - t1;
   const row = (await sendRow(db))!;
-  const deliveries = Number((await db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const deliveries = Number(
+    (
+      await db
+        .selectFrom('deliveries')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
   const batchJobs = await queues.queue('send-batch').count();
   say(`send created and started in ${seconds(t1 - t0)}; planSend: ${outcome}, status ${row.status}, ${deliveries} deliveries, ${batchJobs} batch jobs queued`);
   const ok = planMs / 1000 <= TARGET_PLAN_1M_S;
@@ -543,7 +561,9 @@ async function planOnly(db: Db, queues: Queues): Promise<void> {
 async function fullSend(db: Db, queues: Queues): Promise<void> {
   const sink = (res.sink = await startSink());
   const worker = (res.worker = await startWorker(sink.port));
-  say(`smtp-sink on 127.0.0.1:${sink.port}; worker pid ${worker.child.pid} (node ${[...WORKER_FLAGS, COMPILED ? 'bin/broadsheet.js worker' : 'scripts/bench-worker.ts'].join(' ')}, SEND_CONCURRENCY ${CONCURRENCY}, SEND_BATCH_SIZE ${BATCH}), RSS when ready ${mb(worker.proc().rssKb)}`);
+  say(
+    `smtp-sink on 127.0.0.1:${sink.port}; worker pid ${worker.child.pid} (node ${[...WORKER_FLAGS, COMPILED ? 'bin/broadsheet.js worker' : 'scripts/bench-worker.ts'].join(' ')}, SEND_CONCURRENCY ${CONCURRENCY}, SEND_BATCH_SIZE ${BATCH}), RSS when ready ${mb(worker.proc().rssKb)}`,
+  );
   const workerExit = new Promise<never>((_, reject) =>
     worker.child.once('exit', (code, signal) => reject(new Error(`the worker exited (${code ?? signal}) during the send; see ${worker.logFile}`))),
   );

@@ -117,10 +117,15 @@ async function main(): Promise<void> {
     const p50 = /^\s+50%\s+(\S+)/m.exec(output)?.[1];
     const p99 = /^\s+99%\s+(\S+)/m.exec(output)?.[1];
     const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(output)?.[1] ?? '0';
-    const { n: subscriptions } = await db.selectFrom('subscriptions').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const { n: subscriptions } = await db
+      .selectFrom('subscriptions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     const queued = (await queues.systemMail.getJobCounts()).waiting;
     console.log('');
-    console.log(`subscribe: ${rps} requests/s, p50 ${p50}, p99 ${p99} (${connections} connections, ${threads} threads, ${duration} s, loopback, ${os.cpus().length} CPUs)`);
+    console.log(
+      `subscribe: ${rps} requests/s, p50 ${p50}, p99 ${p99} (${connections} connections, ${threads} threads, ${duration} s, loopback, ${os.cpus().length} CPUs)`,
+    );
     console.log(`non-2xx answers: ${non2xx}; pending subscriptions created: ${subscriptions}; confirmations queued: ${queued}`);
   } finally {
     fs.rmSync(luaFile, { force: true });

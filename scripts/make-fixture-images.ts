@@ -84,9 +84,11 @@ function pixel(spec: Spec, px: number, py: number, width: number, height: number
   const y = Math.floor((py * 180) / height);
   // Three solid blocks, like a simplified figure, over the gradient.
   const inBlock =
-    (y >= 30 && y < 150 && ((x >= 24 && x < 96) || (x >= 124 && x < 196) || (x >= 224 && x < 296)) &&
-      // leave a frame inside each block so they read as panels
-      !(y >= 40 && y < 140 && ((x >= 34 && x < 86) || (x >= 134 && x < 186) || (x >= 234 && x < 286))));
+    y >= 30 &&
+    y < 150 &&
+    ((x >= 24 && x < 96) || (x >= 124 && x < 196) || (x >= 224 && x < 296)) &&
+    // leave a frame inside each block so they read as panels
+    !(y >= 40 && y < 140 && ((x >= 34 && x < 86) || (x >= 134 && x < 186) || (x >= 234 && x < 286)));
   if (inBlock) return spec.block;
   // Coarse steps keep the rows repetitive, so the file compresses to a few KB.
   const t = Math.floor(((x + y) / (320 + 180 - 2)) * 16) / 16;

@@ -14,7 +14,9 @@ import { archiveRoutes, homeRoutes } from './archive/routes';
 import { assetRoutes } from './archive/assets';
 
 function bearerMatches(header: string | undefined, token: string): boolean {
-  const given = createHash('sha256').update(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '').digest();
+  const given = createHash('sha256')
+    .update(/^Bearer (.+)$/i.exec(header ?? '')?.[1] ?? '')
+    .digest();
   return timingSafeEqual(given, createHash('sha256').update(token).digest());
 }
 
@@ -59,12 +61,12 @@ export function createApp(deps: AppDeps): express.Express {
   // Each dependency on its own line, and 503 when one is down, so a load balancer stops
   // sending traffic here and an operator sees which one.
   app.get('/healthz', noStore, async (_req, res) => {
-    const [database, redis] = await Promise.all([
-      probe(() => sql`SELECT 1`.execute(deps.db)),
-      probe(() => deps.redis.ping()),
-    ]);
+    const [database, redis] = await Promise.all([probe(() => sql`SELECT 1`.execute(deps.db)), probe(() => deps.redis.ping())]);
     const ok = database === 'ok' && redis === 'ok';
-    res.status(ok ? 200 : 503).set('Cache-Control', 'no-store').json({ ok, checks: { database, redis } });
+    res
+      .status(ok ? 200 : 503)
+      .set('Cache-Control', 'no-store')
+      .json({ ok, checks: { database, redis } });
   });
   app.get('/metrics', noStore, async (req, res) => {
     // Queue depths and send counters say how busy the sender is: only to the scraper, when a

@@ -151,13 +151,11 @@ function trustProxy(env: NodeJS.ProcessEnv): boolean | number | string {
   for (const entry of entries) {
     const [address, bits, ...rest] = entry.split('/');
     const ok =
-      PROXY_NAMES.has(entry) ||
-      (rest.length === 0 && address !== undefined && net.isIP(address) !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits)));
+      PROXY_NAMES.has(entry) || (rest.length === 0 && address !== undefined && net.isIP(address) !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits)));
     if (!ok) {
       throw new AppError(
         'invalid_input',
-        `TRUST_PROXY: "${entry}" is not an address, a CIDR range or one of loopback, linklocal, uniquelocal ` +
-          '(or use true, false or a number of hops)',
+        `TRUST_PROXY: "${entry}" is not an address, a CIDR range or one of loopback, linklocal, uniquelocal ` + '(or use true, false or a number of hops)',
       );
     }
   }
@@ -185,7 +183,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new AppError('invalid_input', 'SECRET_KEY must be at least 16 characters');
   }
   // Old keys still verify links in mail already sent, so a rotation breaks nothing.
-  const oldKeys = (env.SECRET_KEY_OLD ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+  const oldKeys = (env.SECRET_KEY_OLD ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
 
   const dkimDomain = env.DKIM_DOMAIN;
   const dkim =
@@ -200,7 +201,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const confirmReminderMs = int(env, 'CONFIRM_REMINDER_HOURS', 48) * HOUR_MS;
   const pendingExpiryMs = int(env, 'PENDING_EXPIRY_DAYS', 30, 1) * 24 * HOUR_MS;
   if (confirmReminderMs >= pendingExpiryMs) {
-    throw new AppError('invalid_input', 'CONFIRM_REMINDER_HOURS must be shorter than PENDING_EXPIRY_DAYS: the reminder would come after the subscription is gone');
+    throw new AppError(
+      'invalid_input',
+      'CONFIRM_REMINDER_HOURS must be shorter than PENDING_EXPIRY_DAYS: the reminder would come after the subscription is gone',
+    );
   }
 
   return Object.freeze({
@@ -256,9 +260,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  */
 export function checkCanRun(config: Config): void {
   if (!config.smtpUrl && config.env === 'production') {
-    throw new AppError(
-      'invalid_input',
-      'SMTP_URL is required when NODE_ENV=production (without it mail is only captured in memory, for development)',
-    );
+    throw new AppError('invalid_input', 'SMTP_URL is required when NODE_ENV=production (without it mail is only captured in memory, for development)');
   }
 }

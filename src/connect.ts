@@ -21,7 +21,11 @@ export async function connect(config: Config): Promise<Connections> {
   // Without a listener every failed reconnect is an "Unhandled error event" on stderr; the
   // client reconnects by itself and /healthz reports the outage.
   redis.on('error', () => {});
-  const queues = createQueues(config.redisUrl, config.redisPrefix, db, { lockMs: config.jobLockMs, stalledIntervalMs: config.jobStallCheckMs, retryFirstMs: config.jobRetryFirstMs });
+  const queues = createQueues(config.redisUrl, config.redisPrefix, db, {
+    lockMs: config.jobLockMs,
+    stalledIntervalMs: config.jobStallCheckMs,
+    retryFirstMs: config.jobRetryFirstMs,
+  });
   return {
     config,
     db,
@@ -34,4 +38,3 @@ export async function connect(config: Config): Promise<Connections> {
     },
   };
 }
-

@@ -38,7 +38,10 @@ function bounded(step: Promise<unknown> | unknown, name: string): Promise<void> 
 export async function runProcess(config: Config, roles: { http: boolean; workers: boolean; inbound?: boolean }): Promise<void> {
   checkCanRun(config);
   if (roles.inbound && !config.bounceDomain) {
-    throw new AppError('invalid_input', 'BOUNCE_DOMAIN is not set: the inbound listener receives mail for that domain (see README, "Bounces and unsubscribes by mail")');
+    throw new AppError(
+      'invalid_input',
+      'BOUNCE_DOMAIN is not set: the inbound listener receives mail for that domain (see README, "Bounces and unsubscribes by mail")',
+    );
   }
   const deps = await connect(config);
   await migrateToLatest(deps.db);

@@ -69,7 +69,11 @@ export function watchQueues(queues: Queues, timeoutMs = QUEUE_READ_TIMEOUT_MS): 
         reading = undefined;
       }));
   let stale = true;
-  const stalenessGauge = new client.Gauge({ name: 'broadsheet_queue_jobs_stale', help: '1 when the queue depths are from an earlier read (Redis did not answer in time)', registers: [registry] });
+  const stalenessGauge = new client.Gauge({
+    name: 'broadsheet_queue_jobs_stale',
+    help: '1 when the queue depths are from an earlier read (Redis did not answer in time)',
+    registers: [registry],
+  });
   const ageGauge = new client.Gauge({ name: 'broadsheet_queue_jobs_age_seconds', help: 'Age of the queue depths shown', registers: [registry] });
   new client.Gauge({
     name: 'broadsheet_queue_jobs',

@@ -185,9 +185,7 @@ export function createQueues(redisUrl: string, prefix: string, db: Db, timings: 
     owner: ownerId,
     async close() {
       // Bounded: with Redis gone, bull's close waits for a connection that never comes.
-      await Promise.all(
-        [...queues.values()].map((q) => Promise.race([q.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())])),
-      );
+      await Promise.all([...queues.values()].map((q) => Promise.race([q.close().catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())])));
     },
   };
 }

@@ -24,7 +24,8 @@ export async function startWorkers(deps: WorkerDeps, options: { scheduler?: Sche
 
   // "Alive" every WORKER_HEARTBEAT: rows this process leased are taken over by others as soon
   // as it misses three (killed), instead of after the whole lease.
-  const heartbeat = () => beat(deps.db, workerId).catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'heartbeat not recorded; will try again'));
+  const heartbeat = () =>
+    beat(deps.db, workerId).catch((err: unknown) => deps.log.warn({ err: (err as Error).message }, 'heartbeat not recorded; will try again'));
   await heartbeat();
   const beating = setInterval(() => void heartbeat(), deps.config.workerHeartbeatMs);
   beating.unref();
@@ -94,7 +95,13 @@ export async function startWorkers(deps: WorkerDeps, options: { scheduler?: Sche
       // the same queues carry on. Bounded, so a stop never hangs on a Redis that is gone.
       await Promise.all(
         JOB_KINDS.map((kind) =>
-          Promise.race([deps.queues.queue(kind).pause(true).catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())]),
+          Promise.race([
+            deps.queues
+              .queue(kind)
+              .pause(true)
+              .catch(() => {}),
+            new Promise((r) => setTimeout(r, 5000).unref()),
+          ]),
         ),
       );
       // Its jobs have ended and released their rows: nothing of this process is left to wait for.

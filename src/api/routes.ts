@@ -56,7 +56,10 @@ function listApi(deps: AppDeps): express.Router {
   router.post('/lists', async (req, res) => {
     if (!req.is('application/json')) throw new AppError('invalid_input', 'send the list as JSON (Content-Type: application/json)');
     const list = await createListFromInput(db, req.body, res.locals.actor);
-    res.status(201).location(`${req.baseUrl}/lists/${list.slug}`).json({ list: listToJson(list) });
+    res
+      .status(201)
+      .location(`${req.baseUrl}/lists/${list.slug}`)
+      .json({ list: listToJson(list) });
   });
 
   router.patch('/lists/:slug', async (req, res) => {

@@ -16,7 +16,10 @@ export function feedContentHtml(view: IssueView): string {
   if (issue.intro !== undefined) out.push(richHtml(issue.intro));
 
   if (view.covers.length > 0) {
-    out.push(`<h2>${escapeHtml(strings.covers)}</h2>`, `<ul>${view.covers.map((c) => `<li><a href="${escapeHtml(c.url)}">${escapeHtml(c.title)}</a></li>`).join('')}</ul>`);
+    out.push(
+      `<h2>${escapeHtml(strings.covers)}</h2>`,
+      `<ul>${view.covers.map((c) => `<li><a href="${escapeHtml(c.url)}">${escapeHtml(c.title)}</a></li>`).join('')}</ul>`,
+    );
   }
   if (issue.highlights && issue.highlights.length > 0) {
     out.push(`<h2>${escapeHtml(strings.highlights)}</h2>`);

@@ -23,7 +23,9 @@ export function homePage(lang: Lang, entries: readonly HomeEntry[]): PageView {
     wide: true,
     head: html`${entries.map(({ list }) => feedLink(list))}`,
     body: html`<h1>${t(lang, 'home.title')}</h1>${
-      entries.length > 0 ? html`<p>${t(lang, 'home.intro')}</p><div class="grid" role="list">${sections}</div>` : html`<p class="card">${t(lang, 'home.empty')}</p>`
+      entries.length > 0
+        ? html`<p>${t(lang, 'home.intro')}</p><div class="grid" role="list">${sections}</div>`
+        : html`<p class="card">${t(lang, 'home.empty')}</p>`
     }`,
   };
 }

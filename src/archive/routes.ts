@@ -49,7 +49,6 @@ async function listOr404(db: Db, slug: string): Promise<List> {
   return list;
 }
 
-
 function summaryOf(issue: PublishedIssue): string | undefined {
   const content = issue.content as unknown as Issue;
   return content.preheader ?? content.subject;
@@ -101,7 +100,15 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
     const issue = await findPublishedIssue(db, list.id, req.params.issue);
     if (!issue) throw new AppError('not_found', `no sent issue "${req.params.issue}" in ${list.slug}`);
     // The page shows the list too (name, contact line, description): a change to it is a new page.
-    const key = JSON.stringify([issue.id, issue.updated_at.getTime(), list.name, list.contact, list.description, list.weekly_description, list.monthly_description]);
+    const key = JSON.stringify([
+      issue.id,
+      issue.updated_at.getTime(),
+      list.name,
+      list.contact,
+      list.description,
+      list.weekly_description,
+      list.monthly_description,
+    ]);
     let page = cache.get(key);
     if (page === undefined) {
       const { content, coverTitles } = await visitorIssue(issue);
@@ -117,7 +124,14 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
     const issues = await publishedIssues(db, list.id, FEED_ENTRIES);
     // Whole issues make a feed of about a megabyte and a second or two of CPU to build: it is
     // built again only when an issue is sent (or changed) or the list's own words change.
-    const key = JSON.stringify([list.name, list.language, list.from_address, list.contact, list.description, issues.map((i) => [i.id, i.updated_at.getTime(), i.sent_at.getTime()])]);
+    const key = JSON.stringify([
+      list.name,
+      list.language,
+      list.from_address,
+      list.contact,
+      list.description,
+      issues.map((i) => [i.id, i.updated_at.getTime(), i.sent_at.getTime()]),
+    ]);
     let feed = feeds.get(list.id);
     if (feed?.key !== key) {
       const entries = [];
@@ -127,11 +141,17 @@ export function archiveRoutes(deps: ArchiveDeps, templates: Templates = loadTemp
         entries.push({ slug: issue.slug, title: issue.title, summary: summaryOf(issue), sentAt: issue.sent_at, content: feedContentHtml(view) });
       }
       const about = list.description ? plainText(list.description).replace(/\s+/g, ' ').trim() : undefined;
-      const xml = archiveFeed({ slug: list.slug, name: list.name, language: list.language, from: list.from_address, description: about }, entries, config.publicUrl);
+      const xml = archiveFeed(
+        { slug: list.slug, name: list.name, language: list.language, from: list.from_address, description: about },
+        entries,
+        config.publicUrl,
+      );
       feed = { key, xml };
       feeds.set(list.id, feed);
     }
-    res.set({ 'Content-Type': 'application/atom+xml; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'public, max-age=300' }).send(feed.xml);
+    res
+      .set({ 'Content-Type': 'application/atom+xml; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'public, max-age=300' })
+      .send(feed.xml);
   });
 
   // Readers get a page, not JSON, when an archive URL leads nowhere; the status stays 404 and

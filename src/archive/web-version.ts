@@ -89,7 +89,7 @@ export function cardTags(view: IssueView, description: string): string {
     ['name', 'twitter:image:alt', image?.alt],
   ];
   return tags
-    .filter((tag): tag is [typeof tag[0], string, string] => tag[2] !== undefined && tag[2] !== '')
+    .filter((tag): tag is [(typeof tag)[0], string, string] => tag[2] !== undefined && tag[2] !== '')
     .map(([attr, key, value]) => `<meta ${attr}="${key}" content="${escapeHtml(value)}">`)
     .join('');
 }
@@ -112,7 +112,8 @@ function injectAround(document: string, top: string, bottom: string): string {
 
 // The email's own stylesheet is tuned for mail clients; these blocks carry their style inline
 // so they look the same whatever the email's CSS says, at 375 px and on a desktop.
-const BOX = 'max-width:600px;margin:0 auto;padding:16px;box-sizing:border-box;font-family:-apple-system,BlinkMacSystemFont,&quot;Segoe UI&quot;,Roboto,Arial,&quot;PingFang SC&quot;,&quot;Noto Sans CJK SC&quot;,&quot;Microsoft YaHei&quot;,sans-serif;font-size:16px;line-height:1.6;color:#1f2328;';
+const BOX =
+  'max-width:600px;margin:0 auto;padding:16px;box-sizing:border-box;font-family:-apple-system,BlinkMacSystemFont,&quot;Segoe UI&quot;,Roboto,Arial,&quot;PingFang SC&quot;,&quot;Noto Sans CJK SC&quot;,&quot;Microsoft YaHei&quot;,sans-serif;font-size:16px;line-height:1.6;color:#1f2328;';
 const LINK = 'color:#0b57d0;';
 const CARD = 'background:#ffffff;border:1px solid #e3ddd1;border-radius:12px;padding:20px;';
 
@@ -121,7 +122,8 @@ function topBar(lang: Lang, list: WebVersionList, listPath: string): string {
 }
 
 function subscribeBox(lang: Lang, list: WebVersionList, listPath: string): string {
-  const input = 'display:block;width:100%;box-sizing:border-box;min-height:48px;font:inherit;padding:10px 12px;border:1px solid #57606a;border-radius:8px;margin:0 0 12px;background:#fff;color:#1f2328;';
+  const input =
+    'display:block;width:100%;box-sizing:border-box;min-height:48px;font:inherit;padding:10px 12px;border:1px solid #57606a;border-radius:8px;margin:0 0 12px;background:#fff;color:#1f2328;';
   const gets = {
     weekly: list.weekly_description ?? t(lang, 'cadence.weekly.hint'),
     monthly: list.monthly_description ?? t(lang, 'cadence.monthly.hint'),

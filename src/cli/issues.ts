@@ -106,10 +106,7 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
     });
 
   const control = (action: SendAction, description: string) => {
-    const cmd = issues
-      .command(`${action} <slug>`)
-      .description(description)
-      .requiredOption('--list <slug>', 'the list');
+    const cmd = issues.command(`${action} <slug>`).description(description).requiredOption('--list <slug>', 'the list');
     if (action === 'send') cmd.option('--wait', 'show a progress bar until the send is done');
     cmd.action(async (slug: string, opts: { list: string; wait?: boolean }) => {
       await ctx.withConnection(async (deps) => {

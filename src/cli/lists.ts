@@ -142,7 +142,7 @@ export const registerListCommands: RegisterCommands = (program, ctx) => {
 
   lists
     .command('show <slug>')
-    .description('a list\'s settings and how many subscriptions it has in each status')
+    .description("a list's settings and how many subscriptions it has in each status")
     .action(async (slug: string) => {
       await ctx.withConnection(async (deps) => {
         const { list, counts } = await getListWithCounts(deps.db, slug);

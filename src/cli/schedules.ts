@@ -13,14 +13,14 @@ const monthly = () => import('../schedules/monthly.js');
 
 /** The `issues` group is shared with the sender's commands: join it rather than make a second one. */
 function issuesGroup(program: Command): Command {
-  return program.commands.find((c) => c.name() === 'issues') ?? program.command('issues').description('a list\'s issues: import, schedule, send');
+  return program.commands.find((c) => c.name() === 'issues') ?? program.command('issues').description("a list's issues: import, schedule, send");
 }
 
 function whenOf(opts: { at?: string; next?: boolean }): ScheduleWhen {
   if (opts.at !== undefined && opts.next) throw new AppError('invalid_input', 'give either --at or --next, not both');
   if (opts.at !== undefined) return { at: opts.at };
   if (opts.next) return { next: true };
-  throw new AppError('invalid_input', 'say when: --next (the list\'s next free weekly slot) or --at 2026-12-07T09:00');
+  throw new AppError('invalid_input', "say when: --next (the list's next free weekly slot) or --at 2026-12-07T09:00");
 }
 
 /** `broadsheet issues schedule | unschedule` and `broadsheet digest draft`. */
@@ -29,16 +29,23 @@ export const registerScheduleCommands: RegisterCommands = (program, ctx) => {
 
   issues
     .command('schedule <slug>')
-    .description('schedule an issue (or move its schedule) for the list\'s next free weekly slot or a given time')
+    .description("schedule an issue (or move its schedule) for the list's next free weekly slot or a given time")
     .requiredOption('--list <list>', 'the list')
     .option('--next', 'the next weekly slot of the list that no other issue holds')
-    .option('--at <time>', 'ISO time: with an offset (2026-12-07T09:00+01:00) or without, in the list\'s time zone')
+    .option('--at <time>', "ISO time: with an offset (2026-12-07T09:00+01:00) or without, in the list's time zone")
     .action(async (slug: string, opts: { list: string; at?: string; next?: boolean }) => {
       const when = whenOf(opts);
       await ctx.withConnection(async (deps) => {
         const list = await getListBySlug(deps.db, opts.list);
         const { scheduleIssue } = await services();
-        const { send, rescheduled } = await scheduleIssue(deps.db, { list: opts.list, issue: slug, when, now: new Date(), batchSize: ctx.config().sendBatchSize, actor: 'cli' });
+        const { send, rescheduled } = await scheduleIssue(deps.db, {
+          list: opts.list,
+          issue: slug,
+          when,
+          now: new Date(),
+          batchSize: ctx.config().sendBatchSize,
+          actor: 'cli',
+        });
         const at = send.scheduled_at!;
         const local = at.toLocaleString('sv-SE', { timeZone: list.timezone }).slice(0, 16);
         ctx.out(`${rescheduled ? 'rescheduled' : 'scheduled'} ${list.slug}/${slug} for ${local} ${list.timezone} (${at.toISOString()})`);

@@ -18,7 +18,10 @@ import { editorOf } from './session';
 export function accountDesk(deps: AppDeps): express.Router {
   const router = express.Router();
 
-  async function show(res: Response, options: { status?: number; errors?: FieldErrors; name?: string; created?: { name: string; token: string }; notice?: string } = {}) {
+  async function show(
+    res: Response,
+    options: { status?: number; errors?: FieldErrors; name?: string; created?: { name: string; token: string }; notice?: string } = {},
+  ) {
     const me = editorOf(res);
     const tokens = await apiTokensOf(deps.db, me);
     const rows = tokens.map(

@@ -67,7 +67,11 @@ export function digestDesk(deps: AppDeps): express.Router {
     const key = monthKey(d.year, d.month);
     const name = monthName(d.year, d.month, 'en');
     const source =
-      d.source === 'curated' ? 'curated by an editor: it replaces the generated one' : d.source === 'generated' ? `generated from ${d.weeklies} sent weekly issue${d.weeklies === 1 ? '' : 's'}` : 'none: no weekly issue of this month has been sent';
+      d.source === 'curated'
+        ? 'curated by an editor: it replaces the generated one'
+        : d.source === 'generated'
+          ? `generated from ${d.weeklies} sent weekly issue${d.weeklies === 1 ? '' : 's'}`
+          : 'none: no weekly issue of this month has been sent';
     deskPage(res, {
       section: 'lists',
       title: `Digest ${key} · ${list.name}`,

@@ -19,7 +19,16 @@ export function editorsDesk(deps: AppDeps): express.Router {
   const router = express.Router();
   const now = () => deps.clock?.() ?? new Date();
 
-  async function show(res: Response, options: { status?: number; errors?: FieldErrors; values?: { email?: string; role?: string }; added?: { email: string; link: string }; removed?: string } = {}) {
+  async function show(
+    res: Response,
+    options: {
+      status?: number;
+      errors?: FieldErrors;
+      values?: { email?: string; role?: string };
+      added?: { email: string; link: string };
+      removed?: string;
+    } = {},
+  ) {
     const editors = await listEditors(deps.db);
     const me = editorOf(res);
     const rows = editors.map(
@@ -38,7 +47,18 @@ export function editorsDesk(deps: AppDeps): express.Router {
       body: html`<h1>Editors</h1>${notice}<div class="card"><p class="muted">Owners manage editors and list settings; editors do everything else.</p>${table('Editors', ['Address', 'Role', 'Added', ''], rows)}</div><div class="card"><h2>Add an editor</h2>${formAlert(options.errors)}${postForm(
         res,
         '/admin/editors',
-        html`${textField({ name: 'email', label: 'Email address', type: 'email', value: options.values?.email, errors: options.errors, required: true, autocomplete: 'off' })}${selectField({ name: 'role', label: 'Role', value: options.values?.role ?? 'editor', errors: options.errors, options: [{ value: 'editor', label: 'Editor' }, { value: 'owner', label: 'Owner' }] })}<button type="submit">Add and email a sign-in link</button>`,
+        html`${textField({ name: 'email', label: 'Email address', type: 'email', value: options.values?.email, errors: options.errors, required: true, autocomplete: 'off' })}${selectField(
+          {
+            name: 'role',
+            label: 'Role',
+            value: options.values?.role ?? 'editor',
+            errors: options.errors,
+            options: [
+              { value: 'editor', label: 'Editor' },
+              { value: 'owner', label: 'Owner' },
+            ],
+          },
+        )}<button type="submit">Add and email a sign-in link</button>`,
       )}</div>`,
     });
   }

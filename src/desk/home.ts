@@ -12,7 +12,10 @@ function lastSendLine(o: ListOverview): SafeHtml {
   const last = o.lastSend;
   if (!last) return html`none yet`;
   const p = last.progress;
-  const result = last.send.status === 'cancelled' ? html`<span class="badge bad">cancelled</span> ${count(p.sent)} of ${count(p.recipients)} sent` : html`<span class="badge ok">done</span> ${count(p.sent)} of ${count(p.recipients)} delivered${p.notSent > 0 ? `, ${count(p.notSent)} not (bounced, failed or suppressed)` : ''}`;
+  const result =
+    last.send.status === 'cancelled'
+      ? html`<span class="badge bad">cancelled</span> ${count(p.sent)} of ${count(p.recipients)} sent`
+      : html`<span class="badge ok">done</span> ${count(p.sent)} of ${count(p.recipients)} delivered${p.notSent > 0 ? `, ${count(p.notSent)} not (bounced, failed or suppressed)` : ''}`;
   const when = last.send.finished_at ? inZone(last.send.finished_at, o.list.timezone) : '';
   return html`<a href="/admin/sends/${last.send.id}">${last.title}</a>, ${when}: ${result}`;
 }
@@ -22,7 +25,9 @@ function nextWeeklyLine(o: ListOverview): SafeHtml {
   if (!o.nextWeekly) return html`no weekly slot (<a href="/admin/lists/${slug}/settings">set one</a>)`;
   const holder = o.nextWeekly.issue;
   return html`${inZone(o.nextWeekly.at, o.list.timezone)}: ${
-    holder ? html`<a href="/admin/lists/${slug}/issues/${seg(holder.slug)}">${holder.title}</a>` : html`<strong>no issue yet</strong> (<a href="/admin/lists/${slug}/issues">schedule one</a>)`
+    holder
+      ? html`<a href="/admin/lists/${slug}/issues/${seg(holder.slug)}">${holder.title}</a>`
+      : html`<strong>no issue yet</strong> (<a href="/admin/lists/${slug}/issues">schedule one</a>)`
   }${o.scheduled > 0 ? html`; ${plural(o.scheduled, 'more send')} scheduled later` : ''}`;
 }
 
@@ -33,7 +38,11 @@ function digestLine(o: ListOverview): SafeHtml {
   const month = monthKey(d.year, d.month);
   const monthName = DateTime.fromObject({ year: d.year, month: d.month }).toFormat('LLLL yyyy');
   const what =
-    d.source === 'curated' ? html`curated by an editor` : d.source === 'generated' ? html`generated from ${plural(d.weeklies, 'weekly issue')}` : html`<strong>nothing to send</strong>: no weekly issue of ${monthName} has been sent`;
+    d.source === 'curated'
+      ? html`curated by an editor`
+      : d.source === 'generated'
+        ? html`generated from ${plural(d.weeklies, 'weekly issue')}`
+        : html`<strong>nothing to send</strong>: no weekly issue of ${monthName} has been sent`;
   return html`${monthName}, goes ${d.goesAt ? inZone(d.goesAt, o.list.timezone) : 'at the monthly slot'}: ${what}${d.source === 'curated' ? html` (the month has ${plural(d.weeklies, 'sent weekly', 'sent weeklies')})` : ''} · <a href="/admin/lists/${slug}/digest?month=${month}">preview</a>`;
 }
 
@@ -51,7 +60,12 @@ function listCard(o: ListOverview): SafeHtml {
 export function runningCard(r: RunningSend): SafeHtml {
   const p = r.progress;
   const done = p.sent + p.notSent;
-  const state = p.circuit === 'paused' ? html`<span class="badge bad">paused</span>${p.pauseReason ? ` ${p.pauseReason}` : ''}` : p.circuit === 'waiting' ? html`<span class="badge bad">retrying</span> ${p.circuitText ?? 'SMTP trouble, backing off'}` : html`<span class="badge ok">${r.send.status}</span>`;
+  const state =
+    p.circuit === 'paused'
+      ? html`<span class="badge bad">paused</span>${p.pauseReason ? ` ${p.pauseReason}` : ''}`
+      : p.circuit === 'waiting'
+        ? html`<span class="badge bad">retrying</span> ${p.circuitText ?? 'SMTP trouble, backing off'}`
+        : html`<span class="badge ok">${r.send.status}</span>`;
   return html`<section class="card"><p class="kicker">${r.list.name}</p><h3><a href="/admin/sends/${r.send.id}">${r.title}</a></h3><p>${state}</p><progress max="${Math.max(p.recipients, 1)}" value="${done}" aria-label="Sent of ${r.title}">${count(done)} of ${count(p.recipients)}</progress><p class="muted">${count(p.sent)} sent of ${count(p.recipients)}, ${count(p.pending)} pending${p.rate > 0 ? `, ${p.rate}/s` : ''}${p.etaSeconds ? `, about ${Math.ceil(p.etaSeconds / 60)} min left` : ''}</p></section>`;
 }
 

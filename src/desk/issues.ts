@@ -117,7 +117,8 @@ export function sendEmailHtml(res: Response, markup: string): void {
     .status(200)
     .set({
       'Content-Type': 'text/html; charset=utf-8',
-      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox",
+      'Content-Security-Policy':
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'self'; sandbox allow-popups allow-popups-to-escape-sandbox",
       'X-Frame-Options': 'SAMEORIGIN',
       'Referrer-Policy': 'no-referrer',
       'Cache-Control': 'no-store',
@@ -133,9 +134,18 @@ export function previewFrames(src: string, title: string): SafeHtml {
 </div>`;
 }
 
-function actions(res: Response, list: List, issue: IssueRow, state: ReturnType<typeof issueState>, sendId: string | undefined, scheduledAt: Date | null, nextSlot: Date | undefined): SafeHtml {
+function actions(
+  res: Response,
+  list: List,
+  issue: IssueRow,
+  state: ReturnType<typeof issueState>,
+  sendId: string | undefined,
+  scheduledAt: Date | null,
+  nextSlot: Date | undefined,
+): SafeHtml {
   const url = issueUrl(list, issue.slug);
-  const button = (action: string, label: string, cls = '') => postForm(res, `${url}/${action}`, html`<button type="submit"${cls ? html` class="${cls}"` : ''}>${label}</button>`);
+  const button = (action: string, label: string, cls = '') =>
+    postForm(res, `${url}/${action}`, html`<button type="submit"${cls ? html` class="${cls}"` : ''}>${label}</button>`);
   const schedule = html`<section class="card" aria-labelledby="schedule-title"><h2 id="schedule-title">${state === 'scheduled' ? 'Move the schedule' : 'Schedule'}</h2>
 ${postForm(
   res,
@@ -153,9 +163,18 @@ ${list.weekly_slot ? html`<div class="choice"><input type="radio" id="when-next"
       html`<section class="card" aria-labelledby="now-title"><h2 id="now-title">Send now</h2><p>To every ${issue.kind === 'digest' ? 'monthly' : 'weekly'} subscriber, after a confirmation.</p><p><a class="button" href="${url}/send">Send now…</a></p>${state === 'scheduled' ? html`<div class="row">${button('unschedule', 'Unschedule', 'secondary')}</div>` : ''}</section>`,
     );
   }
-  if (state === 'sending') parts.push(html`<section class="card"><h2>Control</h2><div class="row">${button('pause', 'Pause', 'secondary')}${button('cancel', 'Cancel the rest', 'danger')}</div></section>`);
-  if (state === 'paused') parts.push(html`<section class="card"><h2>Control</h2><div class="row">${button('resume', 'Resume')}${button('cancel', 'Cancel the rest', 'danger')}</div></section>`);
-  if (sendId) parts.push(html`<section class="card"><h2>The send</h2><p><a href="/admin/sends/${sendId}">${state === 'sent' || state === 'cancelled' ? 'The send’s report' : 'The send’s live progress'} →</a></p></section>`);
+  if (state === 'sending')
+    parts.push(
+      html`<section class="card"><h2>Control</h2><div class="row">${button('pause', 'Pause', 'secondary')}${button('cancel', 'Cancel the rest', 'danger')}</div></section>`,
+    );
+  if (state === 'paused')
+    parts.push(
+      html`<section class="card"><h2>Control</h2><div class="row">${button('resume', 'Resume')}${button('cancel', 'Cancel the rest', 'danger')}</div></section>`,
+    );
+  if (sendId)
+    parts.push(
+      html`<section class="card"><h2>The send</h2><p><a href="/admin/sends/${sendId}">${state === 'sent' || state === 'cancelled' ? 'The send’s report' : 'The send’s live progress'} →</a></p></section>`,
+    );
   return html`<div class="grid two">${parts}</div>`;
 }
 
@@ -197,7 +216,8 @@ ${uploadForms(list, res)}
     const { files } = await readMultipart(req, { fileSize: UPLOAD_LIMITS.bytes, files: UPLOAD_LIMITS.files });
     if (files.length === 0) throw new AppError('invalid_input', 'choose the issue JSON (and its images), or a zip');
     const zip = files.find((f) => /\.zip$/i.test(f.name) || f.data.subarray(0, 4).equals(Buffer.from('PK\u0003\u0004', 'latin1')));
-    const upload: IssueUpload = zip && files.length === 1 ? { kind: 'zip', data: zip.data } : { kind: 'files', files: files.map((f) => ({ name: f.name, data: f.data })) };
+    const upload: IssueUpload =
+      zip && files.length === 1 ? { kind: 'zip', data: zip.data } : { kind: 'files', files: files.map((f) => ({ name: f.name, data: f.data })) };
     await renderUpload(deps, req, res, upload);
   });
 
@@ -213,7 +233,10 @@ ${uploadForms(list, res)}
     const issue = await getIssue(deps.db, list, param(req, 'issue'));
     const send = await findSendOfIssue(deps.db, issue.id);
     const state = issueState(send?.status);
-    const nextSlot = list.weekly_slot && (state === 'draft' || state === 'scheduled') ? await nextFreeWeeklySlot(deps.db, list, now(deps), send?.id).catch(() => undefined) : undefined;
+    const nextSlot =
+      list.weekly_slot && (state === 'draft' || state === 'scheduled')
+        ? await nextFreeWeeklySlot(deps.db, list, now(deps), send?.id).catch(() => undefined)
+        : undefined;
     const editor = editorOf(res);
     const log = await sendEventsOf(deps.db, issue.id);
     deskPage(res, {
@@ -268,8 +291,22 @@ ${previewFrames(`${issueUrl(list, issue.slug)}/preview/email.html?${query}`, iss
     const list = await listOf(deps, req);
     const body = bodyOf(req);
     const at = str(body.at)?.trim();
-    const when: ScheduleWhen = str(body.when) === 'next' ? { next: true } : at ? { at } : (() => { throw new AppError('invalid_input', 'give a date and time, or choose the next free weekly slot'); })();
-    const { rescheduled } = await scheduleIssue(deps.db, { list: list.slug, issue: param(req, 'issue'), when, now: now(deps), batchSize: deps.config.sendBatchSize, actor: editorOf(res).email });
+    const when: ScheduleWhen =
+      str(body.when) === 'next'
+        ? { next: true }
+        : at
+          ? { at }
+          : (() => {
+              throw new AppError('invalid_input', 'give a date and time, or choose the next free weekly slot');
+            })();
+    const { rescheduled } = await scheduleIssue(deps.db, {
+      list: list.slug,
+      issue: param(req, 'issue'),
+      when,
+      now: now(deps),
+      batchSize: deps.config.sendBatchSize,
+      actor: editorOf(res).email,
+    });
     res.redirect(303, `${issueUrl(list, param(req, 'issue'))}?done=${rescheduled ? 'rescheduled' : 'scheduled'}`);
   });
 

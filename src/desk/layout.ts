@@ -95,7 +95,13 @@ export interface DeskView {
 
 /** Sends a desk page: the common layout, the desk's bar, its CSP (scripts only when listed). */
 export function deskPage(res: Response, view: DeskView): void {
-  sendPage(res, view.status ?? 200, 'en', { title: `${view.title} · Broadsheet desk`, body: view.body }, { css: DESK_CSS, header: bar(res, view.section), scripts: view.scripts });
+  sendPage(
+    res,
+    view.status ?? 200,
+    'en',
+    { title: `${view.title} · Broadsheet desk`, body: view.body },
+    { css: DESK_CSS, header: bar(res, view.section), scripts: view.scripts },
+  );
 }
 
 /** How the desk shows an error: a page in its own frame (sign-in link when the session is missing). */
@@ -121,7 +127,12 @@ export function csrfField(res: Response): SafeHtml {
 }
 
 /** A POST form with the CSRF token. `multipart` puts the token in the action (see requireCsrf). */
-export function postForm(res: Response, action: string, content: SafeHtml, options: { multipart?: boolean; className?: string; label?: string } = {}): SafeHtml {
+export function postForm(
+  res: Response,
+  action: string,
+  content: SafeHtml,
+  options: { multipart?: boolean; className?: string; label?: string } = {},
+): SafeHtml {
   const target = options.multipart ? `${action}${action.includes('?') ? '&' : '?'}_csrf=${encodeURIComponent(csrfOf(res))}` : action;
   return html`<form method="post" action="${target}"${options.multipart ? html` enctype="multipart/form-data"` : ''}${options.className ? html` class="${options.className}"` : ''}${options.label ? html` aria-label="${options.label}"` : ''}>${csrfField(res)}${content}</form>`;
 }

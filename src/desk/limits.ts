@@ -28,8 +28,18 @@ function unavailable(err: unknown): AppError {
 }
 
 export function createSignInLimits(redis: Redis, keyPrefix: string): SignInLimits {
-  const perClient = new RateLimiterRedis({ storeClient: redis, keyPrefix: `${keyPrefix}:rl:desk-client`, points: SIGN_IN_ATTEMPTS, duration: SIGN_IN_WINDOW_SECONDS });
-  const perAddress = new RateLimiterRedis({ storeClient: redis, keyPrefix: `${keyPrefix}:rl:desk-address`, points: LINKS_PER_ADDRESS_PER_HOUR, duration: 60 * 60 });
+  const perClient = new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix: `${keyPrefix}:rl:desk-client`,
+    points: SIGN_IN_ATTEMPTS,
+    duration: SIGN_IN_WINDOW_SECONDS,
+  });
+  const perAddress = new RateLimiterRedis({
+    storeClient: redis,
+    keyPrefix: `${keyPrefix}:rl:desk-address`,
+    points: LINKS_PER_ADDRESS_PER_HOUR,
+    duration: 60 * 60,
+  });
   return {
     async takeClient(ip) {
       try {

@@ -59,7 +59,11 @@ function inputOf(body: Record<string, unknown>, mode: 'create' | 'update'): { in
     }
     const text = (str(body[name]) ?? '').trim();
     values[name] = text;
-    if (f.input === 'sections') input[name] = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    if (f.input === 'sections')
+      input[name] = text
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean);
     else if (text !== '') input[name] = text;
     else if (mode === 'update') input[name] = f.clearable ? null : '';
   }
@@ -74,7 +78,9 @@ function errorsOf(err: unknown): FieldErrors | undefined {
   for (const p of err.details as ListProblem[]) {
     const field = p.field.replace(/\[\d+\]$/, '');
     // "is required" reads with the field's name before it; a sentence of its own stands alone.
-    const sentence = /^(is|must|needs) /.test(p.message) ? `${labels.get(field) ?? field} ${p.message}` : p.message.charAt(0).toUpperCase() + p.message.slice(1);
+    const sentence = /^(is|must|needs) /.test(p.message)
+      ? `${labels.get(field) ?? field} ${p.message}`
+      : p.message.charAt(0).toUpperCase() + p.message.slice(1);
     const text = p.field === field ? sentence : `Line ${Number(/\[(\d+)\]/.exec(p.field)?.[1]) + 1}: ${p.message}`;
     const key = labels.has(field) ? field : '';
     errors[key] = errors[key] ? `${errors[key]} ${text}` : text;
@@ -86,11 +92,25 @@ function listForm(res: Response, action: string, mode: 'create' | 'update', valu
   const fields = LIST_FIELD_ENTRIES.filter(([, f]) => !(f.fixed && mode === 'update')).map(([name, f]) => {
     const value = values[name];
     if (f.input === 'switch') return checkboxField({ name, label: f.label, checked: value === true, hint: f.help });
-    const hint = f.input === 'sections' ? 'one a line, as id:title; readers can opt out of each' : `${f.help}${f.fallback ? ` (default ${f.fallback})` : ''}${f.clearable && mode === 'update' ? '; empty: none' : ''}`;
-    const common = { name, label: `${f.label}${f.required ? '' : ' (optional)'}`, value: typeof value === 'string' ? value : '', errors, hint, required: f.required === true };
+    const hint =
+      f.input === 'sections'
+        ? 'one a line, as id:title; readers can opt out of each'
+        : `${f.help}${f.fallback ? ` (default ${f.fallback})` : ''}${f.clearable && mode === 'update' ? '; empty: none' : ''}`;
+    const common = {
+      name,
+      label: `${f.label}${f.required ? '' : ' (optional)'}`,
+      value: typeof value === 'string' ? value : '',
+      errors,
+      hint,
+      required: f.required === true,
+    };
     return MULTILINE.has(name) ? textArea({ ...common, rows: name === 'sections' ? 4 : 3 }) : textField(common);
   });
-  return postForm(res, action, html`${errorSummary(errors, LABELS)}${fields}<button type="submit">${mode === 'create' ? 'Create the list' : 'Save the settings'}</button>`);
+  return postForm(
+    res,
+    action,
+    html`${errorSummary(errors, LABELS)}${fields}<button type="submit">${mode === 'create' ? 'Create the list' : 'Save the settings'}</button>`,
+  );
 }
 
 export function listsDesk(deps: AppDeps): express.Router {
@@ -152,7 +172,9 @@ export function listsDesk(deps: AppDeps): express.Router {
     const slug = seg(list.slug);
     const readOnly = () => {
       const values = valuesOf(list);
-      const rows = LIST_FIELD_ENTRIES.map(([name, f]) => html`<dt>${f.label}</dt><dd>${f.input === 'switch' ? (values[name] ? 'yes' : 'no') : values[name] || '—'}</dd>`);
+      const rows = LIST_FIELD_ENTRIES.map(
+        ([name, f]) => html`<dt>${f.label}</dt><dd>${f.input === 'switch' ? (values[name] ? 'yes' : 'no') : values[name] || '—'}</dd>`,
+      );
       return html`<p class="muted">Only an owner can change them.</p><dl class="facts">${rows}</dl>`;
     };
     deskPage(res, {
@@ -184,4 +206,3 @@ export function listsDesk(deps: AppDeps): express.Router {
 
   return router;
 }
-

@@ -81,7 +81,12 @@ async function upcoming(db: Db, list: List, now: Date): Promise<Pick<ListOvervie
 }
 
 export async function listOverview(db: Db, list: List, now: Date): Promise<ListOverview> {
-  const [counts, lastSend, next, digest] = await Promise.all([subscriberCounts(db, list.id), lastFinishedSend(db, list.id), upcoming(db, list, now), comingDigest(db, list, now)]);
+  const [counts, lastSend, next, digest] = await Promise.all([
+    subscriberCounts(db, list.id),
+    lastFinishedSend(db, list.id),
+    upcoming(db, list, now),
+    comingDigest(db, list, now),
+  ]);
   return { list, ...counts, lastSend, ...next, digest };
 }
 

@@ -44,7 +44,8 @@ ${p.finished ? '' : html`<dt>Rate</dt><dd><span data-field="rate">${p.rate}</spa
 }
 
 function reportView(r: SendReport): SafeHtml {
-  const row = (label: string, n: number, hint = '') => html`<tr><th scope="row">${label}${hint ? html` <span class="hint">${hint}</span>` : ''}</th><td class="num">${n.toLocaleString('en')}</td></tr>`;
+  const row = (label: string, n: number, hint = '') =>
+    html`<tr><th scope="row">${label}${hint ? html` <span class="hint">${hint}</span>` : ''}</th><td class="num">${n.toLocaleString('en')}</td></tr>`;
   const answers = r.smtpAnswers.map((a) => html`<tr><td><code>${a.answer}</code></td><td class="num">${a.count.toLocaleString('en')}</td></tr>`);
   return html`<section class="card" aria-labelledby="report-title"><h2 id="report-title">Report</h2>
 <div class="table-wrap" role="region" aria-label="Report" tabindex="0"><table><tbody>
@@ -58,8 +59,10 @@ ${row('Unsubscribed', r.unsubscribed, 'through this email, before any later one'
 
 function controls(res: Response, listSlug: string, issueSlug: string, status: string): SafeHtml {
   const url = `/admin/lists/${enc(listSlug)}/issues/${enc(issueSlug)}`;
-  const button = (action: string, label: string, cls = '') => postForm(res, `${url}/${action}`, html`<button type="submit"${cls ? html` class="${cls}"` : ''}>${label}</button>`);
-  if (status === 'sending' || status === 'planning') return html`<div class="row">${button('pause', 'Pause', 'secondary')}${button('cancel', 'Cancel the rest', 'danger')}</div>`;
+  const button = (action: string, label: string, cls = '') =>
+    postForm(res, `${url}/${action}`, html`<button type="submit"${cls ? html` class="${cls}"` : ''}>${label}</button>`);
+  if (status === 'sending' || status === 'planning')
+    return html`<div class="row">${button('pause', 'Pause', 'secondary')}${button('cancel', 'Cancel the rest', 'danger')}</div>`;
   if (status === 'paused') return html`<div class="row">${button('resume', 'Resume')}${button('cancel', 'Cancel the rest', 'danger')}</div>`;
   return html``;
 }

@@ -58,7 +58,8 @@ export function signInRoutes(deps: AppDeps, limits: SignInLimits): express.Route
       // Over the address's budget: the same answer, and no email.
       if (await limits.takeAddress(email)) await requestSignInLink(deps, email, now());
     } catch (err) {
-      if (isAppError(err) && err.code === 'invalid_input') return askForm(res, { status: 400, email, errors: { email: 'Enter a valid email address, like name@example.org.' } });
+      if (isAppError(err) && err.code === 'invalid_input')
+        return askForm(res, { status: 400, email, errors: { email: 'Enter a valid email address, like name@example.org.' } });
       throw err;
     }
     deskPage(res, {
@@ -70,7 +71,12 @@ export function signInRoutes(deps: AppDeps, limits: SignInLimits): express.Route
   router.get('/sign-in/:token', async (req, res) => {
     const link = await checkSignInLink(deps, param(req, 'token'), now());
     if (link.state !== 'valid') {
-      const why = link.state === 'used' ? 'This sign-in link has been used already.' : link.state === 'expired' ? 'This sign-in link is out of date (links last 15 minutes).' : 'This sign-in link is not valid: it may have been cut short.';
+      const why =
+        link.state === 'used'
+          ? 'This sign-in link has been used already.'
+          : link.state === 'expired'
+            ? 'This sign-in link is out of date (links last 15 minutes).'
+            : 'This sign-in link is not valid: it may have been cut short.';
       return askForm(res, { status: 410, intro: `${why} Ask for a new one:` });
     }
     deskPage(res, {
@@ -85,7 +91,8 @@ export function signInRoutes(deps: AppDeps, limits: SignInLimits): express.Route
     try {
       session = await signInWithLink(deps, param(req, 'token'), metaOf(req), now());
     } catch (err) {
-      if (isAppError(err) && err.code === 'gone') return askForm(res, { status: 410, intro: `${err.message[0]!.toUpperCase()}${err.message.slice(1)}. Ask for a new one:` });
+      if (isAppError(err) && err.code === 'gone')
+        return askForm(res, { status: 410, intro: `${err.message[0]!.toUpperCase()}${err.message.slice(1)}. Ask for a new one:` });
       throw err;
     }
     // A session that was open in this browser (another editor's) ends here.

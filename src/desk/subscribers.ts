@@ -83,9 +83,11 @@ function eventDetails(data: Record<string, unknown>): string {
   if (typeof data.method === 'string') parts.push(`via ${data.method}`);
   const changed = data.changed as Record<string, { from?: unknown; to?: unknown } | boolean> | undefined;
   if (changed && typeof changed === 'object') {
-    for (const [k, v] of Object.entries(changed)) parts.push(typeof v === 'object' && v ? `${k}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}` : `${k} changed`);
+    for (const [k, v] of Object.entries(changed))
+      parts.push(typeof v === 'object' && v ? `${k}: ${JSON.stringify(v.from)} → ${JSON.stringify(v.to)}` : `${k} changed`);
   }
-  for (const key of ['source', 'reason', 'smtp_response', 'response', 'previous_status']) if (typeof data[key] === 'string') parts.push(`${key.replace(/_/g, ' ')}: ${data[key] as string}`);
+  for (const key of ['source', 'reason', 'smtp_response', 'response', 'previous_status'])
+    if (typeof data[key] === 'string') parts.push(`${key.replace(/_/g, ' ')}: ${data[key] as string}`);
   return parts.join('; ');
 }
 
@@ -94,9 +96,12 @@ function subscriptionPage(res: Response, req: Request, h: SubscriptionHistory): 
   const url = subscriptionUrl(sub.id);
   const active = sub.status === 'active' || sub.status === 'pending';
   const zone = list.timezone;
-  const events = h.events.map((e) => html`<tr><td>${localTime(e.at, zone)}</td><td>${EVENT_TEXT[e.type] ?? e.type}</td><td>${e.actor ?? ''}</td><td>${eventDetails(e.data)}</td></tr>`);
+  const events = h.events.map(
+    (e) => html`<tr><td>${localTime(e.at, zone)}</td><td>${EVENT_TEXT[e.type] ?? e.type}</td><td>${e.actor ?? ''}</td><td>${eventDetails(e.data)}</td></tr>`,
+  );
   const deliveries = h.deliveries.map(
-    (d) => html`<tr><td><a href="/admin/sends/${d.sendId}">${d.issueTitle}</a></td><td>${d.status}</td><td>${localTime(d.finishedAt, zone)}</td><td>${d.smtpResponse ?? ''}</td></tr>`,
+    (d) =>
+      html`<tr><td><a href="/admin/sends/${d.sendId}">${d.issueTitle}</a></td><td>${d.status}</td><td>${localTime(d.finishedAt, zone)}</td><td>${d.smtpResponse ?? ''}</td></tr>`,
   );
   const sectionBoxes = list.sections.map((s) =>
     checkboxField({ name: `keep-${s.id}`, label: s.title, checked: !sub.excluded_sections.includes(s.id), value: s.id }),
@@ -111,7 +116,15 @@ function subscriptionPage(res: Response, req: Request, h: SubscriptionHistory): 
 ${postForm(
   res,
   `${url}/preferences`,
-  html`${selectField({ name: 'cadence', label: 'Cadence', value: sub.cadence, options: [{ value: 'weekly', label: 'Every weekly issue' }, { value: 'monthly', label: 'The monthly digest only' }] })}
+  html`${selectField({
+    name: 'cadence',
+    label: 'Cadence',
+    value: sub.cadence,
+    options: [
+      { value: 'weekly', label: 'Every weekly issue' },
+      { value: 'monthly', label: 'The monthly digest only' },
+    ],
+  })}
 ${list.sections.length ? html`<fieldset><legend>Sections they get</legend>${sectionBoxes}</fieldset>` : ''}<button type="submit">Save</button>`,
 )}</section>
 <section class="card" aria-labelledby="actions-title"><h2 id="actions-title">Actions</h2>
@@ -150,11 +163,13 @@ export function subscribersDesk(deps: AppDeps): express.Router {
       h.subscriptions.length === 0
         ? [html`<tr><td>${h.email}</td><td>${h.name}</td><td colspan="3" class="muted">no subscription</td></tr>`]
         : h.subscriptions.map(
-            (s) => html`<tr><td><a href="${subscriptionUrl(s.id)}">${h.email}</a></td><td>${h.name}</td><td>${s.listName}</td><td>${s.status}${s.paused ? ' (paused)' : ''}</td><td>${s.cadence}</td></tr>`,
+            (s) =>
+              html`<tr><td><a href="${subscriptionUrl(s.id)}">${h.email}</a></td><td>${h.name}</td><td>${s.listName}</td><td>${s.status}${s.paused ? ' (paused)' : ''}</td><td>${s.cadence}</td></tr>`,
           ),
     );
     const listLinks = lists.map(
-      (l) => html`<li>${l.name}: <a href="/admin/lists/${enc(l.slug)}/subscribers/import">import a CSV</a> · <a href="/admin/lists/${enc(l.slug)}/subscribers/export" download>export as CSV</a></li>`,
+      (l) =>
+        html`<li>${l.name}: <a href="/admin/lists/${enc(l.slug)}/subscribers/import">import a CSV</a> · <a href="/admin/lists/${enc(l.slug)}/subscribers/export" download>export as CSV</a></li>`,
     );
     deskPage(res, {
       section: 'subscribers',
@@ -179,9 +194,18 @@ ${lists.length ? html`<section class="card" aria-labelledby="csv-title"><h2 id="
   router.post('/subscriptions/:subscription/preferences', async (req, res) => {
     const h = await subscriptionHistory(deps.db, param(req, 'subscription'), { deliveries: 0 });
     const body = bodyOf(req);
-    const keep = new Set(Object.keys(body).filter((k) => k.startsWith('keep-')).flatMap((k) => arrayOf(body[k])));
+    const keep = new Set(
+      Object.keys(body)
+        .filter((k) => k.startsWith('keep-'))
+        .flatMap((k) => arrayOf(body[k])),
+    );
     const cadence = str(body.cadence) as Cadence | undefined;
-    await changePreferences(deps, h.subscription.id, { cadence, excludedSections: h.list.sections.map((s) => s.id).filter((id) => !keep.has(id)) }, { ...metaOf(req), actor: editorOf(res).email });
+    await changePreferences(
+      deps,
+      h.subscription.id,
+      { cadence, excludedSections: h.list.sections.map((s) => s.id).filter((id) => !keep.has(id)) },
+      { ...metaOf(req), actor: editorOf(res).email },
+    );
     res.redirect(303, `${subscriptionUrl(h.subscription.id)}?done=saved`);
   });
 
@@ -206,7 +230,8 @@ ${lists.length ? html`<section class="card" aria-labelledby="csv-title"><h2 id="
   router.post('/subscriptions/:subscription/forget', async (req, res) => {
     const h = await subscriptionHistory(deps.db, param(req, 'subscription'), { deliveries: 0 });
     // The address on the confirmation page must be the one forgotten: a stale page cannot erase someone else.
-    if (str(bodyOf(req).email)?.toLowerCase() !== h.subscriber.email.toLowerCase()) throw new AppError('conflict', 'this page is out of date: open the subscription again');
+    if (str(bodyOf(req).email)?.toLowerCase() !== h.subscriber.email.toLowerCase())
+      throw new AppError('conflict', 'this page is out of date: open the subscription again');
     await forgetSubscriber(deps.db, h.subscriber.email);
     res.redirect(303, '/admin/subscribers?done=forgotten');
   });

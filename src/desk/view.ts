@@ -74,7 +74,12 @@ export function sendLog(events: readonly SendEvent[], zone: string): SafeHtml {
   if (events.length === 0) return html`<p>Nothing yet.</p>`;
   const rows = events.map((e) => {
     const data = e.data as Record<string, unknown>;
-    const detail = [typeof data.at === 'string' ? `for ${localTime(new Date(data.at), zone)}` : '', typeof data.to === 'string' ? `to ${data.to}` : '', data.scheduled ? 'at its scheduled time' : '', data.reason ? String(data.reason) : '']
+    const detail = [
+      typeof data.at === 'string' ? `for ${localTime(new Date(data.at), zone)}` : '',
+      typeof data.to === 'string' ? `to ${data.to}` : '',
+      data.scheduled ? 'at its scheduled time' : '',
+      data.reason ? String(data.reason) : '',
+    ]
       .filter(Boolean)
       .join('; ');
     return html`<tr><td>${localTime(e.created_at, zone)}</td><td>${SEND_EVENT_TEXT[e.type] ?? e.type}</td><td>${e.actor ?? 'Broadsheet'}</td><td>${detail}</td></tr>`;

@@ -5,7 +5,11 @@ import type { Editor, EditorRole, EditorSession } from '../db/schema';
 /** Editors, their sign-in links, sessions and API tokens: plain queries, the database first. */
 
 export function findEditorByEmail(db: Db, email: string): Promise<Editor | undefined> {
-  return db.selectFrom('editors').selectAll().where(sql<string>`lower(email)`, '=', email.trim().toLowerCase()).executeTakeFirst();
+  return db
+    .selectFrom('editors')
+    .selectAll()
+    .where(sql<string>`lower(email)`, '=', email.trim().toLowerCase())
+    .executeTakeFirst();
 }
 
 export function findEditor(db: Db, id: string): Promise<Editor | undefined> {
@@ -117,7 +121,12 @@ export async function insertApiToken(db: Db, editorId: string, name: string, tok
 }
 
 export function apiTokensOf(db: Db, editorId: string) {
-  return db.selectFrom('editor_api_tokens').select(['id', 'name', 'created_at', 'last_used_at']).where('editor_id', '=', editorId).orderBy('created_at').execute();
+  return db
+    .selectFrom('editor_api_tokens')
+    .select(['id', 'name', 'created_at', 'last_used_at'])
+    .where('editor_id', '=', editorId)
+    .orderBy('created_at')
+    .execute();
 }
 
 export async function deleteApiToken(db: Db, editorId: string, id: string): Promise<boolean> {

@@ -143,7 +143,8 @@ export interface NewSession {
 /** The POST of a sign-in link: uses it up and opens a session. */
 export async function signInWithLink(deps: EditorDeps, token: unknown, meta: { ip?: string; userAgent?: string }, now = new Date()): Promise<NewSession> {
   const checked = await checkSignInLink(deps, token, now);
-  if (checked.state !== 'valid') throw new AppError('gone', `this sign-in link is ${checked.state === 'invalid' ? 'not valid' : checked.state === 'used' ? 'used already' : 'out of date'}`);
+  if (checked.state !== 'valid')
+    throw new AppError('gone', `this sign-in link is ${checked.state === 'invalid' ? 'not valid' : checked.state === 'used' ? 'used already' : 'out of date'}`);
   const editorId = await repo.useSignInLink(deps.db, checked.linkId, now);
   if (!editorId) throw new AppError('gone', 'this sign-in link is used already');
   const editor = await repo.findEditor(deps.db, editorId);

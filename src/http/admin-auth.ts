@@ -45,7 +45,7 @@ export function requireAdminToken(adminToken: string | undefined, editorToken?: 
       if (editor) {
         res.locals.actor = editor;
       } else if (!expected) {
-        return next(new AppError('unauthorized', 'the admin API is disabled: ADMIN_TOKEN is not configured on the server (or send an editor\'s API token)'));
+        return next(new AppError('unauthorized', "the admin API is disabled: ADMIN_TOKEN is not configured on the server (or send an editor's API token)"));
       } else if (bearer === undefined) {
         return next(new AppError('unauthorized', 'missing admin token: send "Authorization: Bearer $ADMIN_TOKEN"'));
       } else {

@@ -148,7 +148,8 @@ export function renderPage(lang: string, view: PageView, layout?: Layout): strin
   const scripts = (layout?.scripts ?? []).map((src) => html`<script type="module" src="${src}"></script>`);
   return (
     '<!doctype html>' +
-    html`<html lang="${lang}" dir="ltr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${view.indexable ? '' : html`<meta name="robots" content="noindex">`}<link rel="icon" href="data:,"><title>${view.title}</title>${view.head ?? ''}<style>${raw(CSS)}</style>${extraCss}${scripts}</head><body>${layout?.header ?? ''}<main id="main"${view.wide ? html` class="wide"` : ''}>${view.body}</main></body></html>`.value
+    html`<html lang="${lang}" dir="ltr"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">${view.indexable ? '' : html`<meta name="robots" content="noindex">`}<link rel="icon" href="data:,"><title>${view.title}</title>${view.head ?? ''}<style>${raw(CSS)}</style>${extraCss}${scripts}</head><body>${layout?.header ?? ''}<main id="main"${view.wide ? html` class="wide"` : ''}>${view.body}</main></body></html>`
+      .value
   );
 }
 

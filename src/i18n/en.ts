@@ -209,7 +209,8 @@ export const en = {
   'email.reminder.subject': 'Reminder: confirm your subscription to {list}',
   'email.reminder.preheader': 'One click and the next issue is yours.',
   'email.reminder.heading': 'Still want {list}?',
-  'email.reminder.body': 'You asked to subscribe to {list} a couple of days ago, but the address has not been confirmed yet. Press the button to start receiving it.',
+  'email.reminder.body':
+    'You asked to subscribe to {list} a couple of days ago, but the address has not been confirmed yet. Press the button to start receiving it.',
   'email.reminder.button': 'Confirm my subscription',
   'email.reminder.last': 'This is the only reminder we send. Without a confirmation, your address is deleted in a few weeks.',
 

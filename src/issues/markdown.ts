@@ -6,8 +6,17 @@ import MarkdownIt from 'markdown-it';
  * everything outside the subset is switched off, so `# x` or `> y` stays literal text.
  * Shared by validation (which link targets are allowed) and rendering (HTML and text).
  */
-export const markdown = new MarkdownIt('zero', { html: false, linkify: false, typographer: false, breaks: false })
-  .enable(['paragraph', 'emphasis', 'backticks', 'link', 'list', 'newline', 'escape', 'entity', 'text']);
+export const markdown = new MarkdownIt('zero', { html: false, linkify: false, typographer: false, breaks: false }).enable([
+  'paragraph',
+  'emphasis',
+  'backticks',
+  'link',
+  'list',
+  'newline',
+  'escape',
+  'entity',
+  'text',
+]);
 
 /** Allowed link targets in rich text. */
 export const SAFE_LINK = /^(https?:|mailto:)/i;

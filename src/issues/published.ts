@@ -42,7 +42,9 @@ export function findPublishedIssue(db: Db, listId: string, slug: string): Promis
 export async function publicCoversOf(db: Db, issue: IssueRow): Promise<Record<string, string>> {
   const covers = (issue.content as { covers?: unknown }).covers;
   if (!Array.isArray(covers) || covers.length === 0) return {};
-  const rows = await published(db, issue.list_id).where('issues.slug', 'in', covers as string[]).execute();
+  const rows = await published(db, issue.list_id)
+    .where('issues.slug', 'in', covers as string[])
+    .execute();
   return Object.fromEntries(rows.map((r) => [r.slug, r.title]));
 }
 

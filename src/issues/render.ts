@@ -90,10 +90,7 @@ export function issueMjml(view: IssueView, templates: Templates): string {
     add(
       t('section', {
         anchor: escapeHtml(anchor(section.id)),
-        number:
-          section.number === undefined
-            ? ''
-            : `<span class="bs-accent" style="color:#b3261e;">${String(section.number).padStart(2, '0')}</span>&nbsp; `,
+        number: section.number === undefined ? '' : `<span class="bs-accent" style="color:#b3261e;">${String(section.number).padStart(2, '0')}</span>&nbsp; `,
         title: escapeHtml(section.title),
         intro: rich(section.intro),
       }),
@@ -105,9 +102,7 @@ export function issueMjml(view: IssueView, templates: Templates): string {
         source: escapeHtml(item.source),
         paper: item.paper
           ? t('paper', {
-              citation: item.paper.url
-                ? `<a href="${escapeHtml(item.paper.url)}">${escapeHtml(item.paper.citation)}</a>`
-                : escapeHtml(item.paper.citation),
+              citation: item.paper.url ? `<a href="${escapeHtml(item.paper.url)}">${escapeHtml(item.paper.citation)}</a>` : escapeHtml(item.paper.citation),
             })
           : '',
         summary: rich(item.summary),
@@ -162,16 +157,18 @@ export function issueMjml(view: IssueView, templates: Templates): string {
       end,
     }),
     t('card', { blocks: blocks.join('\n') }),
-    view.visitor ? visitorFooter(view, t) : t('footer', {
-      why: escapeHtml(strings.why(view.cadence, view.listName)),
-      contact: contactLine(view),
-      webUrl: escapeHtml(view.webUrl),
-      webVersion: escapeHtml(strings.webVersion),
-      preferencesUrl: view.marks.preferencesUrl,
-      preferences: escapeHtml(strings.preferences),
-      unsubscribeUrl: view.marks.unsubscribeUrl,
-      unsubscribe: escapeHtml(strings.unsubscribe),
-    }),
+    view.visitor
+      ? visitorFooter(view, t)
+      : t('footer', {
+          why: escapeHtml(strings.why(view.cadence, view.listName)),
+          contact: contactLine(view),
+          webUrl: escapeHtml(view.webUrl),
+          webVersion: escapeHtml(strings.webVersion),
+          preferencesUrl: view.marks.preferencesUrl,
+          preferences: escapeHtml(strings.preferences),
+          unsubscribeUrl: view.marks.unsubscribeUrl,
+          unsubscribe: escapeHtml(strings.unsubscribe),
+        }),
   ];
   const fonts = fontStacks(view.language);
   return t('layout', {
@@ -230,7 +227,6 @@ export function fontStacks(language: string): { inline: string; full: string } {
 function anchor(sectionId: string): string {
   return `s-${sectionId}`;
 }
-
 
 function headingHtml(text: string): string {
   return `<h2 class="bs-accent" style="margin:0 0 12px;font-size:13px;line-height:1.6;letter-spacing:0.08em;text-transform:uppercase;font-weight:700;color:#b3261e;">${escapeHtml(text)}</h2>`;

@@ -88,7 +88,11 @@ export async function importIssue(
     };
     const row = existing
       ? await trx.updateTable('issues').set(values).where('id', '=', existing.id).returningAll().executeTakeFirstOrThrow()
-      : await trx.insertInto('issues').values({ ...values, list_id: list.id, slug: issue.slug }).returningAll().executeTakeFirstOrThrow();
+      : await trx
+          .insertInto('issues')
+          .values({ ...values, list_id: list.id, slug: issue.slug })
+          .returningAll()
+          .executeTakeFirstOrThrow();
     return { issue: row, replaced: !!existing };
   });
 }

@@ -69,14 +69,7 @@ export function renderText(view: IssueView): string {
   }
   doc.block(wrap(strings.why(view.cadence, view.listName)));
   if (view.contact !== '') doc.block(wrap(view.contact));
-  doc.block([
-    `${strings.webVersion}:`,
-    view.webUrl,
-    `${strings.preferences}:`,
-    marks.preferencesUrl,
-    `${strings.unsubscribe}:`,
-    marks.unsubscribeUrl,
-  ]);
+  doc.block([`${strings.webVersion}:`, view.webUrl, `${strings.preferences}:`, marks.preferencesUrl, `${strings.unsubscribe}:`, marks.unsubscribeUrl]);
   return doc.toString();
 }
 

@@ -27,13 +27,9 @@ import { validateIssueFile } from './validate';
  */
 
 export type IssueUpload =
-  | { kind: 'files'; files: { name: string; data: Buffer }[] }
-  | { kind: 'zip'; data: Buffer }
-  | { kind: 'json'; text: string; previous?: string };
+  { kind: 'files'; files: { name: string; data: Buffer }[] } | { kind: 'zip'; data: Buffer } | { kind: 'json'; text: string; previous?: string };
 
-export type UploadResult =
-  | { ok: true; issue: IssueRow; replaced: boolean }
-  | { ok: false; problems: LocatedProblem[]; text: string; uploadId: string };
+export type UploadResult = { ok: true; issue: IssueRow; replaced: boolean } | { ok: false; problems: LocatedProblem[]; text: string; uploadId: string };
 
 export const UPLOAD_LIMITS = { bytes: 25 * 1024 * 1024, files: 300 };
 const KEEP_REJECTED_MS = 24 * 3600_000;
@@ -45,7 +41,10 @@ function uploadsDir(dataDir: string): string {
 
 /** A relative path that stays inside its folder, with "/" separators; undefined otherwise. */
 function safeRelative(name: string): string | undefined {
-  const parts = name.replace(/\\/g, '/').split('/').filter((p) => p !== '' && p !== '.');
+  const parts = name
+    .replace(/\\/g, '/')
+    .split('/')
+    .filter((p) => p !== '' && p !== '.');
   if (parts.length === 0 || parts.some((p) => p === '..' || p.includes('\u0000'))) return undefined;
   return parts.join('/');
 }

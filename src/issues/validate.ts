@@ -80,8 +80,7 @@ export async function validateIssueFile(file: string): Promise<FileValidationRes
 
   const baseDir = path.dirname(path.resolve(file));
   // Synchronous because the check is a pure callback; an issue has a handful of images.
-  const assetExists = (relativePath: string): boolean =>
-    statSync(path.join(baseDir, relativePath), { throwIfNoEntry: false })?.isFile() ?? false;
+  const assetExists = (relativePath: string): boolean => statSync(path.join(baseDir, relativePath), { throwIfNoEntry: false })?.isFile() ?? false;
   const assetProblem = (relativePath: string) => assetFileProblem(baseDir, relativePath);
   const result = validateIssue(parsed.value, { assetExists, assetProblem, imageSize: (relativePath) => readImageSize(path.join(baseDir, relativePath)) });
   return result.ok ? { ...result, baseDir } : result;

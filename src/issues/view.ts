@@ -106,7 +106,10 @@ export function issueView(issue: Issue, ctx: RenderContext): IssueView {
   const excluded = new Set(ctx.excludeSections ?? []);
   // The nonce makes markers unforgeable by content: text in the issue cannot contain the
   // hash of the issue it is part of.
-  const nonce = createHash('sha256').update(JSON.stringify([issue, ctx])).digest('hex').slice(0, 12);
+  const nonce = createHash('sha256')
+    .update(JSON.stringify([issue, ctx]))
+    .digest('hex')
+    .slice(0, 12);
   const mark = markers(nonce);
   const autoNumber = !issue.sections.some((section) => numberedByEditor(section.title));
   const sections = issue.sections
@@ -145,10 +148,12 @@ export function issueView(issue: Issue, ctx: RenderContext): IssueView {
     },
     // With the titles of the sent weeklies given (a send, the web version), a cover without
     // one is not a sent issue: its title is not public, and its link would be a 404.
-    covers: (issue.kind === 'digest' ? (issue.covers ?? []) : []).filter((slug) => !ctx.coverTitles || Object.hasOwn(ctx.coverTitles, slug)).map((slug): LinkView => {
-      const url = archiveUrl(ctx, slug);
-      return { title: ctx.coverTitles?.[slug] ?? slug, url, host: hostOf(url) };
-    }),
+    covers: (issue.kind === 'digest' ? (issue.covers ?? []) : [])
+      .filter((slug) => !ctx.coverTitles || Object.hasOwn(ctx.coverTitles, slug))
+      .map((slug): LinkView => {
+        const url = archiveUrl(ctx, slug);
+        return { title: ctx.coverTitles?.[slug] ?? slug, url, host: hostOf(url) };
+      }),
     sections,
     callToAction: issue.callToAction && {
       ...linkView(issue.callToAction, '/callToAction/url', ctx),

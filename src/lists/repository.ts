@@ -36,11 +36,7 @@ export function allLists(db: Db): Promise<List[]> {
   return db.selectFrom('lists').selectAll().orderBy('slug').execute();
 }
 
-export async function updateList(
-  db: Db,
-  slug: string,
-  changes: Partial<Omit<NewList, 'slug' | 'sections'>> & { sections?: ListSection[] },
-): Promise<List> {
+export async function updateList(db: Db, slug: string, changes: Partial<Omit<NewList, 'slug' | 'sections'>> & { sections?: ListSection[] }): Promise<List> {
   const { sections, ...rest } = changes;
   const updated = await db
     .updateTable('lists')

@@ -36,7 +36,10 @@ export function validateListInput(input: unknown): ListValues {
  */
 async function recordListChange(db: Db, list: List, type: 'created' | 'settings_changed', actor: string | undefined, changed: string[]): Promise<void> {
   if (!actor) return;
-  await db.insertInto('list_events').values({ list_id: list.id, type, data: JSON.stringify({ actor, changed }) }).execute();
+  await db
+    .insertInto('list_events')
+    .values({ list_id: list.id, type, data: JSON.stringify({ actor, changed }) })
+    .execute();
 }
 
 /** Validates and stores a new list; a taken slug is a `conflict`. `actor`: who, for the list's log. */
@@ -69,7 +72,9 @@ export async function updateListFromInput(db: Db, slug: string, changes: unknown
   const { slug: _unchanged, ...values } = validateListInput({ ...before, ...Object.fromEntries(given) });
   const updated = await updateList(db, slug, values);
   const after = listToJson(updated);
-  const changed = given.map(([field]) => field).filter((field) => JSON.stringify(before[field as keyof typeof before]) !== JSON.stringify(after[field as keyof typeof after]));
+  const changed = given
+    .map(([field]) => field)
+    .filter((field) => JSON.stringify(before[field as keyof typeof before]) !== JSON.stringify(after[field as keyof typeof after]));
   if (changed.length > 0) await recordListChange(db, updated, 'settings_changed', actor, changed);
   return updated;
 }

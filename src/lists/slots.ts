@@ -65,7 +65,10 @@ export function parseMonthlySlot(text: string): SlotResult<MonthlySlot> {
   const [dayText, timeText] = parts as [string, string];
   const day = /^\d{1,2}$/.test(dayText) ? Number(dayText) : NaN;
   if (!(day >= 1 && day <= LAST_MONTHLY_DAY)) {
-    return { ok: false, message: `day "${dayText}" in monthly slot "${text}" must be from 1 to ${LAST_MONTHLY_DAY} (a day past a month's end means its last day)` };
+    return {
+      ok: false,
+      message: `day "${dayText}" in monthly slot "${text}" must be from 1 to ${LAST_MONTHLY_DAY} (a day past a month's end means its last day)`,
+    };
   }
   const time = parseTime(timeText);
   if (!time) return { ok: false, message: `invalid time "${timeText}" in monthly slot "${text}" (HH:MM, 00:00 to 23:59)` };

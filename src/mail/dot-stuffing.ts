@@ -74,7 +74,12 @@ interface DataStreamState {
   push(chunk: Buffer): boolean;
 }
 
-DataStream.prototype._transform = function transform(this: DataStreamState, chunk: Buffer | string, _encoding: BufferEncoding, done: (err?: Error | null) => void) {
+DataStream.prototype._transform = function transform(
+  this: DataStreamState,
+  chunk: Buffer | string,
+  _encoding: BufferEncoding,
+  done: (err?: Error | null) => void,
+) {
   if (!chunk || !chunk.length) return done();
   const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
   this.inByteCount += bytes.length;

@@ -68,13 +68,18 @@ export async function startInboundServer(handler: InboundHandler, options: Inbou
         if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
           return callback(smtpError(552, `5.3.4 Message too big: at most ${options.maxBytes} bytes`));
         }
-        handler.deliver(session.envelope.rcptTo.map((r) => r.address), Buffer.concat(chunks)).then(
-          () => callback(),
-          (err: Error) => {
-            options.onError?.(err);
-            callback(smtpError(451, '4.3.0 Could not process the message now; try again later'));
-          },
-        );
+        handler
+          .deliver(
+            session.envelope.rcptTo.map((r) => r.address),
+            Buffer.concat(chunks),
+          )
+          .then(
+            () => callback(),
+            (err: Error) => {
+              options.onError?.(err);
+              callback(smtpError(451, '4.3.0 Could not process the message now; try again later'));
+            },
+          );
       });
     },
   });

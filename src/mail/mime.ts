@@ -175,7 +175,10 @@ function normalizeLines(s: string): string {
 /** Whether every line of the part stays within SMTP's limit with values up to the limit. */
 function fitsEightBit(p: Personalizer, mode: 'html' | 'text'): boolean {
   return p
-    .encoded((x) => x, (v, token) => (mode === 'html' && token === 'name' ? breakLongName(v) : v))
+    .encoded(
+      (x) => x,
+      (v, token) => (mode === 'html' && token === 'name' ? breakLongName(v) : v),
+    )
     .fill(LIMIT_VALUES, mode)
     .split(/\r?\n/)
     .every((line) => Buffer.byteLength(line) <= SMTP_MAX_LINE);
@@ -249,7 +252,7 @@ function encodeBody(p: Personalizer, mode: 'html' | 'text', encoding: TransferEn
 }
 
 export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
-  const boundary = `bs-${randomBytes(12).toString("hex")}`;
+  const boundary = `bs-${randomBytes(12).toString('hex')}`;
   const staticHead =
     rawHeader('From', parts.from) +
     (parts.replyTo ? rawHeader('Reply-To', parts.replyTo) : '') +
@@ -257,8 +260,10 @@ export function buildMimeTemplate(parts: MimeParts): MimeTemplate {
     Object.entries(parts.headers)
       .map(([k, v]) => rawHeader(k, v))
       .join('') +
-    'MIME-Version: 1.0' + CRLF +
-    `Content-Type: multipart/alternative; boundary="${boundary}"` + CRLF +
+    'MIME-Version: 1.0' +
+    CRLF +
+    `Content-Type: multipart/alternative; boundary="${boundary}"` +
+    CRLF +
     CRLF;
   const partHead = (type: string, encoding: TransferEncoding) =>
     `--${boundary}${CRLF}Content-Type: ${type}; charset=utf-8${CRLF}Content-Transfer-Encoding: ${encoding}${CRLF}${CRLF}`;

@@ -111,7 +111,12 @@ export function compilePersonalization(rendered: string): Personalizer {
   return program(parts, ops, tokens, (v) => v);
 }
 
-function program(parts: readonly string[], ops: readonly Op[], tokens: readonly TokenName[], encodeValue: (s: string, token: TokenName) => string): Personalizer {
+function program(
+  parts: readonly string[],
+  ops: readonly Op[],
+  tokens: readonly TokenName[],
+  encodeValue: (s: string, token: TokenName) => string,
+): Personalizer {
   /** One recipient's walk: static part `i`, or a value (escaped for `mode`, then encoded), in order. */
   const walk = (values: Record<TokenName, string>, mode: 'html' | 'text', part: (i: number) => void, value: (v: string) => void) => {
     const resolved = resolveValues(values, tokens, mode);
@@ -129,7 +134,12 @@ function program(parts: readonly string[], ops: readonly Op[], tokens: readonly 
       // `+=` builds a rope: the ~100 KB of static parts are not copied per recipient here
       // (Array#join would copy them: ~30 µs); whoever encodes the message reads it once anyway.
       let out = '';
-      walk(values, mode, (i) => (out += parts[i] as string), (v) => (out += v));
+      walk(
+        values,
+        mode,
+        (i) => (out += parts[i] as string),
+        (v) => (out += v),
+      );
       return out;
     },
     encoded(encodePart, encodeValueAgain) {
@@ -140,7 +150,12 @@ function program(parts: readonly string[], ops: readonly Op[], tokens: readonly 
       return {
         fill(values, mode) {
           const out: Buffer[] = [];
-          walk(values, mode, (i) => out.push(staticParts[i] as Buffer), (v) => out.push(Buffer.from(v, encoding)));
+          walk(
+            values,
+            mode,
+            (i) => out.push(staticParts[i] as Buffer),
+            (v) => out.push(Buffer.from(v, encoding)),
+          );
           return out;
         },
       };

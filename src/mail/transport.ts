@@ -149,7 +149,11 @@ export function createSmtpMailer(smtpUrl: string, options: SmtpMailerOptions = {
         headers: mail.headers ?? {},
         html: compilePersonalization(foldHtmlLines(mail.html)),
         text: compilePersonalization(mail.text),
-      }).build({ to: mail.to, messageId, date: new Date(), values: { name: '', preferences_url: '', unsubscribe_url: '', web_url: '' }, headers: {} }, undefined, server);
+      }).build(
+        { to: mail.to, messageId, date: new Date(), values: { name: '', preferences_url: '', unsubscribe_url: '', web_url: '' }, headers: {} },
+        undefined,
+        server,
+      );
       const info = await transport.sendMail({
         envelope: { from: asciiDomain(from), to: asciiDomain(to), use8BitMime: message.eightBit },
         raw: message.raw,

@@ -86,7 +86,6 @@ export function monthName(year: number, month: number, language: string): string
   }
 }
 
-
 /** The digest of a month, or undefined when no weekly was sent that month (then nothing is sent). */
 export function buildDigest(weeklies: readonly DigestWeekly[], opts: DigestOptions): Issue | undefined {
   const { list, year, month } = opts;

@@ -68,9 +68,7 @@ export async function draftDigest(db: Db, list: List, year: number, month: numbe
 }
 
 export type DigestOutcome =
-  | { kind: 'exists'; slug: string }
-  | { kind: 'nothing-to-send' }
-  | { kind: 'created'; slug: string; sendId: string; generated: boolean };
+  { kind: 'exists'; slug: string } | { kind: 'nothing-to-send' } | { kind: 'created'; slug: string; sendId: string; generated: boolean };
 
 /**
  * Makes sure the month's digest has its send, scheduled at the slot. Safe to run from any

@@ -40,9 +40,7 @@ export function wallTimeToInstant(date: CalendarDate, hour: number, minute: numb
   // before and a day after are the only candidates.
   const before = zone.offset(wall - DAY);
   const after = zone.offset(wall + DAY);
-  const valid = [...new Set([before, after])]
-    .map((offset) => wall - offset * MINUTE)
-    .filter((instant) => wall - zone.offset(instant) * MINUTE === instant);
+  const valid = [...new Set([before, after])].map((offset) => wall - offset * MINUTE).filter((instant) => wall - zone.offset(instant) * MINUTE === instant);
   if (valid.length > 0) return new Date(Math.min(...valid));
 
   // No instant shows this wall time: it is in a gap. The transition is the first valid minute

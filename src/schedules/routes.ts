@@ -16,7 +16,10 @@ function whenOf(body: unknown): ScheduleWhen {
   if (raw.at !== undefined && raw.next !== undefined) throw new AppError('invalid_input', 'give either "at" or "next": true, not both');
   if (typeof raw.at === 'string') return { at: raw.at };
   if (raw.next === true) return { next: true };
-  throw new AppError('invalid_input', 'send { "next": true } for the next free weekly slot, or { "at": "2026-12-07T09:00" } (offset optional: the list\'s zone)');
+  throw new AppError(
+    'invalid_input',
+    'send { "next": true } for the next free weekly slot, or { "at": "2026-12-07T09:00" } (offset optional: the list\'s zone)',
+  );
 }
 
 /**
@@ -30,7 +33,14 @@ export function scheduleApi(deps: ScheduleApiDeps): express.Router {
   const router = express.Router();
   router.put('/lists/:slug/issues/:issue/schedule', async (req, res) => {
     if (!req.is('application/json')) throw new AppError('invalid_input', 'send the schedule as JSON (Content-Type: application/json)');
-    const { send, rescheduled } = await scheduleIssue(deps.db, { list: req.params.slug, issue: req.params.issue, when: whenOf(req.body), now: clock(), batchSize: deps.config.sendBatchSize, actor: res.locals.actor ?? 'api' });
+    const { send, rescheduled } = await scheduleIssue(deps.db, {
+      list: req.params.slug,
+      issue: req.params.issue,
+      when: whenOf(req.body),
+      now: clock(),
+      batchSize: deps.config.sendBatchSize,
+      actor: res.locals.actor ?? 'api',
+    });
     res.status(rescheduled ? 200 : 201).json({ schedule: scheduleJson(send) });
   });
 

@@ -28,7 +28,10 @@ export interface ScheduleResult {
 const PAST_TOLERANCE_MS = 60_000;
 
 function started(issue: IssueRow, send: Send): AppError {
-  return new AppError('conflict', `issue ${issue.slug} is ${send.status === 'done' ? 'sent' : send.status} already; only a scheduled send can be moved or unscheduled`);
+  return new AppError(
+    'conflict',
+    `issue ${issue.slug} is ${send.status === 'done' ? 'sent' : send.status} already; only a scheduled send can be moved or unscheduled`,
+  );
 }
 
 /**
@@ -37,7 +40,10 @@ function started(issue: IssueRow, send: Send): AppError {
  */
 export async function nextFreeWeeklySlot(db: Db, list: List, now: Date, exceptSendId?: string): Promise<Date> {
   if (!list.weekly_slot) {
-    throw new AppError('invalid_input', `list ${list.slug} has no weekly slot: give one with \`broadsheet lists create … --weekly "mon 09:00"\`, or schedule with --at`);
+    throw new AppError(
+      'invalid_input',
+      `list ${list.slug} has no weekly slot: give one with \`broadsheet lists create … --weekly "mon 09:00"\`, or schedule with --at`,
+    );
   }
   const parsed = parseWeeklySlot(list.weekly_slot);
   if (!parsed.ok) throw new AppError('internal', `list ${list.slug} has an unreadable weekly slot: ${parsed.message}`);

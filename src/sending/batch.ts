@@ -198,7 +198,13 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
       const now = new Date();
       const unsubscribeUrl = subscriberLink(deps.config, 'unsubscribe', row.subscription_id, now);
       const messageId = stableMessageId([send.id, row.subscription_id], deps.config.publicUrl);
-      const addressing = newsletterAddressing(deps.config, list, { deliveryId: row.id, subscriptionId: row.subscription_id, email: row.email!, name: row.name ?? '' }, unsubscribeUrl, now);
+      const addressing = newsletterAddressing(
+        deps.config,
+        list,
+        { deliveryId: row.id, subscriptionId: row.subscription_id, email: row.email!, name: row.name ?? '' },
+        unsubscribeUrl,
+        now,
+      );
       try {
         // Remembered by the mailer: a resolved promise for every message but the first.
         const server = await deps.mailer.capabilities();
@@ -208,18 +214,22 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
           recorder.add({ id: row.id, status: 'failed', response: refused, tried: false });
           continue;
         }
-        const message = variant.mime.build({
-          to: addressing.to,
-          messageId,
-          date: now,
-          headers: addressing.headers,
-          values: {
-            name: row.name ?? '',
-            preferences_url: subscriberLink(deps.config, 'preferences', row.subscription_id, now),
-            unsubscribe_url: unsubscribeUrl,
-            web_url: `${deps.config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
+        const message = variant.mime.build(
+          {
+            to: addressing.to,
+            messageId,
+            date: now,
+            headers: addressing.headers,
+            values: {
+              name: row.name ?? '',
+              preferences_url: subscriberLink(deps.config, 'preferences', row.subscription_id, now),
+              unsubscribe_url: unsubscribeUrl,
+              web_url: `${deps.config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
+            },
           },
-        }, memory, server);
+          memory,
+          server,
+        );
         const smtp = await deps.mailer.sendRaw({ ...addressing.envelope, use8BitMime: message.eightBit }, message.raw, messageId);
         temporaryInARow = 0;
         answered++;
@@ -295,7 +305,8 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
   metrics.suppressed.inc(result.suppressed);
   noteSent(result.sent);
 
-  if (circuit === 'opened') throw new RetryLater(`SMTP refuses (${lastError}); probing in ${deps.config.circuit.firstBackoffMs} ms`, deps.config.circuit.firstBackoffMs);
+  if (circuit === 'opened')
+    throw new RetryLater(`SMTP refuses (${lastError}); probing in ${deps.config.circuit.firstBackoffMs} ms`, deps.config.circuit.firstBackoffMs);
   if (circuit === 'probe failed') {
     const now = new Date();
     const after = probeFailed(send, deps.config.circuit, now, lastError, list.timezone);

@@ -31,9 +31,7 @@ export function opened(settings: CircuitSettings, now: Date, error: string): Cir
   return { failing_since: now, retry_at: new Date(now.getTime() + settings.firstBackoffMs), backoff_ms: settings.firstBackoffMs, last_error: error };
 }
 
-export type AfterProbe =
-  | { kind: 'wait'; columns: CircuitColumns; waitMs: number }
-  | { kind: 'give up'; reason: string };
+export type AfterProbe = { kind: 'wait'; columns: CircuitColumns; waitMs: number } | { kind: 'give up'; reason: string };
 
 /** After a failed probe: wait twice as long (up to the ceiling), or give up after long enough. */
 export function probeFailed(send: CircuitColumns, settings: CircuitSettings, now: Date, error: string, timezone: string): AfterProbe {

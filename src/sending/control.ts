@@ -52,7 +52,10 @@ export async function createSend(db: Db, options: { issue: IssueRow; list: List;
   } catch (err) {
     if ((err as { code?: string }).code !== '23505') throw err;
     const existing = await findSendOfIssue(db, issue.id);
-    throw new AppError('conflict', `issue "${issue.slug}" is already ${issueState(existing?.status)}${existing?.status === 'scheduled' ? ` for ${existing.scheduled_at?.toISOString()}` : ''}`);
+    throw new AppError(
+      'conflict',
+      `issue "${issue.slug}" is already ${issueState(existing?.status)}${existing?.status === 'scheduled' ? ` for ${existing.scheduled_at?.toISOString()}` : ''}`,
+    );
   }
 }
 
@@ -87,7 +90,13 @@ export async function sendNow(deps: ControlDeps, issue: IssueRow, list: List, ba
   return (await findSendOfIssue(deps.db, issue.id))!;
 }
 
-async function move(db: Db, send: Send, from: Send['status'][], set: Partial<Pick<Send, 'status' | 'pause_reason' | 'finished_at'>>, verb: string): Promise<Send> {
+async function move(
+  db: Db,
+  send: Send,
+  from: Send['status'][],
+  set: Partial<Pick<Send, 'status' | 'pause_reason' | 'finished_at'>>,
+  verb: string,
+): Promise<Send> {
   const moved = await moveSend(db, send.id, from, set);
   if (!moved) {
     const now = await findSendOfIssue(db, send.issue_id);

@@ -37,7 +37,10 @@ export async function sendTest(deps: EditorDeps, issue: IssueRow, to: string, ti
       job.finished(),
       new Promise((_, reject) => {
         timer = setTimeout(
-          () => reject(new AppError('unavailable', `no worker sent the test within ${timeoutMs / 1000} s: is \`broadsheet start\` or \`broadsheet worker\` running?`)),
+          () =>
+            reject(
+              new AppError('unavailable', `no worker sent the test within ${timeoutMs / 1000} s: is \`broadsheet start\` or \`broadsheet worker\` running?`),
+            ),
           timeoutMs,
         );
       }),
@@ -69,7 +72,8 @@ export async function sendAction(deps: EditorDeps, issue: IssueRow, list: List, 
     else if (action === 'resume') send = await resumeSend(deps, send);
     else if (action === 'cancel') send = await cancelSend(deps.db, send);
   }
-  if (action !== 'status') await appendSendEvent(deps.db, { issueId: issue.id, sendId: send.id, type: LOGGED[action], actor, data: action === 'send' ? { now: true } : {} });
+  if (action !== 'status')
+    await appendSendEvent(deps.db, { issueId: issue.id, sendId: send.id, type: LOGGED[action], actor, data: action === 'send' ? { now: true } : {} });
   return sendProgress(deps.db, send, list.timezone);
 }
 
@@ -78,7 +82,13 @@ export function progressToJson(p: SendProgress) {
     status: p.send.status,
     pauseReason: p.send.pause_reason,
     // "waiting": SMTP refuses and the send waits for its next probe (nextTryAt); text says so.
-    circuit: { state: p.circuit.state, failingSince: p.circuit.failingSince, nextTryAt: p.circuit.nextTryAt, lastError: p.circuit.lastError, text: p.circuit.text },
+    circuit: {
+      state: p.circuit.state,
+      failingSince: p.circuit.failingSince,
+      nextTryAt: p.circuit.nextTryAt,
+      lastError: p.circuit.lastError,
+      text: p.circuit.text,
+    },
     scheduledAt: p.send.scheduled_at,
     startedAt: p.send.started_at,
     finishedAt: p.send.finished_at,

@@ -24,11 +24,7 @@ import { verifyMailToken } from '../subscribers/tokens';
  */
 export type InboundAddress = { kind: 'bounce'; deliveryId: number } | { kind: 'unsubscribe'; subscriptionId: string };
 
-export function parseInboundAddress(
-  config: Pick<Config, 'secretKeys' | 'bounceDomain'>,
-  address: string,
-  now: Date = new Date(),
-): InboundAddress | undefined {
+export function parseInboundAddress(config: Pick<Config, 'secretKeys' | 'bounceDomain'>, address: string, now: Date = new Date()): InboundAddress | undefined {
   if (!config.bounceDomain || typeof address !== 'string') return undefined;
   const at = address.lastIndexOf('@');
   if (at < 0 || address.slice(at + 1).toLowerCase() !== config.bounceDomain) return undefined;
@@ -76,7 +72,10 @@ function decodeBody(part: Part): string {
   const cte = (part.headers.get('content-transfer-encoding') ?? '').toLowerCase();
   if (cte === 'base64') return Buffer.from(part.body.replace(/\s+/g, ''), 'base64').toString('utf8');
   if (cte === 'quoted-printable') {
-    return Buffer.from(part.body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+    return Buffer.from(
+      part.body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))),
+      'latin1',
+    ).toString('utf8');
   }
   return part.body;
 }
@@ -127,7 +126,12 @@ export interface InboundDeps {
 export async function applyReport(db: Db, deliveryId: number, report: MailReport): Promise<'bounced' | 'soft' | 'complained' | 'nothing'> {
   if (report.kind === 'none') return 'nothing';
   if (report.kind === 'soft') {
-    const row = await db.updateTable('deliveries').set((eb) => ({ soft_bounces: eb('soft_bounces', '+', 1) })).where('id', '=', deliveryId).returning('id').executeTakeFirst();
+    const row = await db
+      .updateTable('deliveries')
+      .set((eb) => ({ soft_bounces: eb('soft_bounces', '+', 1) }))
+      .where('id', '=', deliveryId)
+      .returning('id')
+      .executeTakeFirst();
     return row ? 'soft' : 'nothing';
   }
   if (report.kind === 'hard') {

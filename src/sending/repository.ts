@@ -123,7 +123,11 @@ export async function futureWeeklySlots(db: Db, listId: string, after: Date, exc
 }
 
 /** Scheduled sends whose time has come, oldest first, with their issue and list for the log. */
-export function dueSends(db: Db, now: Date, limit: number): Promise<{ id: string; issue_id: string; scheduled_at: Date | null; issue: string; list: string }[]> {
+export function dueSends(
+  db: Db,
+  now: Date,
+  limit: number,
+): Promise<{ id: string; issue_id: string; scheduled_at: Date | null; issue: string; list: string }[]> {
   return db
     .selectFrom('sends')
     .innerJoin('issues', 'issues.id', 'sends.issue_id')
@@ -152,9 +156,7 @@ export async function finishSendIfDone(db: Db, sendId: string): Promise<boolean>
     .where('id', '=', sendId)
     .where('status', 'in', ['sending', 'paused'])
     .where('planned_at', 'is not', null)
-    .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('deliveries').select('id').where('send_id', '=', sendId).where('status', '=', 'pending'))),
-    )
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom('deliveries').select('id').where('send_id', '=', sendId).where('status', '=', 'pending'))))
     .returning('id')
     .executeTakeFirst();
   return !!done;
@@ -354,7 +356,12 @@ export async function unsentBatches(
 }
 
 export async function cancelPendingDeliveries(db: Db, sendId: string): Promise<void> {
-  await db.updateTable('deliveries').set({ status: 'cancelled', finished_at: new Date() }).where('send_id', '=', sendId).where('status', '=', 'pending').execute();
+  await db
+    .updateTable('deliveries')
+    .set({ status: 'cancelled', finished_at: new Date() })
+    .where('send_id', '=', sendId)
+    .where('status', '=', 'pending')
+    .execute();
 }
 
 export async function deliveryCounts(db: Db, sendId: string): Promise<Record<DeliveryStatus, number>> {
@@ -391,7 +398,10 @@ export async function beat(db: Db, workerId: string): Promise<void> {
     .values({ id: workerId, seen_at: sql`now()` })
     .onConflict((oc) => oc.column('id').doUpdateSet({ seen_at: sql`now()` }))
     .execute();
-  await db.deleteFrom('send_workers').where('seen_at', '<', sql<Date>`now() - interval '1 day'`).execute();
+  await db
+    .deleteFrom('send_workers')
+    .where('seen_at', '<', sql<Date>`now() - interval '1 day'`)
+    .execute();
 }
 
 /** A worker that stops cleanly says so: its leases (released already) need no waiting. */

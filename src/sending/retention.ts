@@ -54,10 +54,7 @@ export interface PruneResult {
  * `retentionDays` ago. Safe to run from every worker at once: the summary is written once,
  * and deleting rows another worker deleted already deletes nothing.
  */
-export async function pruneDeliveries(
-  db: Db,
-  options: { retentionDays: number; now?: Date; chunk?: number; maxSends?: number },
-): Promise<PruneResult> {
+export async function pruneDeliveries(db: Db, options: { retentionDays: number; now?: Date; chunk?: number; maxSends?: number }): Promise<PruneResult> {
   const now = options.now ?? new Date();
   const chunk = options.chunk ?? 5000;
   const due = await db

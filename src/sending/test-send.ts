@@ -59,17 +59,21 @@ export async function sendTestEmail(
   const server = await deps.mailer.capabilities();
   const refused = undeliverableReason(job.to, server);
   if (refused) throw new AppError('invalid_input', refused);
-  const message = variant.mime.build({
-    to: addressing.to,
-    messageId,
-    date: now,
-    headers: {},
-    values: {
-      name: subscription?.name ?? '',
-      preferences_url: subscription ? subscriberLink(config, 'preferences', subscription.id, now) : askForLink,
-      unsubscribe_url: subscription ? subscriberLink(config, 'unsubscribe', subscription.id, now) : askForLink,
-      web_url: `${config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
+  const message = variant.mime.build(
+    {
+      to: addressing.to,
+      messageId,
+      date: now,
+      headers: {},
+      values: {
+        name: subscription?.name ?? '',
+        preferences_url: subscription ? subscriberLink(config, 'preferences', subscription.id, now) : askForLink,
+        unsubscribe_url: subscription ? subscriberLink(config, 'unsubscribe', subscription.id, now) : askForLink,
+        web_url: `${config.publicUrl}/lists/${encodeURIComponent(list.slug)}/archive/${encodeURIComponent(issue.slug)}`,
+      },
     },
-  }, undefined, server);
+    undefined,
+    server,
+  );
   return deps.mailer.sendRaw({ ...addressing.envelope, use8BitMime: message.eightBit }, message.raw, messageId);
 }

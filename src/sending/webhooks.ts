@@ -22,19 +22,21 @@ export interface BounceReport {
  */
 export function parseSimpleReports(body: unknown): BounceReport[] {
   const events = Array.isArray((body as { events?: unknown })?.events) ? (body as { events: unknown[] }).events : [body];
-  return events.map((e, i) => {
-    const event = e as { type?: unknown; email?: unknown; list?: unknown; permanent?: unknown; reason?: unknown };
-    const where = events.length > 1 ? `events[${i}]: ` : '';
-    if (event?.type !== 'bounce' && event?.type !== 'complaint') throw new AppError('invalid_input', `${where}"type" must be "bounce" or "complaint"`);
-    if (typeof event.email !== 'string' || !event.email.includes('@')) throw new AppError('invalid_input', `${where}"email" must be an address`);
-    if (event.list !== undefined && typeof event.list !== 'string') throw new AppError('invalid_input', `${where}"list" must be a list slug`);
-    return {
-      kind: event.type === 'complaint' ? 'complained' : 'bounced',
-      email: event.email,
-      list: event.list as string | undefined,
-      detail: { source: 'webhook', permanent: event.permanent !== false, reason: typeof event.reason === 'string' ? event.reason.slice(0, 300) : undefined },
-    } satisfies BounceReport;
-  }).filter((r) => r.detail.permanent || r.kind === 'complained');
+  return events
+    .map((e, i) => {
+      const event = e as { type?: unknown; email?: unknown; list?: unknown; permanent?: unknown; reason?: unknown };
+      const where = events.length > 1 ? `events[${i}]: ` : '';
+      if (event?.type !== 'bounce' && event?.type !== 'complaint') throw new AppError('invalid_input', `${where}"type" must be "bounce" or "complaint"`);
+      if (typeof event.email !== 'string' || !event.email.includes('@')) throw new AppError('invalid_input', `${where}"email" must be an address`);
+      if (event.list !== undefined && typeof event.list !== 'string') throw new AppError('invalid_input', `${where}"list" must be a list slug`);
+      return {
+        kind: event.type === 'complaint' ? 'complained' : 'bounced',
+        email: event.email,
+        list: event.list as string | undefined,
+        detail: { source: 'webhook', permanent: event.permanent !== false, reason: typeof event.reason === 'string' ? event.reason.slice(0, 300) : undefined },
+      } satisfies BounceReport;
+    })
+    .filter((r) => r.detail.permanent || r.kind === 'complained');
 }
 
 /**
@@ -53,7 +55,8 @@ export function parseSesNotification(envelope: Record<string, unknown>, expected
   if (envelope.Type === 'SubscriptionConfirmation') {
     return { reports: [], subscribeUrl: typeof envelope.SubscribeURL === 'string' ? envelope.SubscribeURL : undefined };
   }
-  if (envelope.Type !== 'Notification' || typeof envelope.Message !== 'string') throw new AppError('invalid_input', 'SNS envelope without a Notification message');
+  if (envelope.Type !== 'Notification' || typeof envelope.Message !== 'string')
+    throw new AppError('invalid_input', 'SNS envelope without a Notification message');
   let message: {
     notificationType?: string;
     eventType?: string;
@@ -140,7 +143,8 @@ export function bounceWebhook(deps: AppDeps): express.Router {
     let reports: BounceReport[];
     if ('SigningCertURL' in body || req.get('x-amz-sns-message-type')) {
       const parsed = parseSesNotification(body as Record<string, unknown>, deps.config.sesTopicArn);
-      if (parsed.subscribeUrl) log.warn({ subscribeUrl: parsed.subscribeUrl }, 'SNS subscription confirmation: open this URL once to confirm the topic subscription');
+      if (parsed.subscribeUrl)
+        log.warn({ subscribeUrl: parsed.subscribeUrl }, 'SNS subscription confirmation: open this URL once to confirm the topic subscription');
       reports = parsed.reports;
     } else {
       reports = parseSimpleReports(body);

@@ -16,12 +16,7 @@ const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 export function isValidAddress(email: string): boolean {
   // 254: the longest path an SMTP server must accept (RFC 5321). A TLD is required and IP
   // literals refused: neither belongs in a newsletter list.
-  return (
-    email.length > 0 &&
-    email.length <= 254 &&
-    !BIDI_CONTROLS.test(email) &&
-    isEmail(email, { require_tld: true, allow_ip_domain: false })
-  );
+  return email.length > 0 && email.length <= 254 && !BIDI_CONTROLS.test(email) && isEmail(email, { require_tld: true, allow_ip_domain: false });
 }
 
 export const NAME_MAX = 200;

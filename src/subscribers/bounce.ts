@@ -9,12 +9,7 @@ export type BounceKind = 'bounced' | 'complained';
  * and later by a webhook) is recorded once, and an unsubscribed reader stays unsubscribed.
  * Returns whether the status changed. Used by system mail, newsletters and the webhook.
  */
-export async function markBounced(
-  db: Db,
-  subscriptionId: string,
-  kind: BounceKind,
-  detail: Record<string, unknown>,
-): Promise<boolean> {
+export async function markBounced(db: Db, subscriptionId: string, kind: BounceKind, detail: Record<string, unknown>): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const changed = await trx
       .updateTable('subscriptions')

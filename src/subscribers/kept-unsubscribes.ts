@@ -62,7 +62,12 @@ export async function applyKeptUnsubscribes(db: Db, dataDir: string): Promise<nu
       kept = undefined;
     }
     if (kept && typeof kept.subscriptionId === 'string') {
-      const meta: RequestMeta & { method: KeptUnsubscribe['method']; at: Date } = { method: kept.method, at: new Date(kept.at), ip: kept.ip, userAgent: kept.userAgent };
+      const meta: RequestMeta & { method: KeptUnsubscribe['method']; at: Date } = {
+        method: kept.method,
+        at: new Date(kept.at),
+        ip: kept.ip,
+        userAgent: kept.userAgent,
+      };
       try {
         await unsubscribe({ db }, kept.subscriptionId, meta);
         applied++;

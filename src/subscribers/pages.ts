@@ -37,7 +37,18 @@ function errorText(lang: Lang, field: InputField, id: string = field): SafeHtml 
  */
 function textField(
   lang: Lang,
-  options: { id: InputField; type: 'email' | 'text'; label: string; value?: string; required?: boolean; autocomplete: string; error?: InputField; autofocus?: boolean; optional?: boolean; prefix?: string },
+  options: {
+    id: InputField;
+    type: 'email' | 'text';
+    label: string;
+    value?: string;
+    required?: boolean;
+    autocomplete: string;
+    error?: InputField;
+    autofocus?: boolean;
+    optional?: boolean;
+    prefix?: string;
+  },
 ): SafeHtml {
   const failed = options.error === options.id;
   const id = `${options.prefix ?? ''}${options.id}`;
@@ -72,7 +83,12 @@ function cadenceChoice(lang: Lang, list: List, selected: string | undefined, err
  * The subscribe form itself: the same POST and rules wherever it is shown. On the home page
  * (`prefix` set) it asks only for the address and the cadence.
  */
-export function subscribeFields(lang: Lang, list: List, state: FormState = { values: {} }, options: { prefix?: string; withName?: boolean; compact?: boolean } = {}): SafeHtml {
+export function subscribeFields(
+  lang: Lang,
+  list: List,
+  state: FormState = { values: {} },
+  options: { prefix?: string; withName?: boolean; compact?: boolean } = {},
+): SafeHtml {
   const prefix = options.prefix ?? '';
   return html`<form method="post" action="/lists/${encodeURIComponent(list.slug)}/subscribe" novalidate>
 ${textField(lang, { id: 'email', type: 'email', label: t(lang, 'field.email'), value: state.values.email, required: true, autocomplete: 'email', error: state.error, prefix })}
@@ -109,7 +125,8 @@ export interface IssueLink {
 export function issueLinks(list: List, issues: readonly IssueLink[]): SafeHtml {
   const path = `/lists/${encodeURIComponent(list.slug)}/archive/`;
   return html`<ul class="plain issues">${issues.map(
-    (issue) => html`<li><a href="${path}${encodeURIComponent(issue.slug)}">${issue.title}</a><time datetime="${issue.date}">${formatDate(issue.date, list.language)}</time></li>`,
+    (issue) =>
+      html`<li><a href="${path}${encodeURIComponent(issue.slug)}">${issue.title}</a><time datetime="${issue.date}">${formatDate(issue.date, list.language)}</time></li>`,
   )}</ul>`;
 }
 
@@ -121,10 +138,7 @@ export function subscribeForm(lang: Lang, list: List, state: FormState = { value
   const vars = { list: list.name };
   const listPath = `/lists/${encodeURIComponent(list.slug)}`;
   const title = t(lang, 'subscribe.title', vars);
-  const recent =
-    latest && latest.length > 0
-      ? html`<div class="card"><h2>${t(lang, 'subscribe.latest')}</h2>${issueLinks(list, latest)}</div>`
-      : '';
+  const recent = latest && latest.length > 0 ? html`<div class="card"><h2>${t(lang, 'subscribe.latest')}</h2>${issueLinks(list, latest)}</div>` : '';
   return {
     title,
     head: feedLink(list),
@@ -281,13 +295,16 @@ export function deleteDone(lang: Lang, list: List): PageView {
 }
 
 export function preferencesLinkForm(lang: Lang, list: List, state: FormState = { values: {} }): PageView {
-  return withFeed(list, frame(
+  return withFeed(
     list,
-    t(lang, 'prefslink.title'),
-    html`<p>${t(lang, 'prefslink.intro', { list: list.name })}</p><form method="post" action="/lists/${encodeURIComponent(list.slug)}/preferences" novalidate>
+    frame(
+      list,
+      t(lang, 'prefslink.title'),
+      html`<p>${t(lang, 'prefslink.intro', { list: list.name })}</p><form method="post" action="/lists/${encodeURIComponent(list.slug)}/preferences" novalidate>
 ${textField(lang, { id: 'email', type: 'email', label: t(lang, 'field.email'), value: state.values.email, required: true, autocomplete: 'email', error: state.error })}
 <button type="submit">${t(lang, 'prefslink.submit')}</button></form>`,
-  ));
+    ),
+  );
 }
 
 export function preferencesLinkSent(lang: Lang, list: List): PageView {

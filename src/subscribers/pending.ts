@@ -110,7 +110,13 @@ export async function expirePendingSubscriptions(db: Db, settings: PendingSettin
       .selectFrom('subscribers')
       .select('id')
       .where('id', 'in', (eb) =>
-        eb.selectFrom('subscriptions').select('subscriber_id').where('status', '=', 'pending').where('consent_at', '<', cutoff).orderBy('consent_at').limit(BATCH),
+        eb
+          .selectFrom('subscriptions')
+          .select('subscriber_id')
+          .where('status', '=', 'pending')
+          .where('consent_at', '<', cutoff)
+          .orderBy('consent_at')
+          .limit(BATCH),
       )
       .forUpdate()
       .skipLocked()

@@ -24,10 +24,7 @@ export interface SubscribeLimits {
 
 export const EMAILS_PER_ADDRESS_PER_HOUR = 3;
 
-export function createSubscribeLimits(
-  redis: Redis,
-  options: { subscribeRatePerIp: number; keyPrefix?: string },
-): SubscribeLimits {
+export function createSubscribeLimits(redis: Redis, options: { subscribeRatePerIp: number; keyPrefix?: string }): SubscribeLimits {
   const prefix = options.keyPrefix ?? 'broadsheet';
   const perClient = new RateLimiterRedis({
     storeClient: redis,
@@ -79,7 +76,10 @@ export function clientKey(ip: string | undefined): string {
   const tailGroups = tail ? tail.split(':') : [];
   const missing = ip.includes('::') ? 8 - headGroups.length - tailGroups.length : 0;
   const groups = [...headGroups, ...Array<string>(Math.max(0, missing)).fill('0'), ...tailGroups];
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 function unavailable(err: unknown): AppError {

@@ -61,4 +61,3 @@ export async function requeueLostConfirmations(db: Db, queues: Queues, now = new
     return lost.length;
   });
 }
-

@@ -1,15 +1,7 @@
 import { hash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db } from '../db/database';
-import type {
-  Cadence,
-  List,
-  Subscriber,
-  Subscription,
-  SubscriptionEventType,
-  SubscriptionRequest,
-  SubscriptionUpdate,
-} from '../db/schema';
+import type { Cadence, List, Subscriber, Subscription, SubscriptionEventType, SubscriptionRequest, SubscriptionUpdate } from '../db/schema';
 
 /**
  * Subscribers and their subscriptions, as plain functions with the database first so a
@@ -40,12 +32,7 @@ export async function upsertSubscriber(db: Db, email: string, name?: string): Pr
 }
 
 export function findSubscription(db: Db, listId: string, subscriberId: string): Promise<Subscription | undefined> {
-  return db
-    .selectFrom('subscriptions')
-    .selectAll()
-    .where('list_id', '=', listId)
-    .where('subscriber_id', '=', subscriberId)
-    .executeTakeFirst();
+  return db.selectFrom('subscriptions').selectAll().where('list_id', '=', listId).where('subscriber_id', '=', subscriberId).executeTakeFirst();
 }
 
 export function findSubscriptionById(db: Db, id: string): Promise<Subscription | undefined> {

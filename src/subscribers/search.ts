@@ -37,12 +37,7 @@ export async function searchSubscribers(db: Db, query: string, options: { listId
   if (prefix.length > 320) throw new AppError('invalid_input', 'an address is at most 320 characters');
   const limit = Math.min(options.limit ?? SEARCH_LIMIT, 200);
   const key = sql<string>`lower(s.email) COLLATE "C"`;
-  let q = db
-    .selectFrom('subscribers as s')
-    .select(['s.id', 's.email', 's.name'])
-    .where(key, 'like', likePrefix(prefix))
-    .orderBy(key)
-    .limit(limit);
+  let q = db.selectFrom('subscribers as s').select(['s.id', 's.email', 's.name']).where(key, 'like', likePrefix(prefix)).orderBy(key).limit(limit);
   if (options.listId) {
     const listId = options.listId;
     q = q.where(({ exists, selectFrom }) =>
@@ -101,12 +96,7 @@ export async function subscriptionHistory(db: Db, subscriptionId: string, option
   const context = await findSubscriptionContext(db, subscriptionId);
   if (!context) throw new AppError('not_found', 'no such subscription (it may have been forgotten)');
   const [events, deliveries] = await Promise.all([
-    db
-      .selectFrom('subscription_events')
-      .select(['type', 'data', 'created_at', 'actor'])
-      .where('subscription_id', '=', subscriptionId)
-      .orderBy('id')
-      .execute(),
+    db.selectFrom('subscription_events').select(['type', 'data', 'created_at', 'actor']).where('subscription_id', '=', subscriptionId).orderBy('id').execute(),
     db
       .selectFrom('deliveries as d')
       .innerJoin('sends as s', 's.id', 'd.send_id')

@@ -124,12 +124,7 @@ export interface SubscribeInput {
  * what is stored for an existing subscriber or a pending subscription. Those changes need the
  * preferences link, which only the mailbox receives.
  */
-export async function subscribe(
-  deps: SubscriberDeps,
-  listSlug: string,
-  input: SubscribeInput,
-  meta: RequestMeta & { source: ConsentSource },
-): Promise<List> {
+export async function subscribe(deps: SubscriberDeps, listSlug: string, input: SubscribeInput, meta: RequestMeta & { source: ConsentSource }): Promise<List> {
   const list = await getListBySlug(deps.db, listSlug);
   const email = parseEmail(input.email);
   const name = parseName(input.name);

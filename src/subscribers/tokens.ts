@@ -66,12 +66,7 @@ function base64urlToUuid(part: string): string | undefined {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export function signToken(
-  keys: readonly string[],
-  purpose: TokenPurpose,
-  subscriptionId: string,
-  now: Date = new Date(),
-): string {
+export function signToken(keys: readonly string[], purpose: TokenPurpose, subscriptionId: string, now: Date = new Date()): string {
   const key = keys[0];
   if (!key) throw new Error('no secret key to sign with');
   const lifetime = TOKEN_LIFETIME_MS[purpose];
@@ -81,12 +76,7 @@ export function signToken(
 }
 
 /** Checks a token for one purpose. Never throws: any string from a URL or a form may arrive here. */
-export function verifyToken(
-  keys: readonly string[],
-  token: unknown,
-  purpose: TokenPurpose,
-  now: Date = new Date(),
-): TokenCheck {
+export function verifyToken(keys: readonly string[], token: unknown, purpose: TokenPurpose, now: Date = new Date()): TokenCheck {
   if (typeof token !== 'string' || token.length > 120) return { ok: false, reason: 'malformed' };
   const m = SHAPE.exec(token);
   if (!m) return { ok: false, reason: 'malformed' };

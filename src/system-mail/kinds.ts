@@ -55,7 +55,17 @@ export const SYSTEM_MAILS: Record<SystemMailKind, SystemMailSpec> = {
     template: 'reminder.mjml',
     subject: 'email.reminder.subject',
     link: 'confirm',
-    text: ['email.reminder.heading', '', 'email.reminder.body', '', { link: 'main' }, '', 'email.confirm.expiry', 'email.reminder.last', 'email.confirm.ignore'],
+    text: [
+      'email.reminder.heading',
+      '',
+      'email.reminder.body',
+      '',
+      { link: 'main' },
+      '',
+      'email.confirm.expiry',
+      'email.reminder.last',
+      'email.confirm.ignore',
+    ],
     footer: ['email.confirm.reason'],
     // Only a subscription still waiting for its first confirmation (never a suppressed one's request).
     sendable: ['pending'],
@@ -65,13 +75,7 @@ export const SYSTEM_MAILS: Record<SystemMailKind, SystemMailSpec> = {
   welcome: {
     template: 'welcome.mjml',
     subject: 'email.welcome.subject',
-    text: [
-      'email.welcome.heading',
-      '',
-      cadenceSentence,
-      '',
-      { link: 'preferences', label: 'email.welcome.button' },
-    ],
+    text: ['email.welcome.heading', '', cadenceSentence, '', { link: 'preferences', label: 'email.welcome.button' }],
     footer: ['email.footer.subscribed', preferencesLine, unsubscribeLine],
     sendable: ['active'],
     unsubscribeHeaders: true,

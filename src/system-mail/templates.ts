@@ -36,7 +36,10 @@ export function loadSystemTemplates(dir: string = path.join(emailsDir(), 'system
   };
   const sources = new Map<SystemMailKind, string>();
   for (const [kind, spec] of Object.entries(SYSTEM_MAILS) as Array<[SystemMailKind, (typeof SYSTEM_MAILS)[SystemMailKind]]>) {
-    sources.set(kind, read(spec.template).replace(INCLUDE, (_, file: string) => read(file).replace(COMMENT, '')));
+    sources.set(
+      kind,
+      read(spec.template).replace(INCLUDE, (_, file: string) => read(file).replace(COMMENT, '')),
+    );
   }
 
   const compiled = new Map<string, Promise<string>>();

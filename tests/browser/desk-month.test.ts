@@ -117,7 +117,11 @@ test('an editor runs a month on the desk', async () => {
   const list = 'desk-news';
 
   // Readers, by the desk's CSV import.
-  const csv = ['email,name,cadence', ...Array.from({ length: READERS }, (_, i) => `reader-${i + 1}@example.org,Reader ${i + 1},weekly`), ...Array.from({ length: MONTHLY }, (_, i) => `monthly-${i + 1}@example.org,,monthly`)].join('\n');
+  const csv = [
+    'email,name,cadence',
+    ...Array.from({ length: READERS }, (_, i) => `reader-${i + 1}@example.org,Reader ${i + 1},weekly`),
+    ...Array.from({ length: MONTHLY }, (_, i) => `monthly-${i + 1}@example.org,,monthly`),
+  ].join('\n');
   await page.goto(`${base}/admin/lists/${list}/subscribers/import`);
   await page.setInputFiles('#file', { name: 'readers.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
   await page.check('#confirmed');
@@ -184,7 +188,13 @@ test('an editor runs a month on the desk', async () => {
   // by Server-Sent Events into the same page: seen growing mid-way without a reload.
   await page.locator('#live[data-status=sending]').waitFor({ timeout: 30_000 });
   await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
-  const sentNow = async () => Number((await page.locator('[data-field=sent]').textContent().catch(() => '')) || '0');
+  const sentNow = async () =>
+    Number(
+      (await page
+        .locator('[data-field=sent]')
+        .textContent()
+        .catch(() => '')) || '0',
+    );
   const first = await sentNow();
   const midway = await eventually(async () => {
     const sent = await sentNow();

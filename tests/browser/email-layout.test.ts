@@ -9,7 +9,10 @@ const fixtures: Record<'golden' | 'digest', { issue: Issue; dir: string; html: s
 
 beforeAll(async () => {
   if (!hasChromium()) throw new Error('Chromium is missing at /usr/bin/chromium (apt-get install chromium)');
-  for (const [name, issue, dir] of [['golden', loadGolden(), GOLDEN_DIR], ['digest', loadDigest(), DIGEST_DIR]] as const) {
+  for (const [name, issue, dir] of [
+    ['golden', loadGolden(), GOLDEN_DIR],
+    ['digest', loadDigest(), DIGEST_DIR],
+  ] as const) {
     fixtures[name] = { issue, dir, html: await emailHtml(issue) };
   }
   browser = await launchBrowser();
@@ -161,4 +164,3 @@ describe.each(['golden', 'digest'] as const)('the %s issue at reader widths', (f
     await page.close();
   });
 });
-

@@ -43,10 +43,30 @@ beforeAll(async () => {
     .where('id', '=', list.id)
     .execute();
   const plain = await app.createList('field-notes', { name: 'Field Notes' });
-  await app.test.db.updateTable('lists').set({ description: 'Short notes from the lab, *every week*.', weekly_slot: 'fri 17:30', timezone: 'Europe/Berlin' }).where('id', '=', plain.id).execute();
+  await app.test.db
+    .updateTable('lists')
+    .set({ description: 'Short notes from the lab, *every week*.', weekly_slot: 'fri 17:30', timezone: 'Europe/Berlin' })
+    .where('id', '=', plain.id)
+    .execute();
   await insertIssue(app.test.db, list.id, { ...loadGolden(), slug: 'golden' }, 'done', new Date('2021-02-28T01:00:00Z'));
-  await insertIssue(app.test.db, list.id, smallIssue('w1', '2021-02-01', { language: 'zh-CN', title: '第 5 周：视觉 Transformer 的新进展', preheader: 'ViT 之后的三篇论文，以及它们各自解决了什么问题。' }), 'done', new Date('2021-02-01T01:00:00Z'));
-  await insertIssue(app.test.db, list.id, smallIssue('w2', '2021-02-08', { language: 'zh-CN', title: '第 6 周：不用批量归一化的 NFNet', preheader: '没有批量归一化，图像分类也能又快又准。' }), 'done', new Date('2021-02-08T01:00:00Z'));
+  await insertIssue(
+    app.test.db,
+    list.id,
+    smallIssue('w1', '2021-02-01', {
+      language: 'zh-CN',
+      title: '第 5 周：视觉 Transformer 的新进展',
+      preheader: 'ViT 之后的三篇论文，以及它们各自解决了什么问题。',
+    }),
+    'done',
+    new Date('2021-02-01T01:00:00Z'),
+  );
+  await insertIssue(
+    app.test.db,
+    list.id,
+    smallIssue('w2', '2021-02-08', { language: 'zh-CN', title: '第 6 周：不用批量归一化的 NFNet', preheader: '没有批量归一化，图像分类也能又快又准。' }),
+    'done',
+    new Date('2021-02-08T01:00:00Z'),
+  );
   browser = await launchBrowser();
 });
 
@@ -58,7 +78,12 @@ afterAll(async () => {
 /** A context at one width; the issue's images come from the golden folder, anything remote is refused and reported. */
 async function contextAt(width: number, problems: string[]): Promise<BrowserContext> {
   const phone = width < 600;
-  const context = await browser.newContext({ viewport: { width, height: phone ? 740 : 900 }, deviceScaleFactor: phone ? 2 : 1, isMobile: phone, hasTouch: phone });
+  const context = await browser.newContext({
+    viewport: { width, height: phone ? 740 : 900 },
+    deviceScaleFactor: phone ? 2 : 1,
+    isMobile: phone,
+    hasTouch: phone,
+  });
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
     if (url.origin === app.baseUrl && url.pathname.startsWith('/assets/ml-news/golden/')) {
@@ -100,7 +125,11 @@ describe.each(WIDTHS)('at %i px', (width) => {
         await page.screenshot({ path: path.join(SHOTS, `front-${name}-${width}.png`) });
         const from = (await page.locator('#subscribe').boundingBox())!;
         const to = (await page.locator('aside[aria-labelledby="forward-title"]').boundingBox())!;
-        await page.screenshot({ path: path.join(SHOTS, `front-${name}-foot-${width}.png`), fullPage: true, clip: { x: 0, y: from.y, width, height: to.y + to.height - from.y } });
+        await page.screenshot({
+          path: path.join(SHOTS, `front-${name}-foot-${width}.png`),
+          fullPage: true,
+          clip: { x: 0, y: from.y, width, height: to.y + to.height - from.y },
+        });
       } else {
         await page.screenshot({ path: path.join(SHOTS, `front-${name}-${width}.png`), fullPage: true });
       }

@@ -25,7 +25,12 @@ export function csrfIn(page: string): string {
 
 /** `name=value` pairs of a response's Set-Cookie headers, for the next request's Cookie header. */
 export function cookiesFrom(res: Response, previous = ''): string {
-  const jar = new Map(previous.split('; ').filter(Boolean).map((c) => [c.slice(0, c.indexOf('=')), c] as const));
+  const jar = new Map(
+    previous
+      .split('; ')
+      .filter(Boolean)
+      .map((c) => [c.slice(0, c.indexOf('=')), c] as const),
+  );
   for (const header of res.headers.getSetCookie()) {
     const pair = header.split(';')[0]!;
     const name = pair.slice(0, pair.indexOf('='));

@@ -19,9 +19,7 @@ export interface PrivatePostgres {
   destroy(): void;
 }
 
-const BIN = fs.existsSync('/usr/lib/postgresql')
-  ? path.join('/usr/lib/postgresql', fs.readdirSync('/usr/lib/postgresql').sort().at(-1)!, 'bin')
-  : '';
+const BIN = fs.existsSync('/usr/lib/postgresql') ? path.join('/usr/lib/postgresql', fs.readdirSync('/usr/lib/postgresql').sort().at(-1)!, 'bin') : '';
 
 function asPostgres(command: string): void {
   // initdb refuses to run as root; as another user the server runs as that user.

@@ -17,7 +17,8 @@ export function routesOf(router: express.Router): Array<[method: string, path: s
   const walk = (stack: Layer[], prefix: string) => {
     for (const layer of stack) {
       if (layer.route) {
-        if (typeof layer.route.path !== 'string') throw new Error(`a route with a non-string path (${String(layer.route.path)}) cannot be listed: write it as a string`);
+        if (typeof layer.route.path !== 'string')
+          throw new Error(`a route with a non-string path (${String(layer.route.path)}) cannot be listed: write it as a string`);
         for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') out.push([method, prefix + layer.route.path]);
       } else if (layer.handle?.stack) {
         walk(layer.handle.stack, layer.slash ? prefix : prefix + String(layer.rawPath));

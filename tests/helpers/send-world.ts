@@ -63,7 +63,14 @@ export async function startSendWorld(options: WorldOptions = {}): Promise<SendWo
   const test = await createTestDb(options.databaseServer);
   const redisUrl = options.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const prefix = `bs-send-${randomBytes(5).toString('hex')}`;
-  const smtp = await startCaptureServer({ onRcpt: options.onRcpt, onConnect: options.onConnect, keep: 1_000_000, port: options.smtpPort, plain: options.plainSmtp, closeTimeoutMs: options.smtpCloseTimeoutMs });
+  const smtp = await startCaptureServer({
+    onRcpt: options.onRcpt,
+    onConnect: options.onConnect,
+    keep: 1_000_000,
+    port: options.smtpPort,
+    plain: options.plainSmtp,
+    closeTimeoutMs: options.smtpCloseTimeoutMs,
+  });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bs-data-'));
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -77,7 +84,11 @@ export async function startSendWorld(options: WorldOptions = {}): Promise<SendWo
   });
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   redis.on('error', () => {});
-  const queues = createQueues(redisUrl, prefix, test.db, { lockMs: config.jobLockMs, stalledIntervalMs: config.jobStallCheckMs, retryFirstMs: config.jobRetryFirstMs });
+  const queues = createQueues(redisUrl, prefix, test.db, {
+    lockMs: config.jobLockMs,
+    stalledIntervalMs: config.jobStallCheckMs,
+    retryFirstMs: config.jobRetryFirstMs,
+  });
   const mailer = createSmtpMailer(smtp.url, { pool: config.sendConcurrency, dkim: config.dkim });
   const workers =
     options.workers === false
@@ -164,7 +175,11 @@ export async function waitForSendStatus(db: Db, status: string, timeoutMs = 60_0
 }
 
 export async function deliveryCounts(db: Db): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('deliveries').select(['status', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('status').execute();
+  const rows = await db
+    .selectFrom('deliveries')
+    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('status')
+    .execute();
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 

@@ -151,10 +151,10 @@ export async function mailsTo(smtp: CaptureServer, address: string): Promise<Arr
 
 /** Waits for the n-th email to an address (1-based) whose subject matches. */
 export async function waitForMail(smtp: CaptureServer, address: string, subject: RegExp, nth = 1, timeoutMs = 10_000): Promise<CapturedMail> {
-  return eventually(
-    async () => (await mailsTo(smtp, address)).filter((m) => subject.test(m.subject))[nth - 1]?.mail,
-    { timeoutMs, what: `email #${nth} to ${address} matching ${subject}` },
-  );
+  return eventually(async () => (await mailsTo(smtp, address)).filter((m) => subject.test(m.subject))[nth - 1]?.mail, {
+    timeoutMs,
+    what: `email #${nth} to ${address} matching ${subject}`,
+  });
 }
 
 export { eventually };

@@ -37,7 +37,7 @@ function postJson(path: string, body: unknown): Promise<Response> {
 beforeAll(async () => {
   t = await createTestDb();
   redis = new Redis(REDIS_URL);
-  queues = createQueues(REDIS_URL, `bs-test-api-${randomBytes(4).toString("hex")}`, t.db);
+  queues = createQueues(REDIS_URL, `bs-test-api-${randomBytes(4).toString('hex')}`, t.db);
   const env = { NODE_ENV: 'test', DATABASE_URL: t.url, REDIS_URL };
   ({ server, base } = await listen(createApp({ config: loadConfig({ ...env, ADMIN_TOKEN: TOKEN }), db: t.db, redis, queues })));
   ({ server: closedServer, base: closedBase } = await listen(createApp({ config: loadConfig(env), db: t.db, redis, queues })));
@@ -120,7 +120,13 @@ describe('admin API operations', () => {
       api(`/lists/${slug}`, { method: 'PATCH', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': type } });
     const changed = await patch({ contact: 'ML News · 2 Side Street · Hamburg', weekly: null, language: 'zh-cn' });
     expect(changed.status).toBe(200);
-    expect((await changed.json()).list).toMatchObject({ slug: 'ml-news', name: 'ML News', contact: 'ML News · 2 Side Street · Hamburg', weekly: null, language: 'zh-CN' });
+    expect((await changed.json()).list).toMatchObject({
+      slug: 'ml-news',
+      name: 'ML News',
+      contact: 'ML News · 2 Side Street · Hamburg',
+      weekly: null,
+      language: 'zh-CN',
+    });
 
     const invalid = await patch({ contact: '', timezone: 'Nowhere/City' });
     expect(invalid.status).toBe(400);
@@ -147,7 +153,12 @@ describe('admin API operations', () => {
     expect(exported.headers.get('content-disposition')).toContain('ml-news-subscribers.csv');
     const lines = (await exported.text()).trim().split('\n');
     expect(lines[0]).toBe('email,name,cadence,status,created_at,confirmed_at');
-    expect(lines.slice(1).map((l) => l.split(',').slice(0, 4).join(',')).sort()).toEqual(['ana@example.com,Ana,weekly,active', 'ben@example.com,Ben,monthly,unsubscribed']);
+    expect(
+      lines
+        .slice(1)
+        .map((l) => l.split(',').slice(0, 4).join(','))
+        .sort(),
+    ).toEqual(['ana@example.com,Ana,weekly,active', 'ben@example.com,Ben,monthly,unsubscribed']);
 
     const forgot = await postJson('/subscribers/forget', { email: 'ANA@example.com' });
     expect(await forgot.json()).toEqual({ forgotten: true, found: true, subscriptions: 1 });
@@ -161,9 +172,17 @@ describe('admin API operations', () => {
       [api('/lists/nope/subscribers/export'), 404, 'not_found'],
       [api('/lists/nope/subscribers/import', { method: 'POST', body: 'email\n', headers: { 'content-type': 'text/csv' } }), 404, 'not_found'],
       [api('/lists/ml-news/subscribers/import', { method: 'POST', body: 'email\n', headers: { 'content-type': 'application/json' } }), 400, 'invalid_input'],
-      [api('/lists/ml-news/subscribers/import?confirmed=maybe', { method: 'POST', body: 'email\n', headers: { 'content-type': 'text/csv' } }), 400, 'invalid_input'],
+      [
+        api('/lists/ml-news/subscribers/import?confirmed=maybe', { method: 'POST', body: 'email\n', headers: { 'content-type': 'text/csv' } }),
+        400,
+        'invalid_input',
+      ],
       [api('/lists/ml-news/subscribers/import', { method: 'POST', body: 'a@b.com,x\n', headers: { 'content-type': 'text/csv' } }), 400, 'invalid_input'],
-      [api('/lists/ml-news/subscribers/import', { method: 'POST', body: 'email,name\nx@example.com,"open\n', headers: { 'content-type': 'text/csv' } }), 400, 'invalid_input'],
+      [
+        api('/lists/ml-news/subscribers/import', { method: 'POST', body: 'email,name\nx@example.com,"open\n', headers: { 'content-type': 'text/csv' } }),
+        400,
+        'invalid_input',
+      ],
       [postJson('/subscribers/forget', {}), 400, 'invalid_input'],
       [postJson('/subscribers/forget', { email: 'nobody' }), 400, 'invalid_input'],
     ];

@@ -52,7 +52,7 @@ describe('the web archive and its feed', () => {
     expect(page).not.toMatch(/\/(unsubscribe|preferences)/);
   });
 
-  it('shows a digest\'s weeklies with their titles and links, only the public ones', async () => {
+  it("shows a digest's weeklies with their titles and links, only the public ones", async () => {
     const page = await (await fetch(`${app.baseUrl}/lists/ml-news/archive/digest-2021-02`)).text();
     const linked = [...page.matchAll(/href="[^"]*\/lists\/ml-news\/archive\/([a-z0-9-]+)"[^>]*>([^<]*)</g)].map((m) => [m[1], m[2]]);
     expect(linked).toEqual(
@@ -86,9 +86,7 @@ describe('the web archive and its feed', () => {
     expect(doc.feed['@xmlns']).toBe('http://www.w3.org/2005/Atom');
     expect(doc.feed.title).toBe('机器学习月报');
     const entries = doc.feed.entry as Array<{ title: { '#text': string; '@type': string }; id: string; link: { '@href': string }; updated: string }>;
-    expect(entries.map((e) => e.link['@href'])).toEqual(
-      ['digest-2021-02', 'golden', 'w3', 'w2', 'w1'].map((s) => `${app.baseUrl}/lists/ml-news/archive/${s}`),
-    );
+    expect(entries.map((e) => e.link['@href'])).toEqual(['digest-2021-02', 'golden', 'w3', 'w2', 'w1'].map((s) => `${app.baseUrl}/lists/ml-news/archive/${s}`));
     // Titles are HTML-typed in Atom: the text arrives escaped, so a reader shows it as written.
     expect(entries.find((e) => e.id.endsWith('/w1'))!.title).toEqual({ '@type': 'html', '#text': 'Issue w1 &lt;b&gt;&amp; co&lt;/b&gt;' });
     expect(entries.find((e) => e.id.endsWith('/w1'))!.updated).toBe('2021-02-01T01:00:00.000Z');

@@ -38,7 +38,11 @@ test('validate: the golden issue is valid', async () => {
 test('validate: every problem on its own line with its JSON pointer, exit 1, no stack trace', async () => {
   const file = path.join(tmp, 'bad.json');
   const issue = {
-    format: 1, list: 'ml-news', slug: 'Bad Slug', title: 't', date: '2021-02-30',
+    format: 1,
+    list: 'ml-news',
+    slug: 'Bad Slug',
+    title: 't',
+    date: '2021-02-30',
     sections: [{ id: 'a', title: 'A', items: [{ title: 'x', url: 'ftp://x', summary: '[a](javascript:alert(1))' }] }],
   };
   await fs.writeFile(file, JSON.stringify(issue));
@@ -91,13 +95,19 @@ describe('with a database', () => {
     expect(missing.stderr).toMatch(/--contact/);
     expect((await broadsheet([...base, '--contact', 'CLI Press · 1 Main Street', '--weekly', 'mon 09:00'], env)).code).toBe(0);
 
-    const updated = await broadsheet(['lists', 'update', 'cli-news', '--contact', 'CLI Press · 2 Side Street', '--no-weekly', '--section', 'papers:Papers', '--name', 'CLI Weekly News'], env);
+    const updated = await broadsheet(
+      ['lists', 'update', 'cli-news', '--contact', 'CLI Press · 2 Side Street', '--no-weekly', '--section', 'papers:Papers', '--name', 'CLI Weekly News'],
+      env,
+    );
     expect(updated.code).toBe(0);
     expect(updated.stdout).toContain('contact   CLI Press · 2 Side Street');
     expect(updated.stdout).toContain('schedule  weekly (none)');
     expect(updated.stdout).toContain('sections  papers (Papers)');
     // What visitors read: a description and a line per cadence, set and cleared like the rest.
-    const described = await broadsheet(['lists', 'update', 'cli-news', '--description', 'Papers, *read* for you.', '--weekly-description', 'Five papers every Monday'], env);
+    const described = await broadsheet(
+      ['lists', 'update', 'cli-news', '--description', 'Papers, *read* for you.', '--weekly-description', 'Five papers every Monday'],
+      env,
+    );
     expect(described.code).toBe(0);
     expect(described.stdout).toContain('about     Papers, *read* for you.');
     expect(described.stdout).toContain('weekly    Five papers every Monday');
@@ -113,12 +123,22 @@ describe('with a database', () => {
     const env = { DATABASE_URL: t.url, REDIS_PREFIX: `bs-cli-${path.basename(tmp)}`, PUBLIC_URL: 'https://news.example.org' };
     const added = await broadsheet(['editors', 'add', 'Owner@Example.org', '--role', 'owner'], env);
     expect(added).toMatchObject({ code: 0 });
-    expect(added.stdout).toMatch(/^added Owner@Example\.org \(owner\)\nsign-in link \(one use, 15 minutes; also emailed\): https:\/\/news\.example\.org\/admin\/sign-in\/sign-in\.[\w.-]+\n$/);
+    expect(added.stdout).toMatch(
+      /^added Owner@Example\.org \(owner\)\nsign-in link \(one use, 15 minutes; also emailed\): https:\/\/news\.example\.org\/admin\/sign-in\/sign-in\.[\w.-]+\n$/,
+    );
     expect((await broadsheet(['editors', 'add', 'owner@example.org'], env)).stderr).toMatch(/^error: owner@example\.org is an editor already/);
     expect((await broadsheet(['editors', 'add', 'ed@example.org', '--role', 'chief'], env)).code).not.toBe(0);
     expect((await broadsheet(['editors', 'add', 'ed@example.org'], env)).code).toBe(0);
     const listed = await broadsheet(['editors', 'list'], env);
-    expect(listed.stdout.trim().split('\n').map((l) => l.split('\t').slice(0, 2))).toEqual([['Owner@Example.org', 'owner'], ['ed@example.org', 'editor']]);
+    expect(
+      listed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t').slice(0, 2)),
+    ).toEqual([
+      ['Owner@Example.org', 'owner'],
+      ['ed@example.org', 'editor'],
+    ]);
     expect((await broadsheet(['editors', 'remove', 'owner@example.org'], env)).stderr).toMatch(/^error: Owner@Example\.org is the last owner/);
     expect((await broadsheet(['editors', 'remove', 'ed@example.org'], env)).stdout).toBe('removed ed@example.org\n');
     expect((await broadsheet(['editors', 'remove', 'ed@example.org'], env)).stderr).toMatch(/^error: no editor ed@example\.org/);
@@ -130,7 +150,9 @@ describe('with a database', () => {
   }, 90_000);
 
   test("render takes the list's name and contact line from the database, and says when it cannot", async () => {
-    await broadsheet(['lists', 'create', 'ml-news', '--name', '机器学习月报', '--from', 'ML <ml@example.org>', '--contact', 'Example Press · Berlin'], { DATABASE_URL: t.url });
+    await broadsheet(['lists', 'create', 'ml-news', '--name', '机器学习月报', '--from', 'ML <ml@example.org>', '--contact', 'Example Press · Berlin'], {
+      DATABASE_URL: t.url,
+    });
     const out = path.join(tmp, 'with-db');
     const r = await broadsheet(['render', GOLDEN_FILE, '--out', out], { DATABASE_URL: t.url });
     expect(r.code).toBe(0);
@@ -175,7 +197,10 @@ describe('broadsheet start', () => {
       REDIS_URL: 'redis://127.0.0.1:6379/7',
       SMTP_URL: '',
     };
-    const list = await broadsheet(['lists', 'create', 'smoke', '--name', 'Smoke', '--from', 'Smoke <smoke@example.org>', '--contact', 'Smoke, 1 Main Street'], env);
+    const list = await broadsheet(
+      ['lists', 'create', 'smoke', '--name', 'Smoke', '--from', 'Smoke <smoke@example.org>', '--contact', 'Smoke, 1 Main Street'],
+      env,
+    );
     expect(list.code).toBe(0);
     const child = spawn('node', [BIN, 'start'], { env, stdio: 'pipe' });
     try {

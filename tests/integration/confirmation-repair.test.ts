@@ -12,12 +12,7 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 async function events(subscriptionId: string): Promise<string[]> {
-  const rows = await app.test.db
-    .selectFrom('subscription_events')
-    .select('type')
-    .where('subscription_id', '=', subscriptionId)
-    .orderBy('id')
-    .execute();
+  const rows = await app.test.db.selectFrom('subscription_events').select('type').where('subscription_id', '=', subscriptionId).orderBy('id').execute();
   return rows.map((r) => r.type);
 }
 
@@ -77,7 +72,11 @@ test('delivered, rate-limited, confirmed and expired subscriptions are left alon
   await waitForMail(app.smtp, expired, /confirm/i);
   const { id } = await subscriptionOf(expired);
   await app.test.db.deleteFrom('subscription_events').where('subscription_id', '=', id).execute();
-  await app.test.db.updateTable('subscriptions').set({ consent_at: later(-8 * 24 * 60) }).where('id', '=', id).execute();
+  await app.test.db
+    .updateTable('subscriptions')
+    .set({ consent_at: later(-8 * 24 * 60) })
+    .where('id', '=', id)
+    .execute();
   expect(await requeueLostConfirmations(app.test.db, app.queues, later(20))).toBe(0);
 
   // Rate-limited: asked again after a confirmation went out, and the per-address limit held
@@ -86,7 +85,11 @@ test('delivered, rate-limited, confirmed and expired subscriptions are left alon
   await postJson(`${app.baseUrl}/lists/repair/subscribe`, { email: limited });
   await waitForMail(app.smtp, limited, /confirm/i);
   const sub = await subscriptionOf(limited);
-  await app.test.db.updateTable('subscriptions').set({ consent_at: later(1) }).where('id', '=', sub.id).execute();
+  await app.test.db
+    .updateTable('subscriptions')
+    .set({ consent_at: later(1) })
+    .where('id', '=', sub.id)
+    .execute();
   expect(await requeueLostConfirmations(app.test.db, app.queues, later(20))).toBe(0);
   expect(await requeueLostConfirmations(app.test.db, app.queues, later(90))).toBe(1);
   await waitForMail(app.smtp, limited, /confirm/i, 2);

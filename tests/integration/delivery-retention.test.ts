@@ -23,7 +23,11 @@ beforeAll(async () => {
 afterAll(() => world?.close());
 
 async function rowsOf(id: string): Promise<number> {
-  const r = await world.db.selectFrom('deliveries').select((eb) => eb.fn.countAll<number>().as('n')).where('send_id', '=', id).executeTakeFirstOrThrow();
+  const r = await world.db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('send_id', '=', id)
+    .executeTakeFirstOrThrow();
   return Number(r.n);
 }
 
@@ -32,8 +36,14 @@ test('an old finished send keeps its report and loses its rows; a running send i
   const [a, b, c] = await world.db.selectFrom('deliveries').select(['id', 'subscription_id']).where('send_id', '=', sendId).orderBy('id').limit(3).execute();
   await world.db.updateTable('deliveries').set({ soft_bounces: 2 }).where('id', '=', c!.id).execute();
   await world.db.updateTable('subscriptions').set({ status: 'unsubscribed' }).where('id', '=', a!.subscription_id).execute();
-  await world.db.insertInto('subscription_events').values({ subscription_id: a!.subscription_id, type: 'unsubscribed', data: JSON.stringify({ method: 'one-click' }) }).execute();
-  await world.db.insertInto('subscription_events').values({ subscription_id: b!.subscription_id, type: 'bounced', data: JSON.stringify({ source: 'dsn' }) }).execute();
+  await world.db
+    .insertInto('subscription_events')
+    .values({ subscription_id: a!.subscription_id, type: 'unsubscribed', data: JSON.stringify({ method: 'one-click' }) })
+    .execute();
+  await world.db
+    .insertInto('subscription_events')
+    .values({ subscription_id: b!.subscription_id, type: 'bounced', data: JSON.stringify({ source: 'dsn' }) })
+    .execute();
   const before = await sendReport(world.db, sendId);
   expect(before).toMatchObject({ recipients: 23, delivered: 23, unsubscribed: 1, bouncedLater: 1 });
   expect(before.smtpAnswers[0]!.count).toBe(23);
@@ -59,7 +69,11 @@ test('an old finished send keeps its report and loses its rows; a running send i
   expect(await pruneDeliveries(world.db, { retentionDays: 90 })).toEqual({ sends: 0, rows: 0 });
   expect(await rowsOf(sendId)).toBe(23);
 
-  await world.db.updateTable('sends').set({ finished_at: new Date(Date.now() - 91 * 24 * 3600 * 1000) }).where('id', '=', sendId).execute();
+  await world.db
+    .updateTable('sends')
+    .set({ finished_at: new Date(Date.now() - 91 * 24 * 3600 * 1000) })
+    .where('id', '=', sendId)
+    .execute();
   const pruned = await world.db.transaction().execute(async (trx) => {
     await sql`SELECT id FROM deliveries WHERE send_id = ${runningId} ORDER BY id LIMIT 5 FOR UPDATE`.execute(trx);
     // Outside that transaction, in batches of 5: finishes while the running send's rows stay locked.

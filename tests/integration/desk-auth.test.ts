@@ -24,12 +24,27 @@ beforeAll(async () => {
   app = await startSubscriberApp();
   const list = await app.createList('evil-list', { name: `News ${EVIL}`, sections: [{ id: 'ai', title: `AI ${EVIL}` }] });
   const golden = loadIssueFixture(GOLDEN_FILE);
-  const { issue } = await importIssue(app.test.db, { list, issue: { ...golden, list: list.slug, slug: 'evil-issue', title: `Issue ${EVIL}` }, baseDir: GOLDEN_DIR, dataDir: app.config.dataDir });
+  const { issue } = await importIssue(app.test.db, {
+    list,
+    issue: { ...golden, list: list.slug, slug: 'evil-issue', title: `Issue ${EVIL}` },
+    baseDir: GOLDEN_DIR,
+    dataDir: app.config.dataDir,
+  });
   owner = await signedInEditor(app, address('owner'), 'owner');
   const editor = await app.test.db.selectFrom('editors').select('id').executeTakeFirstOrThrow();
   // Example values for every route parameter of the desk. A new parameter name fails the test
   // (fillPath) until it gets one here.
-  params = { slug: list.slug, list: list.slug, issue: issue.slug, id: editor.id, sendId: issue.id, subscription: editor.id, month: '2026-11', token: 'x', splat: 'x' };
+  params = {
+    slug: list.slug,
+    list: list.slug,
+    issue: issue.slug,
+    id: editor.id,
+    sendId: issue.id,
+    subscription: editor.id,
+    month: '2026-11',
+    token: 'x',
+    splat: 'x',
+  };
   routes = routesOf(deskRoutes({ config: app.config, db: app.test.db, redis: app.redis, queues: app.queues }));
 }, 60_000);
 afterAll(() => app.close());
@@ -37,7 +52,16 @@ afterAll(() => app.close());
 const isPublic = ([method, path]: [string, string]) => PUBLIC_DESK_ROUTES.some(([m, p]) => m === method && p === path);
 
 test('the route list is read off the router (it holds the pages this file knows)', () => {
-  expect(routes).toEqual(expect.arrayContaining([['get', '/'], ['get', '/editors'], ['post', '/editors'], ['get', '/account'], ['post', '/sign-out'], ['get', '/sign-in/:token']]));
+  expect(routes).toEqual(
+    expect.arrayContaining([
+      ['get', '/'],
+      ['get', '/editors'],
+      ['post', '/editors'],
+      ['get', '/account'],
+      ['post', '/sign-out'],
+      ['get', '/sign-in/:token'],
+    ]),
+  );
   expect(routes.filter(isPublic)).toHaveLength(PUBLIC_DESK_ROUTES.length);
 });
 
@@ -46,7 +70,12 @@ test('every desk route refuses a visitor without a session: a page sends them to
   expect(protectedRoutes.length).toBeGreaterThan(5);
   for (const [method, path] of protectedRoutes) {
     const url = `${app.baseUrl}/admin${fillPath(path, params)}`;
-    const res = await fetch(url, { method: method.toUpperCase(), headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' }, body: method === 'get' ? undefined : '', redirect: 'manual' });
+    const res = await fetch(url, {
+      method: method.toUpperCase(),
+      headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      body: method === 'get' ? undefined : '',
+      redirect: 'manual',
+    });
     const body = await res.text();
     if (method === 'get') {
       expect([`${method} ${path}`, res.status, res.headers.get('location')]).toEqual([`${method} ${path}`, 303, '/admin/sign-in']);
@@ -62,7 +91,7 @@ test('every desk route refuses a visitor without a session: a page sends them to
   expect((await fetch(`${app.baseUrl}/admin/editors`, { headers: { accept: 'application/json' } })).status).toBe(401);
 });
 
-test('every desk POST refuses a request without the CSRF token, or with another session\'s', async () => {
+test("every desk POST refuses a request without the CSRF token, or with another session's", async () => {
   const other = await signedInEditor(app, address('other'), 'owner');
   for (const [method, path] of routes.filter(([m]) => m !== 'get')) {
     const target = fillPath(path, params);
@@ -140,13 +169,19 @@ describe('sign-in by link', () => {
   test('an expired link or session lets nobody in', async () => {
     const email = address('late');
     const { link } = await addEditor({ db: app.test.db, config: app.config }, { email });
-    await app.test.db.updateTable('editor_sign_in_links').set({ expires_at: new Date(Date.now() - 1000) }).execute();
+    await app.test.db
+      .updateTable('editor_sign_in_links')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .execute();
     const page = await fetch(link);
     expect([page.status, /out of date/.test(await page.text())]).toEqual([410, true]);
 
     const client = await signedInEditor(app, address('session'), 'editor');
     expect((await client.get('/')).status).toBe(200);
-    await app.test.db.updateTable('editor_sessions').set({ expires_at: new Date(Date.now() - 1000) }).execute();
+    await app.test.db
+      .updateTable('editor_sessions')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .execute();
     expect((await client.get('/')).status).toBe(303);
   });
 
@@ -161,7 +196,11 @@ describe('sign-in by link', () => {
     const cookie = cookiesFrom(page);
     const csrf = csrfIn(await page.text());
     const ask = (who: string) =>
-      fetch(`${app.baseUrl}/admin/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams({ _csrf: csrf, email: who }) });
+      fetch(`${app.baseUrl}/admin/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams({ _csrf: csrf, email: who }),
+      });
     const known = await ask(email);
     const unknown = await ask(address('nobody'));
     const knownText = (await known.text()).replace(email, 'ADDRESS');
@@ -179,7 +218,11 @@ describe('sign-in by link', () => {
     const csrf = csrfIn(await page.text());
     const statuses: number[] = [];
     for (let i = 0; i < 25; i++) {
-      const res = await fetch(`${app.baseUrl}/admin/sign-in`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie }, body: new URLSearchParams({ _csrf: csrf, email: address('flood') }) });
+      const res = await fetch(`${app.baseUrl}/admin/sign-in`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', cookie },
+        body: new URLSearchParams({ _csrf: csrf, email: address('flood') }),
+      });
       statuses.push(res.status);
       if (res.status === 429) {
         expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);

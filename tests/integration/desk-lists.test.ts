@@ -26,11 +26,24 @@ const text = async (res: Response) => (await res.text()).replace(/\s+/g, ' ');
 
 describe('lists', () => {
   test('a new list with mistakes comes back with each problem next to its field, and what was typed kept', async () => {
-    const res = await owner.post('/lists', { slug: 'Bad Slug', name: 'Desk News', from: 'not an address', weekly: 'someday', contact: '', language: 'en', timezone: 'Mars/Olympus', sections: 'papers:Papers\nno-colon' });
+    const res = await owner.post('/lists', {
+      slug: 'Bad Slug',
+      name: 'Desk News',
+      from: 'not an address',
+      weekly: 'someday',
+      contact: '',
+      language: 'en',
+      timezone: 'Mars/Olympus',
+      sections: 'papers:Papers\nno-colon',
+    });
     expect(res.status).toBe(400);
     const page = await text(res);
     for (const field of ['slug', 'from', 'weekly', 'contact', 'timezone', 'sections']) {
-      expect([field, page.includes(`id="${field}" name="${field}"`) || page.includes(`<textarea id="${field}"`), new RegExp(`id="${field}-error"`).test(page)]).toEqual([field, true, true]);
+      expect([
+        field,
+        page.includes(`id="${field}" name="${field}"`) || page.includes(`<textarea id="${field}"`),
+        new RegExp(`id="${field}-error"`).test(page),
+      ]).toEqual([field, true, true]);
     }
     expect(page).toMatch(/id="weekly"[^>]*aria-invalid="true"[^>]*aria-describedby="weekly-error/);
     expect(page).toMatch(/id="sections-error".*Line 2: .*no-colon/);
@@ -41,12 +54,32 @@ describe('lists', () => {
 
   test('creating and changing a list goes through the list service, and the list log names the editor', async () => {
     const created = await owner.post('/lists', {
-      slug: 'desk-news', name: 'Desk <News>', from: 'Desk News <news@example.org>', contact: 'Desk Press · 1 Main Street', language: 'zh-CN', timezone: 'Asia/Shanghai',
-      weekly: 'mon 09:00', monthly: '1 10:00', sections: 'papers:Papers\ntools:Tools', welcomeEmail: 'on', digestTitle: '{list} in {month}',
+      slug: 'desk-news',
+      name: 'Desk <News>',
+      from: 'Desk News <news@example.org>',
+      contact: 'Desk Press · 1 Main Street',
+      language: 'zh-CN',
+      timezone: 'Asia/Shanghai',
+      weekly: 'mon 09:00',
+      monthly: '1 10:00',
+      sections: 'papers:Papers\ntools:Tools',
+      welcomeEmail: 'on',
+      digestTitle: '{list} in {month}',
     });
     expect([created.status, created.headers.get('location')]).toEqual([303, '/admin/lists/desk-news']);
     const list = await app.test.db.selectFrom('lists').selectAll().where('slug', '=', 'desk-news').executeTakeFirstOrThrow();
-    expect(list).toMatchObject({ name: 'Desk <News>', language: 'zh-CN', weekly_slot: 'mon 09:00', monthly_slot: '1 10:00', welcome_email: true, digest_title: '{list} in {month}', sections: [{ id: 'papers', title: 'Papers' }, { id: 'tools', title: 'Tools' }] });
+    expect(list).toMatchObject({
+      name: 'Desk <News>',
+      language: 'zh-CN',
+      weekly_slot: 'mon 09:00',
+      monthly_slot: '1 10:00',
+      welcome_email: true,
+      digest_title: '{list} in {month}',
+      sections: [
+        { id: 'papers', title: 'Papers' },
+        { id: 'tools', title: 'Tools' },
+      ],
+    });
 
     const form = await text(await owner.get('/lists/desk-news/settings'));
     expect(form).toContain('value="Desk &lt;News&gt;"');
@@ -54,25 +87,50 @@ describe('lists', () => {
     expect(form).not.toContain('name="slug"'); // set once
 
     const saved = await owner.post('/lists/desk-news/settings', {
-      name: 'Desk News', from: 'Desk News <news@example.org>', contact: 'Desk Press · 2 Side Street', language: 'zh-CN', timezone: 'Europe/Berlin',
-      weekly: 'tue 08:30', monthly: '', sections: 'papers:Papers', digestTitle: '', description: 'The **desk** news.',
+      name: 'Desk News',
+      from: 'Desk News <news@example.org>',
+      contact: 'Desk Press · 2 Side Street',
+      language: 'zh-CN',
+      timezone: 'Europe/Berlin',
+      weekly: 'tue 08:30',
+      monthly: '',
+      sections: 'papers:Papers',
+      digestTitle: '',
+      description: 'The **desk** news.',
     });
     expect(saved.status).toBe(200);
     expect(await text(saved)).toContain('Saved.');
     const after = await app.test.db.selectFrom('lists').selectAll().where('slug', '=', 'desk-news').executeTakeFirstOrThrow();
-    expect(after).toMatchObject({ name: 'Desk News', timezone: 'Europe/Berlin', weekly_slot: 'tue 08:30', monthly_slot: null, welcome_email: false, digest_title: null, description: 'The **desk** news.', sections: [{ id: 'papers', title: 'Papers' }] });
+    expect(after).toMatchObject({
+      name: 'Desk News',
+      timezone: 'Europe/Berlin',
+      weekly_slot: 'tue 08:30',
+      monthly_slot: null,
+      welcome_email: false,
+      digest_title: null,
+      description: 'The **desk** news.',
+      sections: [{ id: 'papers', title: 'Papers' }],
+    });
 
     const bad = await owner.post('/lists/desk-news/settings', { name: '', from: 'Desk News <news@example.org>', contact: 'x', weekly: 'tue 25:00' });
     expect(bad.status).toBe(400);
     const badPage = await text(bad);
     expect(badPage).toMatch(/id="name-error".*Name is required/);
     expect(badPage).toMatch(/id="weekly-error"/);
-    expect((await app.test.db.selectFrom('lists').select('weekly_slot').where('slug', '=', 'desk-news').executeTakeFirstOrThrow()).weekly_slot).toBe('tue 08:30');
+    expect((await app.test.db.selectFrom('lists').select('weekly_slot').where('slug', '=', 'desk-news').executeTakeFirstOrThrow()).weekly_slot).toBe(
+      'tue 08:30',
+    );
 
     const log = await app.test.db.selectFrom('list_events').select(['type', 'data']).where('list_id', '=', list.id).orderBy('id').execute();
     expect(log).toEqual([
       { type: 'created', data: { actor: owner.email, changed: [] } },
-      { type: 'settings_changed', data: { actor: owner.email, changed: expect.arrayContaining(['name', 'timezone', 'weekly', 'monthly', 'contact', 'sections', 'welcomeEmail', 'digestTitle', 'description']) } },
+      {
+        type: 'settings_changed',
+        data: {
+          actor: owner.email,
+          changed: expect.arrayContaining(['name', 'timezone', 'weekly', 'monthly', 'contact', 'sections', 'welcomeEmail', 'digestTitle', 'description']),
+        },
+      },
     ]);
   });
 
@@ -89,7 +147,11 @@ describe('lists', () => {
 
 test('home: each list with subscribers per cadence, pending, the last send and its result, the next weekly slot and its issue, the coming digest, running sends', async () => {
   const list = await app.createList('home-news', { name: 'Home News' });
-  await app.test.db.updateTable('lists').set({ weekly_slot: 'mon 09:00', monthly_slot: '1 10:00', timezone: 'Europe/Paris' }).where('id', '=', list.id).execute();
+  await app.test.db
+    .updateTable('lists')
+    .set({ weekly_slot: 'mon 09:00', monthly_slot: '1 10:00', timezone: 'Europe/Paris' })
+    .where('id', '=', list.id)
+    .execute();
   const withSlots = await app.test.db.selectFrom('lists').selectAll().where('id', '=', list.id).executeTakeFirstOrThrow();
   await addSubscribers(app.test.db, list.id, 3, 'home-weekly');
   await addSubscribers(app.test.db, list.id, 2, 'home-monthly', { cadence: 'monthly' });
@@ -98,18 +160,35 @@ test('home: each list with subscribers per cadence, pending, the last send and i
 
   const golden = loadIssueFixture(GOLDEN_FILE);
   const put = async (slug: string, title: string) =>
-    (await importIssue(app.test.db, { list: withSlots, issue: { ...golden, list: list.slug, slug, title, date: '2026-11-02' }, baseDir: GOLDEN_DIR, dataDir: app.config.dataDir })).issue;
+    (
+      await importIssue(app.test.db, {
+        list: withSlots,
+        issue: { ...golden, list: list.slug, slug, title, date: '2026-11-02' },
+        baseDir: GOLDEN_DIR,
+        dataDir: app.config.dataDir,
+      })
+    ).issue;
   // A finished send: 3 delivered, 1 bounced.
   const old = await put('w-old', 'The old issue');
   const done = await createSend(app.test.db, { issue: old, list: withSlots, scheduledAt: new Date('2026-11-02T08:00:00Z'), batchSize: 100 });
-  await app.test.db.updateTable('sends').set({ status: 'done', started_at: new Date('2026-11-02T08:00:00Z'), finished_at: new Date('2026-11-02T08:05:00Z') }).where('id', '=', done.id).execute();
+  await app.test.db
+    .updateTable('sends')
+    .set({ status: 'done', started_at: new Date('2026-11-02T08:00:00Z'), finished_at: new Date('2026-11-02T08:05:00Z') })
+    .where('id', '=', done.id)
+    .execute();
   const subs = await app.test.db.selectFrom('subscriptions').select('id').where('list_id', '=', list.id).where('status', '=', 'active').execute();
-  await app.test.db.insertInto('deliveries').values(subs.slice(0, 4).map((s, i) => ({ send_id: done.id, subscription_id: s.id, status: i < 3 ? ('sent' as const) : ('bounced' as const) }))).execute();
+  await app.test.db
+    .insertInto('deliveries')
+    .values(subs.slice(0, 4).map((s, i) => ({ send_id: done.id, subscription_id: s.id, status: i < 3 ? ('sent' as const) : ('bounced' as const) })))
+    .execute();
   // A running send: 1 of 3 sent.
   const live = await put('w-live', 'The issue going out');
   const running = await createSend(app.test.db, { issue: live, list: withSlots, scheduledAt: new Date(), batchSize: 100 });
   await app.test.db.updateTable('sends').set({ status: 'sending', started_at: new Date() }).where('id', '=', running.id).execute();
-  await app.test.db.insertInto('deliveries').values(subs.slice(0, 3).map((s, i) => ({ send_id: running.id, subscription_id: s.id, status: i < 1 ? ('sent' as const) : ('pending' as const) }))).execute();
+  await app.test.db
+    .insertInto('deliveries')
+    .values(subs.slice(0, 3).map((s, i) => ({ send_id: running.id, subscription_id: s.id, status: i < 1 ? ('sent' as const) : ('pending' as const) })))
+    .execute();
   // The next weekly slot, held by an issue.
   await put('w-next', 'The next <issue>');
   await scheduleIssue(app.test.db, { list: list.slug, issue: 'w-next', when: { next: true }, now: new Date(), batchSize: 100 });
@@ -117,9 +196,17 @@ test('home: each list with subscribers per cadence, pending, the last send and i
   const page = await text(await owner.get('/'));
   const card = page.slice(page.indexOf('<h2 id="list-home-news">'), page.indexOf('</section>', page.indexOf('<h2 id="list-home-news">')));
   expect(card).toContain('3 weekly · 2 monthly · 4 pending');
-  expect(card).toMatch(new RegExp(`<a href="/admin/sends/${done.id}">The old issue</a>, Mon 2 Nov 2026, 09:05 \\(Europe/Paris\\): <span class="badge ok">done</span> 3 of 4 delivered, 1 not`));
-  expect(card).toMatch(/Next weekly<\/dt><dd>Mon \d+ \w+ \d{4}, 09:00 \(Europe\/Paris\): <a href="\/admin\/lists\/home-news\/issues\/w-next">The next &lt;issue&gt;<\/a>/);
-  expect(card).toMatch(/Next digest<\/dt><dd>\w+ \d{4}, goes \w+ 1 \w+ \d{4}, 10:00 \(Europe\/Paris\): (generated from \d+ weekly issues?|<strong>nothing to send<\/strong>[^·]*) · <a href="\/admin\/lists\/home-news\/digest\?month=\d{4}-\d\d">preview<\/a>/);
+  expect(card).toMatch(
+    new RegExp(
+      `<a href="/admin/sends/${done.id}">The old issue</a>, Mon 2 Nov 2026, 09:05 \\(Europe/Paris\\): <span class="badge ok">done</span> 3 of 4 delivered, 1 not`,
+    ),
+  );
+  expect(card).toMatch(
+    /Next weekly<\/dt><dd>Mon \d+ \w+ \d{4}, 09:00 \(Europe\/Paris\): <a href="\/admin\/lists\/home-news\/issues\/w-next">The next &lt;issue&gt;<\/a>/,
+  );
+  expect(card).toMatch(
+    /Next digest<\/dt><dd>\w+ \d{4}, goes \w+ 1 \w+ \d{4}, 10:00 \(Europe\/Paris\): (generated from \d+ weekly issues?|<strong>nothing to send<\/strong>[^·]*) · <a href="\/admin\/lists\/home-news\/digest\?month=\d{4}-\d\d">preview<\/a>/,
+  );
   expect(page).toMatch(new RegExp(`Going out now.*<a href="/admin/sends/${running.id}">The issue going out</a>.*<progress max="3" value="1"`));
 });
 
@@ -133,7 +220,11 @@ describe('API tokens', () => {
     expect(JSON.stringify(stored)).not.toContain(token);
     expect(await text(await owner.get('/account'))).not.toContain(token);
 
-    const api = (bearer: string, path = '/lists', init: RequestInit = {}) => fetch(`${app.baseUrl}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+    const api = (bearer: string, path = '/lists', init: RequestInit = {}) =>
+      fetch(`${app.baseUrl}/api/v1${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+      });
     expect((await api(token)).status).toBe(200);
     expect((await api(ADMIN_TOKEN)).status).toBe(200);
     expect((await api('bse_' + 'x'.repeat(43))).status).toBe(401);
@@ -159,10 +250,19 @@ describe('API tokens', () => {
 test("a send's log names who scheduled, moved and unscheduled it: an editor's token, ADMIN_TOKEN", async () => {
   const list = await app.test.db.selectFrom('lists').selectAll().where('slug', '=', 'home-news').executeTakeFirstOrThrow();
   const golden = loadIssueFixture(GOLDEN_FILE);
-  const { issue } = await importIssue(app.test.db, { list, issue: { ...golden, list: list.slug, slug: 'w-logged', title: 'Logged', date: '2026-11-09' }, baseDir: GOLDEN_DIR, dataDir: app.config.dataDir });
+  const { issue } = await importIssue(app.test.db, {
+    list,
+    issue: { ...golden, list: list.slug, slug: 'w-logged', title: 'Logged', date: '2026-11-09' },
+    baseDir: GOLDEN_DIR,
+    dataDir: app.config.dataDir,
+  });
   const token = /<p class="secret">(bse_[A-Za-z0-9_-]+)<\/p>/.exec(await text(await owner.post('/account/tokens', { name: 'scheduler' })))![1]!;
   const schedule = (bearer: string, method: string, body?: unknown) =>
-    fetch(`${app.baseUrl}/api/v1/lists/home-news/issues/w-logged/schedule`, { method, headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    fetch(`${app.baseUrl}/api/v1/lists/home-news/issues/w-logged/schedule`, {
+      method,
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   expect((await schedule(token, 'PUT', { at: '2099-01-05T09:00' })).status).toBe(201);
   expect((await schedule(ADMIN_TOKEN, 'PUT', { at: '2099-01-12T09:00' })).status).toBe(200);
   expect((await schedule(token, 'DELETE')).status).toBe(204);

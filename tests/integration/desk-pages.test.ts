@@ -121,7 +121,10 @@ test('send now asks first, naming the recipients; then pause, resume and the eve
   const stream = await desk.get(`/sends/${send.id}/events`, { accept: 'text/event-stream' });
   expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
   const text = await stream.text();
-  const events = text.split('\n\n').filter((e) => e.startsWith('event: progress')).map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
+  const events = text
+    .split('\n\n')
+    .filter((e) => e.startsWith('event: progress'))
+    .map((e) => JSON.parse(e.slice(e.indexOf('data: ') + 6)));
   expect(events.at(-1)).toMatchObject({ status: 'done', sent: 30, pending: 0, finished: true, circuit: 'closed' });
 
   const report = await (await desk.get(`/sends/${send.id}`)).text();
@@ -135,7 +138,7 @@ test('send now asks first, naming the recipients; then pause, resume and the eve
   expect(await again.text()).toMatch(/<code>\/slug<\/code><\/td><td>issue &quot;zipped&quot; is sent/);
 }, 60_000);
 
-test('schedule at a time in the list\'s zone, move it, unschedule; cancel a scheduled send', async () => {
+test("schedule at a time in the list's zone, move it, unschedule; cancel a scheduled send", async () => {
   const res = await desk.post(`/lists/${LIST}/issues/paste`, { json: JSON.stringify(textOnly('later'), null, 2) });
   expect(res.status).toBe(303);
   await desk.post(`/lists/${LIST}/issues/later/schedule`, { when: 'at', at: '2030-01-07T09:30' });
@@ -164,7 +167,11 @@ test('preview as a subscriber uses their cadence and sections; the email frame h
     .select(['s.id', 'p.email'])
     .where('p.email', '=', 'weekly-3@example.org')
     .executeTakeFirstOrThrow();
-  await app.test.db.updateTable('subscriptions').set({ excluded_sections: ['papers'] }).where('id', '=', person.id).execute();
+  await app.test.db
+    .updateTable('subscriptions')
+    .set({ excluded_sections: ['papers'] })
+    .where('id', '=', person.id)
+    .execute();
   const page = await (await desk.get(`/lists/${LIST}/issues/zipped/preview?as=${encodeURIComponent('WEEKLY-3@example.org')}`)).text();
   expect(page).toContain('Preview as weekly-3@example.org (weekly)');
   expect(page).toContain('<dt>Left out</dt><dd>papers</dd>');
@@ -202,7 +209,7 @@ test('a subscription: preferences, unsubscribe, and forget after its confirmatio
   expect(await app.test.db.selectFrom('subscribers').select('id').where('email', '=', 'weekly-7@example.org').executeTakeFirst()).toBeUndefined();
 });
 
-test('CSV import with its progress page and the CLI\'s report, resend a confirmation; export as a download', async () => {
+test("CSV import with its progress page and the CLI's report, resend a confirmation; export as a download", async () => {
   const csv = 'email,name,cadence\nnew-1@example.org,New One,weekly\nnot an address,,\nnew-2@example.org,,monthly\n';
   const form = new FormData();
   form.append('file', new Blob([csv], { type: 'text/csv' }), 'people.csv');
@@ -221,10 +228,20 @@ test('CSV import with its progress page and the CLI\'s report, resend a confirma
   expect(done).toContain('people.csv → list pages-news: 3 rows: imported 2, updated 0, unchanged 0, skipped 0, bad 1');
   expect(done).toContain('line 3: ');
   // Without --confirmed: pending, with a confirmation email each, as the CLI does.
-  const pending = await app.test.db.selectFrom('subscribers as p').innerJoin('subscriptions as s', 's.subscriber_id', 'p.id').select('s.status').where('p.email', '=', 'new-1@example.org').executeTakeFirstOrThrow();
+  const pending = await app.test.db
+    .selectFrom('subscribers as p')
+    .innerJoin('subscriptions as s', 's.subscriber_id', 'p.id')
+    .select('s.status')
+    .where('p.email', '=', 'new-1@example.org')
+    .executeTakeFirstOrThrow();
   expect(pending.status).toBe('pending');
   // The desk can send the confirmation again (within the reader pages' per-address limit).
-  const pendingSub = await app.test.db.selectFrom('subscribers as p').innerJoin('subscriptions as s', 's.subscriber_id', 'p.id').select('s.id').where('p.email', '=', 'new-1@example.org').executeTakeFirstOrThrow();
+  const pendingSub = await app.test.db
+    .selectFrom('subscribers as p')
+    .innerJoin('subscriptions as s', 's.subscriber_id', 'p.id')
+    .select('s.id')
+    .where('p.email', '=', 'new-1@example.org')
+    .executeTakeFirstOrThrow();
   await waitForMail(app.smtp, 'new-1@example.org', /./, 1);
   const resent = await desk.post(`/subscriptions/${pendingSub.id}/resend`);
   expect(resent.headers.get('location')).toBe(`/admin/subscriptions/${pendingSub.id}?done=resent`);

@@ -201,10 +201,19 @@ describe('uploading an issue', () => {
     });
     expect(await uploadIssue(world.db, { list: world.list, upload: { kind: 'zip', data }, dataDir: world.dataDir })).toMatchObject({ ok: true });
 
-    const broken = await uploadIssue(world.db, { list: world.list, upload: { kind: 'json', text: '{\n  "format": 1,\n  "slug": "x",\n}\n' }, dataDir: world.dataDir });
+    const broken = await uploadIssue(world.db, {
+      list: world.list,
+      upload: { kind: 'json', text: '{\n  "format": 1,\n  "slug": "x",\n}\n' },
+      dataDir: world.dataDir,
+    });
     expect(broken).toMatchObject({ ok: false, problems: [expect.objectContaining({ pointer: '', line: 4 })] });
 
-    const other = { ...issue, list: 'another-list', slug: 'x1', sections: issue.sections.map((s: any) => ({ ...s, items: s.items.map(({ image: _, ...i }: any) => i) })) };
+    const other = {
+      ...issue,
+      list: 'another-list',
+      slug: 'x1',
+      sections: issue.sections.map((s: any) => ({ ...s, items: s.items.map(({ image: _, ...i }: any) => i) })),
+    };
     const wrong = await uploadIssue(world.db, { list: world.list, upload: { kind: 'json', text: JSON.stringify(other, null, 2) }, dataDir: world.dataDir });
     expect(wrong).toMatchObject({ ok: false, problems: [expect.objectContaining({ pointer: '/list', line: 4 })] });
   });
@@ -223,7 +232,9 @@ describe('uploading an issue', () => {
       code: 'invalid_input',
       message: expect.stringMatching(/zip/),
     });
-    await expect(uploadIssue(world.db, { list: world.list, upload: { kind: 'zip', data: Buffer.from('hello') }, dataDir: world.dataDir })).rejects.toMatchObject({
+    await expect(
+      uploadIssue(world.db, { list: world.list, upload: { kind: 'zip', data: Buffer.from('hello') }, dataDir: world.dataDir }),
+    ).rejects.toMatchObject({
       code: 'invalid_input',
     });
     expect(fs.existsSync(path.join(world.dataDir, '..', 'evil.json'))).toBe(false);
@@ -233,7 +244,13 @@ describe('uploading an issue', () => {
 test('preview as a reader: their cadence and the sections they left out', async () => {
   const issue = golden();
   const templates = loadTemplates();
-  const base = { issue: issue as any, list: world.list, publicUrl: 'http://news.example.org', assetBaseUrl: 'http://news.example.org/assets/ml-news/2021-02', templates };
+  const base = {
+    issue: issue as any,
+    list: world.list,
+    publicUrl: 'http://news.example.org',
+    assetBaseUrl: 'http://news.example.org/assets/ml-news/2021-02',
+    templates,
+  };
   const all = await previewAsReader({ ...base, reader: { cadence: 'weekly', excludedSections: [] } });
   const papers = issue.sections.find((s: any) => s.id === 'papers').items[0].title as string;
   expect(all.html).toContain(papers);

@@ -42,7 +42,13 @@ describe('a list describes itself', () => {
     });
     expect(res.status).toBe(200);
     const { list } = (await res.json()) as { list: Record<string, unknown> };
-    expect(list).toEqual(expect.objectContaining({ description: DESCRIPTION, weeklyDescription: '每周一早上：五篇论文，一段点评', monthlyDescription: '每月初：一封精选，只挑最好的' }));
+    expect(list).toEqual(
+      expect.objectContaining({
+        description: DESCRIPTION,
+        weeklyDescription: '每周一早上：五篇论文，一段点评',
+        monthlyDescription: '每月初：一封精选，只挑最好的',
+      }),
+    );
 
     const bad = await api('/lists/plain', { method: 'PATCH', body: JSON.stringify({ description: 'x'.repeat(1001), weeklyDescription: 'two\nlines' }) });
     expect(bad.status).toBe(400);
@@ -91,7 +97,9 @@ describe('the home page', () => {
     expect(ml).toContain('id="ml-news-cadence-monthly" name="cadence" value="monthly"');
     expect(section('plain')).toContain('id="plain-email" name="email"');
     // Every list's feed is announced in the head.
-    expect(page).toMatch(/<head>[\s\S]*<link rel="alternate" type="application\/atom\+xml" title="机器学习月报" href="\/lists\/ml-news\/feed.xml">[\s\S]*<\/head>/);
+    expect(page).toMatch(
+      /<head>[\s\S]*<link rel="alternate" type="application\/atom\+xml" title="机器学习月报" href="\/lists\/ml-news\/feed.xml">[\s\S]*<\/head>/,
+    );
     expect(page).toContain('href="/lists/plain/feed.xml"');
     expect(page).not.toContain('noindex');
   });

@@ -45,7 +45,10 @@ async function queuedConfirmations(): Promise<string[]> {
 }
 
 async function eventCount(): Promise<number> {
-  const { n } = await t.db.selectFrom('subscription_events').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const { n } = await t.db
+    .selectFrom('subscription_events')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   return Number(n);
 }
 
@@ -57,7 +60,7 @@ async function readAll(stream: Readable): Promise<string> {
 
 beforeAll(async () => {
   t = await createTestDb();
-  queues = createQueues(REDIS_URL, `bs-test-import-${randomBytes(4).toString("hex")}`, t.db);
+  queues = createQueues(REDIS_URL, `bs-test-import-${randomBytes(4).toString('hex')}`, t.db);
   news = await createListFromInput(t.db, { slug: 'news', name: 'News', from: 'News <news@example.com>', contact: 'News, 1 Main Street' });
 });
 
@@ -70,21 +73,22 @@ afterAll(async () => {
 describe('subscribers import', () => {
   // BOM, CRLF line ends, a quoted name over two lines, quoted commas and quotes, an empty line,
   // and one bad row of every kind, at known line numbers.
-  const file = [
-    '\uFEFFEmail,Name,Cadence,Status', //        line 1
-    'ada@example.com,  Ada Lovelace  ,weekly,', // 2 good
-    'grace@example.com,"Hopper, Grace",monthly', // 3 good (trailing column missing is fine)
-    'foo,Foo,,', //                                4 invalid email
-    'linus@example.com,"Linus ""T""', //           5 good, name spans lines 5-6
-    'Torvalds",weekly,', //                        6
-    'alan@example.com,Alan,daily,', //              7 unknown cadence
-    '', //                                         8 empty: ignored
-    'barbara@example.com,Barbara,weekly,vip', //     9 unknown status
-    'ADA@Example.com,Ada again,,', //              10 duplicate of line 2, whatever the case
-    'edsger@example.com,Edsger,weekly,,extra', //  11 too many fields
-    ',No Address,,', //                            12 missing email
-    'donald@example.com,Donald,,active', //         13 good
-  ].join('\r\n') + '\r\n';
+  const file =
+    [
+      '\uFEFFEmail,Name,Cadence,Status', //        line 1
+      'ada@example.com,  Ada Lovelace  ,weekly,', // 2 good
+      'grace@example.com,"Hopper, Grace",monthly', // 3 good (trailing column missing is fine)
+      'foo,Foo,,', //                                4 invalid email
+      'linus@example.com,"Linus ""T""', //           5 good, name spans lines 5-6
+      'Torvalds",weekly,', //                        6
+      'alan@example.com,Alan,daily,', //              7 unknown cadence
+      '', //                                         8 empty: ignored
+      'barbara@example.com,Barbara,weekly,vip', //     9 unknown status
+      'ADA@Example.com,Ada again,,', //              10 duplicate of line 2, whatever the case
+      'edsger@example.com,Edsger,weekly,,extra', //  11 too many fields
+      ',No Address,,', //                            12 missing email
+      'donald@example.com,Donald,,active', //         13 good
+    ].join('\r\n') + '\r\n';
 
   let firstReport: Awaited<ReturnType<typeof run>>;
 
@@ -101,7 +105,13 @@ describe('subscribers import', () => {
     expect(firstReport).toMatchObject({ rows: 10, imported: 4, updated: 0, unchanged: 0, skipped: 0, bad: 6, confirmationsQueued: 4 });
     expect(firstReport.stopped).toBeUndefined();
 
-    expect(await subscriptionOf('ada@example.com')).toMatchObject({ name: 'Ada Lovelace', status: 'pending', cadence: 'weekly', consent_source: 'import', confirmed_at: null });
+    expect(await subscriptionOf('ada@example.com')).toMatchObject({
+      name: 'Ada Lovelace',
+      status: 'pending',
+      cadence: 'weekly',
+      consent_source: 'import',
+      confirmed_at: null,
+    });
     expect(await subscriptionOf('grace@example.com')).toMatchObject({ name: 'Hopper, Grace', cadence: 'monthly' });
     expect(await subscriptionOf('linus@example.com')).toMatchObject({ name: 'Linus "T" Torvalds' });
     // "active" in the file without --confirmed: the editor has not vouched for consent.
@@ -130,9 +140,17 @@ describe('subscribers import', () => {
       ['quit@example.com', 'unsubscribed'],
       ['bounce@example.com', 'bounced'],
     ] as const) {
-      await t.db.updateTable('subscriptions').set({ status }).where('id', '=', (await subscriptionOf(email))!.id).execute();
+      await t.db
+        .updateTable('subscriptions')
+        .set({ status })
+        .where('id', '=', (await subscriptionOf(email))!.id)
+        .execute();
     }
-    await t.db.updateTable('subscriptions').set({ status: 'pending', confirmed_at: null }).where('id', '=', (await subscriptionOf('pending@example.com'))!.id).execute();
+    await t.db
+      .updateTable('subscriptions')
+      .set({ status: 'pending', confirmed_at: null })
+      .where('id', '=', (await subscriptionOf('pending@example.com'))!.id)
+      .execute();
 
     const report = await run('email,name,cadence,status\nquit@example.com,Q,monthly,active\nBOUNCE@example.com,,,\npending@example.com,,,\n', {
       confirmed: true,
@@ -196,14 +214,21 @@ describe('subscribers import', () => {
     expect(first.imported).toBe(40 - 4 - 3);
     expect(first.badLines.filter((l) => l.reason.startsWith('duplicate'))).toHaveLength(4);
     const events = await eventCount();
-    const statuses = await t.db.selectFrom('subscriptions').select(['id', 'status', 'cadence', 'updated_at']).where('list_id', '=', news.id).orderBy('id').execute();
+    const statuses = await t.db
+      .selectFrom('subscriptions')
+      .select(['id', 'status', 'cadence', 'updated_at'])
+      .where('list_id', '=', news.id)
+      .orderBy('id')
+      .execute();
     for (const batchSize of [3, 7, 10_000]) {
       const again = await run(file, { confirmed: true, batchSize });
       expect(again).toMatchObject({ imported: 0, updated: 0, unchanged: 33, skipped: 0, bad: 7 });
       expect(again.badLines).toEqual(first.badLines);
     }
     expect(await eventCount()).toBe(events);
-    expect(await t.db.selectFrom('subscriptions').select(['id', 'status', 'cadence', 'updated_at']).where('list_id', '=', news.id).orderBy('id').execute()).toEqual(statuses);
+    expect(
+      await t.db.selectFrom('subscriptions').select(['id', 'status', 'cadence', 'updated_at']).where('list_id', '=', news.id).orderBy('id').execute(),
+    ).toEqual(statuses);
   });
 
   it('writes with two connections, each a partition of the addresses, as one connection does', async () => {
@@ -307,7 +332,11 @@ describe('subscribers export', () => {
     await run('email,name\nformula@example.com,=HYPERLINK("http://evil")\n=1+2@example.com,\n', { confirmed: true });
     const text = await readAll(exportSubscribers(t.db, news.id, 3)); // small pages: the keyset paging is exercised
     const rows = parse(text, { columns: true }) as Record<string, string>[];
-    const total = await t.db.selectFrom('subscriptions').select((eb) => eb.fn.countAll<number>().as('n')).where('list_id', '=', news.id).executeTakeFirstOrThrow();
+    const total = await t.db
+      .selectFrom('subscriptions')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('list_id', '=', news.id)
+      .executeTakeFirstOrThrow();
     expect(text.split('\n')[0]).toBe('email,name,cadence,status,created_at,confirmed_at');
     expect(rows).toHaveLength(Number(total.n));
     expect(new Set(rows.map((r) => r.email)).size).toBe(rows.length);
@@ -338,9 +367,7 @@ describe('subscribers export', () => {
       }
     }
     // Every connection went back to the pool: as many parallel queries as the pool holds all answer.
-    const answers = await Promise.all(
-      Array.from({ length: 5 }, () => sql<{ open: string }>`SELECT count(*) AS open FROM pg_cursors`.execute(t.db)),
-    );
+    const answers = await Promise.all(Array.from({ length: 5 }, () => sql<{ open: string }>`SELECT count(*) AS open FROM pg_cursors`.execute(t.db)));
     expect(answers.map((a) => Number(a.rows[0]!.open))).toEqual([0, 0, 0, 0, 0]);
   }, 10000);
 });

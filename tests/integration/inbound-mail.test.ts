@@ -25,7 +25,10 @@ beforeAll(async () => {
   await startSend(world, issue.slug);
   await waitForSendStatus(world.db, 'done');
   for (const m of world.smtp.messages()) {
-    const head = m.raw.toString('latin1').split('\r\n\r\n')[0]!.replace(/\r\n[ \t]+/g, ' ');
+    const head = m.raw
+      .toString('latin1')
+      .split('\r\n\r\n')[0]!
+      .replace(/\r\n[ \t]+/g, ' ');
     const mailto = /^List-Unsubscribe: .*<mailto:([^?>]+)\?subject=unsubscribe>/m.exec(head)?.[1];
     addresses.set(m.envelope.to[0]!, { bounce: m.envelope.from, unsubscribe: mailto ?? '' });
   }
@@ -152,12 +155,20 @@ test('every newsletter carries its own signed VERP sender and mailto unsubscribe
 test('a 5.x.x DSN marks the delivery and the subscription bounced', async () => {
   const before = await state('r-1@example.org');
   expect(before).toMatchObject({ delivery: 'sent', subscription: 'active' });
-  const info = await mailTo(addresses.get('r-1@example.org')!.bounce, dsn(addresses.get('r-1@example.org')!.bounce, '5.1.1', '550 5.1.1 <someone@example.org>: user unknown'));
+  const info = await mailTo(
+    addresses.get('r-1@example.org')!.bounce,
+    dsn(addresses.get('r-1@example.org')!.bounce, '5.1.1', '550 5.1.1 <someone@example.org>: user unknown'),
+  );
   expect(info.accepted).toHaveLength(1);
   const after = await state('r-1@example.org');
   expect(after).toMatchObject({ delivery: 'bounced', subscription: 'bounced' });
   expect(after.smtp_response).toContain('5.1.1');
-  const events = await world.db.selectFrom('subscription_events').select(['type', 'data']).where('subscription_id', '=', after.id).where('type', '=', 'bounced').execute();
+  const events = await world.db
+    .selectFrom('subscription_events')
+    .select(['type', 'data'])
+    .where('subscription_id', '=', after.id)
+    .where('type', '=', 'bounced')
+    .execute();
   expect(events).toHaveLength(1);
   expect(events[0]!.data).toMatchObject({ source: 'dsn', status: '5.1.1' });
 });
@@ -182,7 +193,12 @@ test('any mail to the List-Unsubscribe mailto address unsubscribes', async () =>
   await mailTo(to, ['From: r-4@example.org', `To: ${to}`, 'Subject: unsubscribe', '', 'please', ''].join('\r\n'));
   const after = await state('r-4@example.org');
   expect(after.subscription).toBe('unsubscribed');
-  const event = await world.db.selectFrom('subscription_events').select('data').where('subscription_id', '=', after.id).where('type', '=', 'unsubscribed').executeTakeFirstOrThrow();
+  const event = await world.db
+    .selectFrom('subscription_events')
+    .select('data')
+    .where('subscription_id', '=', after.id)
+    .where('type', '=', 'unsubscribed')
+    .executeTakeFirstOrThrow();
   expect(event.data).toMatchObject({ method: 'mailto' });
 });
 
@@ -206,7 +222,12 @@ test('size and rate limits: a message over the size limit is refused, a client o
   await expect(mailTo(to, big)).rejects.toMatchObject({ responseCode: 552 });
   expect(await state('r-6@example.org')).toMatchObject({ delivery: 'sent', subscription: 'active' });
 
-  const limited = await startInboundServer(inboundHandler({ db: world.db, config: world.config, log: quiet }), { port: 0, host: '127.0.0.1', maxBytes: 64 * 1024, ratePerMinute: 2 });
+  const limited = await startInboundServer(inboundHandler({ db: world.db, config: world.config, log: quiet }), {
+    port: 0,
+    host: '127.0.0.1',
+    maxBytes: 64 * 1024,
+    ratePerMinute: 2,
+  });
   try {
     const unsubscribe = addresses.get('r-7@example.org')!.unsubscribe;
     const note = ['Subject: unsubscribe', '', 'x', ''].join('\r\n');

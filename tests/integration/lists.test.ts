@@ -132,10 +132,7 @@ describe('lists in the database', () => {
     const statuses = ['active', 'active', 'pending', 'unsubscribed'] as const;
     for (const [i, status] of statuses.entries()) {
       const subscriber = await upsertSubscriber(t.db, `p${i}@example.com`);
-      await t.db
-        .insertInto('subscriptions')
-        .values({ list_id: list.id, subscriber_id: subscriber.id, status, consent_source: 'test' })
-        .execute();
+      await t.db.insertInto('subscriptions').values({ list_id: list.id, subscriber_id: subscriber.id, status, consent_source: 'test' }).execute();
     }
     const { counts } = await getListWithCounts(t.db, 'ml-news');
     expect(counts).toEqual({ active: 2, pending: 1, unsubscribed: 1, bounced: 0, complained: 0 });
@@ -145,7 +142,12 @@ describe('lists in the database', () => {
 
   it('updates only the given settings, by the rules of create; null clears an optional one', async () => {
     await createListFromInput(t.db, { ...valid, slug: 'upd', weekly: 'mon 09:00', replyTo: 'editor@example.com', sections: ['papers:Papers'] });
-    const updated = await updateListFromInput(t.db, 'upd', { contact: 'New Press · 2 Side Street · Hamburg', weekly: null, monthly: '1 08:00', name: 'Updated' });
+    const updated = await updateListFromInput(t.db, 'upd', {
+      contact: 'New Press · 2 Side Street · Hamburg',
+      weekly: null,
+      monthly: '1 08:00',
+      name: 'Updated',
+    });
     expect(updated).toMatchObject({
       slug: 'upd',
       name: 'Updated',
@@ -271,7 +273,7 @@ describe("the CLI's list options, from the table of fields", () => {
     await expect(broadsheet(['lists', 'update', 'every', '--slug', 'other'])).rejects.toThrow(/unknown option '--slug'/);
   });
 
-  it('takes every setting but the slug through the admin API\'s update too', async () => {
+  it("takes every setting but the slug through the admin API's update too", async () => {
     for (const [name, f] of LIST_FIELD_ENTRIES) {
       const example = f.input === 'switch' ? false : f.input === 'sections' ? ['tools:Tools'] : f.example;
       if (f.fixed) {

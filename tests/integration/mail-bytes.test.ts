@@ -65,7 +65,10 @@ function onTheWire(email: string): string {
 function checkClean(view: PythonView, expected: { toName: string; toAddress: string }): void {
   // An address with a non-ASCII local part only goes to a server that offers SMTPUTF8, and
   // there it is written as UTF-8 (RFC 6532), which Python's default policy reports as such.
-  const eai = ["To: NonASCIILocalPartDefect('local-part contains non-ASCII characters)')", "To: UndecodableBytesDefect('Non-ASCII characters found in header token')"];
+  const eai = [
+    "To: NonASCIILocalPartDefect('local-part contains non-ASCII characters)')",
+    "To: UndecodableBytesDefect('Non-ASCII characters found in header token')",
+  ];
   expect(allDefects(view)).toEqual(/[^\x00-\x7f]@/.test(expected.toAddress) ? eai : []);
   expect(view.fromName).toBe('周报 Tokens');
   expect(view.fromAddress).toBe('tokens@example.org');
@@ -168,6 +171,6 @@ describe('a server that offers 8BITMIME and SMTPUTF8', () => {
     }
     // A long name adds its own length and a few comments, not a re-encoding of the whole part.
     expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThan(2000);
-    expect(views.find((v) => v.toName.replace(/\s+/g, "") === LONG_NAME)!.parts[1]!.content.replace(/<!--\r?\n-->/g, '')).toContain(LONG_NAME);
+    expect(views.find((v) => v.toName.replace(/\s+/g, '') === LONG_NAME)!.parts[1]!.content.replace(/<!--\r?\n-->/g, '')).toContain(LONG_NAME);
   });
 });

@@ -48,7 +48,9 @@ test('/metrics: bearer token required; with Redis down it answers within 2 s, ma
     expect(await single.text()).toMatch(/broadsheet_queue_jobs_stale 1/);
     // Twenty scrapes at once share one read of Redis: none waits longer.
     const started = Date.now();
-    const answers = await Promise.all(Array.from({ length: 20 }, () => scrape('scrape-me-0001').then(async (r) => ({ status: r.status, body: await r.text() }))));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => scrape('scrape-me-0001').then(async (r) => ({ status: r.status, body: await r.text() }))),
+    );
     const took = Date.now() - started;
     expect(took).toBeLessThan(2000);
     for (const a of answers) {

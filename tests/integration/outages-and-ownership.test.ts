@@ -65,7 +65,15 @@ describe('Redis down', () => {
 
   test('`broadsheet worker` stops within a bounded time on SIGTERM while Redis is down', async () => {
     const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '../helpers/worker-process.ts')], {
-      env: { ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: world.test.url, REDIS_URL: world.redisUrl, REDIS_PREFIX: world.prefix, SMTP_URL: world.smtp.url },
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: world.test.url,
+        REDIS_URL: world.redisUrl,
+        REDIS_PREFIX: world.prefix,
+        SMTP_URL: world.smtp.url,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     // Running (signal handlers in place) once it says so.

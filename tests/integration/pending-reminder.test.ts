@@ -126,7 +126,11 @@ test('after 30 days a pending subscription is removed with its personal data; a 
   expect((await subscriptionOf(keeps, 'other'))!.status).toBe('active');
   // Their events went with the subscription; what stays names nobody.
   expect(await app.test.db.selectFrom('subscription_events').select('id').where('subscription_id', 'in', [a.id, b.id]).execute()).toEqual([]);
-  const kept = await app.test.db.selectFrom('list_events').selectAll().where('id', 'not in', before.length ? before.map((r) => r.id) : ['0']).execute();
+  const kept = await app.test.db
+    .selectFrom('list_events')
+    .selectAll()
+    .where('id', 'not in', before.length ? before.map((r) => r.id) : ['0'])
+    .execute();
   expect(kept.length).toBeGreaterThanOrEqual(2);
   for (const event of kept) {
     expect(event.type).toBe('pending_expired');

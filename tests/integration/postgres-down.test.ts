@@ -63,7 +63,12 @@ test('PostgreSQL down: pages answer 503 with Retry-After; a one-click unsubscrib
     postgres.stop();
 
     // Reader pages and the JSON subscribe: 503 with Retry-After, a page or a JSON error, never a stack trace.
-    for (const url of [`${base}/lists/down-news`, `${base}/lists/down-news/archive`, unsubscribeUrl(oneClickReader.id), `${base}/preferences/${signToken(config.secretKeys, 'preferences', pageReader.id)}`]) {
+    for (const url of [
+      `${base}/lists/down-news`,
+      `${base}/lists/down-news/archive`,
+      unsubscribeUrl(oneClickReader.id),
+      `${base}/preferences/${signToken(config.secretKeys, 'preferences', pageReader.id)}`,
+    ]) {
       const res = await fetch(url);
       expect({ url, status: res.status }).toEqual({ url, status: 503 });
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -93,7 +98,10 @@ test('PostgreSQL down: pages answer 503 with Retry-After; a one-click unsubscrib
     expect(button.status).toBe(503);
     expect(await button.text()).toContain('recorded');
     // A forged link is still refused, database or not.
-    const forged = await fetch(`${base}/unsubscribe/unsubscribe.AAAAAAAAAAAAAAAAAAAAAA.0.${'A'.repeat(43)}`, { method: 'POST', body: 'List-Unsubscribe=One-Click' });
+    const forged = await fetch(`${base}/unsubscribe/unsubscribe.AAAAAAAAAAAAAAAAAAAAAA.0.${'A'.repeat(43)}`, {
+      method: 'POST',
+      body: 'List-Unsubscribe=One-Click',
+    });
     expect(forged.status).toBe(400);
     expect(fs.readdirSync(keptDir(dataDir)).filter((n) => n.endsWith('.json'))).toHaveLength(2);
 
@@ -102,7 +110,12 @@ test('PostgreSQL down: pages answer 503 with Retry-After; a one-click unsubscrib
     const statusOf = (id: string) => t.db.selectFrom('subscriptions').select(['status', 'unsubscribed_at']).where('id', '=', id).executeTakeFirst();
     await eventually(async () => (await statusOf(oneClickReader.id).catch(() => undefined))?.status === 'unsubscribed', 20_000);
     await eventually(async () => (await statusOf(pageReader.id))?.status === 'unsubscribed', 20_000);
-    const event = await t.db.selectFrom('subscription_events').select('data').where('subscription_id', '=', oneClickReader.id).where('type', '=', 'unsubscribed').executeTakeFirstOrThrow();
+    const event = await t.db
+      .selectFrom('subscription_events')
+      .select('data')
+      .where('subscription_id', '=', oneClickReader.id)
+      .where('type', '=', 'unsubscribed')
+      .executeTakeFirstOrThrow();
     expect(event.data).toMatchObject({ method: 'one-click', kept_at: expect.any(String), user_agent: 'mail-provider' });
     // Recorded at the time the reader asked, not when it was applied.
     expect((await statusOf(oneClickReader.id))!.unsubscribed_at!.getTime()).toBeLessThanOrEqual(new Date(event.data.kept_at as string).getTime());

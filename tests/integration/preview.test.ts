@@ -6,7 +6,6 @@ import { GOLDEN_DIR } from '../fixtures/golden';
 import { eventually } from '../helpers/eventually';
 import { startPreviewServer, type PreviewServer } from '../../src/issues/preview';
 
-
 let dir: string;
 let server: PreviewServer;
 beforeAll(async () => {
@@ -25,10 +24,13 @@ async function get(p: string) {
 }
 
 async function waitForPage(match: RegExp): Promise<string> {
-  return eventually(async () => {
-    const page = await get('/');
-    return match.test(page.body) && page.body;
-  }, { what: `preview page matching ${match}`, everyMs: 100 });
+  return eventually(
+    async () => {
+      const page = await get('/');
+      return match.test(page.body) && page.body;
+    },
+    { what: `preview page matching ${match}`, everyMs: 100 },
+  );
 }
 
 test('shows subject, both widths and the text part, and serves the email and its images', async () => {

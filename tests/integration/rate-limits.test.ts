@@ -92,7 +92,12 @@ test(`one address gets at most ${EMAILS_PER_ADDRESS_PER_HOUR} confirmation email
     .where(sql<string>`lower(p.email)`, '=', email)
     .executeTakeFirstOrThrow();
   expect(sub.status).toBe('pending');
-  const sent = await app.test.db.selectFrom('subscription_events').select('type').where('subscription_id', '=', sub.id).where('type', '=', 'confirmation_sent').execute();
+  const sent = await app.test.db
+    .selectFrom('subscription_events')
+    .select('type')
+    .where('subscription_id', '=', sub.id)
+    .where('type', '=', 'confirmation_sent')
+    .execute();
   expect(sent).toHaveLength(mails.length);
 });
 

@@ -9,17 +9,7 @@ import { parseMail } from '../../src/mail/capture';
 import { forgetSubscriber } from '../../src/subscribers/forget';
 import { changePreferences } from '../../src/subscribers/preferences';
 import { signToken } from '../../src/subscribers/tokens';
-import {
-  address,
-  eventually,
-  linkIn,
-  postForm,
-  postJson,
-  queueIdle,
-  startSubscriberApp,
-  waitForMail,
-  type SubscriberApp,
-} from '../helpers/subscriber-app';
+import { address, eventually, linkIn, postForm, postJson, queueIdle, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
 
 /**
  * The findings of a hostile test of the reader side (issue 8), each as it was reproduced:
@@ -148,7 +138,11 @@ describe('finding 7: lower-severity findings', () => {
       expect([400, 404]).toContain(slug.status);
       const form = await postForm(`${app.baseUrl}/lists/news/subscribe`, { email: 'a\u0000@example.org', name: 'x' });
       expect(form.status).toBe(400);
-      const admin = await postJson(`${app.baseUrl}/api/v1/lists`, { slug: 'nul', name: 'N\u0000', from: 'n@example.org' }, { authorization: `Bearer ${ADMIN_TOKEN}` });
+      const admin = await postJson(
+        `${app.baseUrl}/api/v1/lists`,
+        { slug: 'nul', name: 'N\u0000', from: 'n@example.org' },
+        { authorization: `Bearer ${ADMIN_TOKEN}` },
+      );
       expect(admin.status).toBe(400);
       expect(((await admin.json()) as { error: { message: string } }).error.message).toMatch(/NUL/);
       const forget = await postJson(`${app.baseUrl}/api/v1/subscribers/forget`, { email: 'x\u0000@example.org' }, { authorization: `Bearer ${ADMIN_TOKEN}` });

@@ -58,7 +58,10 @@ async function addIssue(issue: Issue, done?: Date) {
     .returning('id')
     .executeTakeFirstOrThrow();
   if (done) {
-    await test.db.insertInto('sends').values({ issue_id: row.id, list_id: list.id, cadence: 'weekly', status: 'done', scheduled_at: done, started_at: done, batch_size: 100 }).execute();
+    await test.db
+      .insertInto('sends')
+      .values({ issue_id: row.id, list_id: list.id, cadence: 'weekly', status: 'done', scheduled_at: done, started_at: done, batch_size: 100 })
+      .execute();
   }
 }
 
@@ -75,7 +78,9 @@ beforeAll(async () => {
     contact: 'Example Press',
   });
   const withImage = smallIssue('w1', '2021-02-01', {
-    sections: [{ id: 'papers', title: 'Papers', items: [{ title: 'DALL·E', url: 'https://openai.com/dall-e/', image: { src: 'images/dalle.png', alt: 'DALL·E' } }] }],
+    sections: [
+      { id: 'papers', title: 'Papers', items: [{ title: 'DALL·E', url: 'https://openai.com/dall-e/', image: { src: 'images/dalle.png', alt: 'DALL·E' } }] },
+    ],
   });
   await addIssue(withImage, new Date('2021-02-01T01:00:00Z'));
   await addIssue(smallIssue('w2', '2021-02-08'), new Date('2021-02-08T01:00:00Z'));
@@ -88,7 +93,7 @@ afterAll(async () => {
 });
 
 describe('broadsheet digest draft', () => {
-  it('prints a valid digest issue of the month\'s sent weeklies', async () => {
+  it("prints a valid digest issue of the month's sent weeklies", async () => {
     const r = await cli(['digest', 'draft', '--list', 'ml-news', '--month', '2021-02'], { PUBLIC_URL: 'https://news.example.org' });
     expect(r).toMatchObject({ code: 0 });
     const digest = JSON.parse(r.out) as Issue;
@@ -102,13 +107,16 @@ describe('broadsheet digest draft', () => {
   });
 
   it('says so when the month has nothing sent, and refuses a bad month', async () => {
-    expect(await cli(['digest', 'draft', '--list', 'ml-news', '--month', '2021-03'])).toMatchObject({ code: 1, err: expect.stringMatching(/nothing to digest/) });
+    expect(await cli(['digest', 'draft', '--list', 'ml-news', '--month', '2021-03'])).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/nothing to digest/),
+    });
     expect(await cli(['digest', 'draft', '--list', 'ml-news', '--month', 'march'])).toMatchObject({ code: 1, err: expect.stringMatching(/not a month/) });
   });
 });
 
 describe('broadsheet issues schedule / unschedule', () => {
-  it('schedules at a time in the list\'s zone, moves it, unschedules it', async () => {
+  it("schedules at a time in the list's zone, moves it, unschedules it", async () => {
     const at = await cli(['issues', 'schedule', 'future', '--list', 'ml-news', '--at', '2099-01-05T09:00']);
     expect(at).toMatchObject({ code: 0, out: 'scheduled ml-news/future for 2099-01-05 09:00 Asia/Shanghai (2099-01-05T01:00:00.000Z)' });
     const next = await cli(['issues', 'schedule', 'future', '--list', 'ml-news', '--next']);
@@ -128,7 +136,11 @@ describe('admin API: /api/v1/lists/:slug/issues/:issue/schedule', () => {
     const app = express();
     app.use(express.json());
     // The one admin check the app puts in front of /api/v1, then the schedule routes on their own clock.
-    app.use('/api/v1', requireAdminToken('admin-token-for-tests'), scheduleApi({ db: test.db, config: { sendBatchSize: 100 }, clock: () => new Date('2098-12-30T00:00:00Z') }));
+    app.use(
+      '/api/v1',
+      requireAdminToken('admin-token-for-tests'),
+      scheduleApi({ db: test.db, config: { sendBatchSize: 100 }, clock: () => new Date('2098-12-30T00:00:00Z') }),
+    );
     app.use(errorHandler());
     server = http.createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

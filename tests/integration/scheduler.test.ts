@@ -46,7 +46,15 @@ async function addIssue(issue: Issue, sendStatus?: 'done' | 'scheduled', at?: Da
   if (sendStatus) {
     await test.db
       .insertInto('sends')
-      .values({ issue_id: row.id, list_id: list.id, cadence: issue.kind === 'digest' ? 'monthly' : 'weekly', status: sendStatus, scheduled_at: at ?? null, started_at: sendStatus === 'done' ? at ?? null : null, batch_size: 100 })
+      .values({
+        issue_id: row.id,
+        list_id: list.id,
+        cadence: issue.kind === 'digest' ? 'monthly' : 'weekly',
+        status: sendStatus,
+        scheduled_at: at ?? null,
+        started_at: sendStatus === 'done' ? (at ?? null) : null,
+        batch_size: 100,
+      })
       .execute();
   }
   return row.id;
@@ -70,7 +78,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const queues of queuesOf.values()) {
-    await queues.queue('plan-send').obliterate({ force: true }).catch(() => undefined);
+    await queues
+      .queue('plan-send')
+      .obliterate({ force: true })
+      .catch(() => undefined);
     await queues.close();
   }
   await otherDb?.destroy();
@@ -95,7 +106,7 @@ beforeEach(async () => {
 describe('scheduling an issue', () => {
   const now = new Date('2026-03-25T12:00:00Z'); // a Wednesday, the week Berlin springs forward
 
-  it('--next takes the next free weekly slot, in the list\'s zone, and the next issue the week after', async () => {
+  it("--next takes the next free weekly slot, in the list's zone, and the next issue the week after", async () => {
     await addIssue(smallIssue('a', '2026-03-30'));
     await addIssue(smallIssue('b', '2026-04-06'));
     const a = await scheduleIssue(test.db, { list: list.slug, issue: 'a', when: { next: true }, now, batchSize: 100 });
@@ -105,7 +116,7 @@ describe('scheduling an issue', () => {
     expect(b.send.scheduled_at?.toISOString()).toBe('2026-04-06T07:00:00.000Z');
   });
 
-  it('--at takes an offset as given and a bare time in the list\'s zone; rescheduling moves it', async () => {
+  it("--at takes an offset as given and a bare time in the list's zone; rescheduling moves it", async () => {
     await addIssue(smallIssue('c', '2026-04-01'));
     const first = await scheduleIssue(test.db, { list: list.slug, issue: 'c', when: { at: '2026-04-01T10:00:00+00:00' }, now, batchSize: 100 });
     expect([first.send.scheduled_at?.toISOString(), first.rescheduled]).toEqual(['2026-04-01T10:00:00.000Z', false]);
@@ -132,7 +143,9 @@ describe('scheduling an issue', () => {
     const report = await tick(deps(test.db), new Date(send.scheduled_at!.getTime() + 1000));
     expect(report.started.map((s) => s.sendId)).toContain(send.id);
     await expect(unscheduleIssue(test.db, { list: list.slug, issue: 'e' })).rejects.toThrow(/planning already/);
-    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'e', when: { next: true }, now, batchSize: 100 })).rejects.toMatchObject({ code: 'conflict' });
+    await expect(scheduleIssue(test.db, { list: list.slug, issue: 'e', when: { next: true }, now, batchSize: 100 })).rejects.toMatchObject({
+      code: 'conflict',
+    });
   });
 });
 
@@ -160,7 +173,13 @@ describe('the scheduler tick', () => {
 
   it('two running schedulers (timers, injected clocks) start it once', async () => {
     await addIssue(smallIssue('t', '2026-03-30'));
-    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 't', when: { at: '2026-03-30T09:00' }, now: new Date('2026-03-25T12:00:00Z'), batchSize: 100 });
+    const { send } = await scheduleIssue(test.db, {
+      list: list.slug,
+      issue: 't',
+      when: { at: '2026-03-30T09:00' },
+      now: new Date('2026-03-25T12:00:00Z'),
+      batchSize: 100,
+    });
     let now = new Date('2026-03-30T06:59:00Z');
     const clock = () => now;
     const a = startScheduler(deps(test.db), { clock, intervalMs: 20 });
@@ -204,7 +223,13 @@ describe('the scheduler tick', () => {
 
   it('a flushed Redis loses no schedule: the schedule is the row', async () => {
     await addIssue(smallIssue('fl', '2026-03-30'));
-    const { send } = await scheduleIssue(test.db, { list: list.slug, issue: 'fl', when: { at: '2026-03-30T09:00' }, now: new Date('2026-03-25T12:00:00Z'), batchSize: 100 });
+    const { send } = await scheduleIssue(test.db, {
+      list: list.slug,
+      issue: 'fl',
+      when: { at: '2026-03-30T09:00' },
+      now: new Date('2026-03-25T12:00:00Z'),
+      batchSize: 100,
+    });
     const queues = deps(test.db).queues;
     // Everything this test's deployment has in Redis, gone (FLUSHALL, limited to our prefix:
     // the Redis is shared with other tests).
@@ -222,7 +247,7 @@ describe('monthly digests at the slot', () => {
   const feb = (slug: string, date: string, url: string) =>
     smallIssue(slug, date, { sections: [{ id: 'papers', title: 'Papers', items: [{ title: `Story ${slug}`, url }] }] });
 
-  it('at the monthly slot, generates the previous month\'s digest once from its sent weeklies', async () => {
+  it("at the monthly slot, generates the previous month's digest once from its sent weeklies", async () => {
     await addIssue(feb('f1', '2026-02-02', 'https://example.com/one'), 'done', new Date('2026-02-02T08:00:00Z'));
     await addIssue(feb('f2', '2026-02-09', 'https://example.com/one/'), 'done', new Date('2026-02-09T08:00:00Z'));
     await addIssue(feb('f3', '2026-02-16', 'https://example.com/two'), 'done', new Date('2026-02-16T08:00:00Z'));
@@ -251,7 +276,7 @@ describe('monthly digests at the slot', () => {
     expect(again.digests.find((d) => d.list === list.slug)?.outcome).toEqual({ kind: 'exists', slug: 'digest-2026-02' });
   });
 
-  it('sends the editor\'s imported digest of the month instead of generating one', async () => {
+  it("sends the editor's imported digest of the month instead of generating one", async () => {
     await addIssue(feb('g1', '2026-02-02', 'https://example.com/g'), 'done', new Date('2026-02-02T08:00:00Z'));
     await addIssue({ ...feb('curated-feb', '2026-02-28', 'https://example.com/curated'), kind: 'digest', covers: ['g1'] });
     const report = await tick(deps(test.db), new Date('2026-03-01T09:00:00Z'));
@@ -260,7 +285,7 @@ describe('monthly digests at the slot', () => {
     expect(await sendOf('digest-2026-02')).toBeUndefined();
   });
 
-  it('a slot past the month\'s end (31) fires on the last day of February', async () => {
+  it("a slot past the month's end (31) fires on the last day of February", async () => {
     await test.db.updateTable('lists').set({ monthly_slot: '31 09:00' }).where('id', '=', list.id).execute();
     await addIssue(feb('j1', '2026-01-05', 'https://example.com/jan'), 'done', new Date('2026-01-05T08:00:00Z'));
     // 28 February 2026 09:00 Berlin: the January digest (the slot of February covers January).

@@ -140,14 +140,21 @@ test('kill -9 of a worker, twice mid-send: duplicates within the stated bound, r
     for (const at of [200, 600]) {
       await waitForMessages(world, at);
       // Killed while it holds rows (not in the moment between two batch jobs).
-      while (!(await world.db.selectFrom('deliveries').select('id').where('status', '=', 'pending').where('leased_until', '>', new Date()).executeTakeFirst())) {
+      while (
+        !(await world.db.selectFrom('deliveries').select('id').where('status', '=', 'pending').where('leased_until', '>', new Date()).executeTakeFirst())
+      ) {
         await new Promise((r) => setTimeout(r, 5));
       }
       worker.kill('SIGKILL');
       await new Promise((r) => worker.once('exit', r));
       expect(world.smtp.messages().length).toBeLessThan(1200);
       // The rows the killed worker held: leased for 60 s from their claim.
-      const heldRows = await world.db.selectFrom('deliveries').select(['id', 'leased_until']).where('status', '=', 'pending').where('leased_until', '>', new Date()).execute();
+      const heldRows = await world.db
+        .selectFrom('deliveries')
+        .select(['id', 'leased_until'])
+        .where('status', '=', 'pending')
+        .where('leased_until', '>', new Date())
+        .execute();
       const held = heldRows.map((r) => r.id);
       expect(held.length).toBeGreaterThan(0);
       const leaseEnds = Math.min(...heldRows.map((r) => r.leased_until!.getTime()));

@@ -37,7 +37,15 @@ afterAll(async () => {
 });
 
 async function broadsheet(args: string[]) {
-  const env = { ...process.env, NODE_ENV: 'test', DATABASE_URL: world.test.url, REDIS_PREFIX: world.prefix, DATA_DIR: world.dataDir, PUBLIC_URL: world.config.publicUrl, SECRET_KEY: 'test-secret-key-for-links-0001' };
+  const env = {
+    ...process.env,
+    NODE_ENV: 'test',
+    DATABASE_URL: world.test.url,
+    REDIS_PREFIX: world.prefix,
+    DATA_DIR: world.dataDir,
+    PUBLIC_URL: world.config.publicUrl,
+    SECRET_KEY: 'test-secret-key-for-links-0001',
+  };
   try {
     const { stdout, stderr } = await run('node', [BIN, ...args], { env });
     return { code: 0, stdout, stderr };
@@ -100,9 +108,15 @@ test('admin API: import as JSON, send (once), status; the bounce webhook stops m
 
   const readers = await addSubscribers(world.db, world.list.id, 30, 'api');
   // A complaint before the send: that reader gets nothing.
-  const hook = await fetch(`${base}/webhooks/bounces?secret=${SECRET}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ type: 'complaint', email: readers[0] }) });
+  const hook = await fetch(`${base}/webhooks/bounces?secret=${SECRET}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'complaint', email: readers[0] }),
+  });
   expect(await hook.json()).toEqual({ received: 1, changed: 1 });
-  expect((await fetch(`${base}/webhooks/bounces?secret=wrong`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+  expect((await fetch(`${base}/webhooks/bounces?secret=wrong`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(
+    401,
+  );
 
   await world.db.updateTable('sends').set({ status: 'done' }).execute(); // the CLI test's send is over
   const send = await fetch(`${base}/api/v1/lists/ml-news/issues/api-week/send`, { method: 'POST', headers: auth });

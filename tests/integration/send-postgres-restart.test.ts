@@ -1,12 +1,4 @@
-import {
-  addSubscribers,
-  deliveryCounts,
-  importFixture,
-  receivedPerAddress,
-  startSend,
-  startSendWorld,
-  waitForSendStatus,
-} from '../helpers/send-world';
+import { addSubscribers, deliveryCounts, importFixture, receivedPerAddress, startSend, startSendWorld, waitForSendStatus } from '../helpers/send-world';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres';
 
 /**

@@ -98,7 +98,14 @@ test('the whole path: subscribe → email → link → active → preferences �
   expect(res.status).toBe(200);
   expect(await res.text()).toContain('Check your inbox');
   const pending = (await subscriptionOf(email))!;
-  expect(pending).toMatchObject({ status: 'pending', cadence: 'weekly', consent_source: 'form', consent_ip: '127.0.0.1', consent_user_agent: BROWSER_UA, name: 'Ada <Lovelace>' });
+  expect(pending).toMatchObject({
+    status: 'pending',
+    cadence: 'weekly',
+    consent_source: 'form',
+    consent_ip: '127.0.0.1',
+    consent_user_agent: BROWSER_UA,
+    name: 'Ada <Lovelace>',
+  });
   expect(pending.confirmed_at).toBeNull();
 
   // The confirmation email: MJML HTML and text, a link that names no address.
@@ -141,7 +148,10 @@ test('the whole path: subscribe → email → link → active → preferences �
   const welcomeParsed = await parseMail(welcome);
   const unsubscribeLink = await linkIn(welcome, 'unsubscribe');
   const preferencesLink = await linkIn(welcome, 'preferences');
-  const rawHeaders = welcome.raw.toString().split('\r\n\r\n')[0]!.replace(/\r\n[ \t]+/g, ' ');
+  const rawHeaders = welcome.raw
+    .toString()
+    .split('\r\n\r\n')[0]!
+    .replace(/\r\n[ \t]+/g, ' ');
   expect(rawHeaders).toContain(`List-Unsubscribe: <${unsubscribeLink}>`);
   expect(rawHeaders).toContain('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
   expect(welcomeParsed.html).toContain(`href="${preferencesLink}"`);
@@ -211,7 +221,10 @@ test('the whole path: subscribe → email → link → active → preferences �
   expect(gone.status).toBe('unsubscribed');
   expect(gone.unsubscribed_at).toBeInstanceOf(Date);
   // Replayed: still 200, nothing more happens.
-  expect((await fetch(unsubscribeLink, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(200);
+  expect(
+    (await fetch(unsubscribeLink, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } }))
+      .status,
+  ).toBe(200);
   const types = await typesOf(active.id);
   expect(types.filter((t) => t === 'unsubscribed')).toHaveLength(1);
   expect(types).toEqual(['subscribed', 'confirmation_sent', 'confirmed', 'preferences_changed', 'paused', 'resumed', 'exported', 'unsubscribed']);
@@ -246,7 +259,11 @@ test('the unsubscribe page shows one button; only its POST unsubscribes', async 
 test('subscribing again after unsubscribing needs a new double opt-in; the old link is refused', async () => {
   const email = address('rejoin');
   const { id, confirm: oldLink } = await activeSubscriber(email);
-  await fetch(`${app.baseUrl}/unsubscribe/${signToken(app.config.secretKeys, 'unsubscribe', id)}`, { method: 'POST', body: 'List-Unsubscribe=One-Click', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  await fetch(`${app.baseUrl}/unsubscribe/${signToken(app.config.secretKeys, 'unsubscribe', id)}`, {
+    method: 'POST',
+    body: 'List-Unsubscribe=One-Click',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   expect((await subscriptionOf(email))!.status).toBe('unsubscribed');
 
   const res = await postForm(subscribeUrl(), { email, cadence: 'monthly' }, { 'user-agent': 'second-visit' });
@@ -302,7 +319,13 @@ test('JSON subscribe: consent source "api", cadence kept; bad input gets a 400 w
   const email = address('api');
   const ok = await postJson(subscribeUrl(), { email, name: 'Grace', cadence: 'monthly' }, { 'user-agent': 'curl/8' });
   expect(ok.status).toBe(202);
-  expect(await subscriptionOf(email)).toMatchObject({ status: 'pending', cadence: 'monthly', consent_source: 'api', consent_user_agent: 'curl/8', name: 'Grace' });
+  expect(await subscriptionOf(email)).toMatchObject({
+    status: 'pending',
+    cadence: 'monthly',
+    consent_source: 'api',
+    consent_user_agent: 'curl/8',
+    name: 'Grace',
+  });
 
   for (const [body, field] of [
     [{ email: 'not-an-address' }, 'email'],
@@ -359,8 +382,15 @@ describe('links that are wrong', () => {
     const flipped = good.slice(0, -5) + (good.at(-5) === 'A' ? 'B' : 'A') + good.slice(-4);
     const foreign = signToken(['some-other-installation-key'], 'unsubscribe', id);
     for (const bad of [flipped, good.slice(0, -3), good.slice(0, 30), foreign, 'nonsense', 'unsubscribe.x.0.y']) {
-      for (const [method, body] of [['GET', undefined], ['POST', 'List-Unsubscribe=One-Click']] as const) {
-        const res = await fetch(`${app.baseUrl}/unsubscribe/${bad}`, { method, body, headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' } });
+      for (const [method, body] of [
+        ['GET', undefined],
+        ['POST', 'List-Unsubscribe=One-Click'],
+      ] as const) {
+        const res = await fetch(`${app.baseUrl}/unsubscribe/${bad}`, {
+          method,
+          body,
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        });
         expect(res.status).toBe(400);
         const text = await res.text();
         expect(text).toContain('This link isn’t valid');
@@ -470,7 +500,13 @@ test('delete me: asks first, then erases the person and keeps only a hash of the
   expect(done.status).toBe(200);
   expect(await done.text()).toContain('Your data is deleted');
   expect(await subscriptionOf(email)).toBeUndefined();
-  expect(await app.test.db.selectFrom('subscribers').where(sql<string>`lower(email)`, '=', email).selectAll().executeTakeFirst()).toBeUndefined();
+  expect(
+    await app.test.db
+      .selectFrom('subscribers')
+      .where(sql<string>`lower(email)`, '=', email)
+      .selectAll()
+      .executeTakeFirst(),
+  ).toBeUndefined();
   expect(await app.test.db.selectFrom('subscription_events').where('subscription_id', '=', id).selectAll().execute()).toEqual([]);
   expect(await app.test.db.selectFrom('forgotten_emails').where('email_hash', '=', emailHash(email)).selectAll().executeTakeFirst()).toBeDefined();
 

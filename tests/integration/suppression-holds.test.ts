@@ -113,7 +113,9 @@ test.each(['complained', 'bounced', 'unsubscribed'] as const)(
       expect(await page.text()).toContain('Confirm');
       expect((await fetch(link, { method: 'POST' })).status).toBe(200);
       expect(await subscriptionOf(email)).toMatchObject({ status: 'active', cadence: 'monthly', consent_user_agent: 'hostile-poster' });
-      expect(await app.test.db.selectFrom('subscription_requests').select('subscription_id').where('subscription_id', '=', id).executeTakeFirst()).toBeUndefined();
+      expect(
+        await app.test.db.selectFrom('subscription_requests').select('subscription_id').where('subscription_id', '=', id).executeTakeFirst(),
+      ).toBeUndefined();
     }
   },
 );

@@ -41,7 +41,12 @@ beforeAll(async () => {
 /** Waits for one issue's send to be done (the world's helper looks at the only send). */
 async function waitUntilSent(slug: string): Promise<void> {
   await eventually(async () => {
-    const row = await world.db.selectFrom('sends').innerJoin('issues', 'issues.id', 'sends.issue_id').select('sends.status').where('issues.slug', '=', slug).executeTakeFirst();
+    const row = await world.db
+      .selectFrom('sends')
+      .innerJoin('issues', 'issues.id', 'sends.issue_id')
+      .select('sends.status')
+      .where('issues.slug', '=', slug)
+      .executeTakeFirst();
     return row?.status === 'done';
   }, 60_000);
 }
@@ -58,7 +63,10 @@ test('a digest email names only the sent weeklies it covers: no draft, scheduled
   await insertIssue(world.db, world.list.id, smallIssue('w-draft', '2021-02-08', { title: 'Secret draft' }), 'draft');
   await insertIssue(world.db, world.list.id, smallIssue('w-sched', '2021-02-15', { title: 'Secret scheduled' }), 'scheduled');
   await insertIssue(world.db, world.list.id, smallIssue('w-cancel', '2021-02-22', { title: 'Secret cancelled' }), 'cancelled');
-  const digest = { ...smallIssue('digest-2021-02', '2021-02-28', { kind: 'digest', title: 'February digest' }), covers: ['w-sent', 'w-draft', 'w-sched', 'w-cancel'] };
+  const digest = {
+    ...smallIssue('digest-2021-02', '2021-02-28', { kind: 'digest', title: 'February digest' }),
+    covers: ['w-sent', 'w-draft', 'w-sched', 'w-cancel'],
+  };
   await importIssue(world.db, { list: world.list, issue: digest, baseDir: world.dataDir, dataDir: world.dataDir });
   await startSend(world, 'digest-2021-02');
   await waitUntilSent('digest-2021-02');

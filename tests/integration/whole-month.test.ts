@@ -19,11 +19,43 @@ import { afterTicks, eventually } from '../helpers/eventually';
 jest.setTimeout(120_000);
 
 const WEEKS: Array<{ slug: string; date: string; slot: string; stories: Array<[title: string, url: string]> }> = [
-  { slug: 'w1', date: '2021-02-01', slot: '2021-02-01T08:00:00Z', stories: [['DALL·E', 'https://openai.com/dall-e'], ['NFNet', 'https://arxiv.org/abs/2102.06171']] },
-  { slug: 'w2', date: '2021-02-08', slot: '2021-02-08T08:00:00Z', stories: [['ResNet50 at Microsoft', 'https://example.com/resnet'], ['UniT', 'https://arxiv.org/abs/2102.10772']] },
+  {
+    slug: 'w1',
+    date: '2021-02-01',
+    slot: '2021-02-01T08:00:00Z',
+    stories: [
+      ['DALL·E', 'https://openai.com/dall-e'],
+      ['NFNet', 'https://arxiv.org/abs/2102.06171'],
+    ],
+  },
+  {
+    slug: 'w2',
+    date: '2021-02-08',
+    slot: '2021-02-08T08:00:00Z',
+    stories: [
+      ['ResNet50 at Microsoft', 'https://example.com/resnet'],
+      ['UniT', 'https://arxiv.org/abs/2102.10772'],
+    ],
+  },
   // Week 3 runs the DALL·E story again, updated, under another spelling of its URL.
-  { slug: 'w3', date: '2021-02-15', slot: '2021-02-15T08:00:00Z', stories: [['DALL·E, the paper', 'https://openai.com/dall-e/#paper'], ['TimeSformer', 'https://arxiv.org/abs/2102.05095']] },
-  { slug: 'w4', date: '2021-02-22', slot: '2021-02-22T08:00:00Z', stories: [['TransGAN', 'https://arxiv.org/abs/2102.07074'], ['UniT', 'https://arxiv.org/abs/2102.10772']] },
+  {
+    slug: 'w3',
+    date: '2021-02-15',
+    slot: '2021-02-15T08:00:00Z',
+    stories: [
+      ['DALL·E, the paper', 'https://openai.com/dall-e/#paper'],
+      ['TimeSformer', 'https://arxiv.org/abs/2102.05095'],
+    ],
+  },
+  {
+    slug: 'w4',
+    date: '2021-02-22',
+    slot: '2021-02-22T08:00:00Z',
+    stories: [
+      ['TransGAN', 'https://arxiv.org/abs/2102.07074'],
+      ['UniT', 'https://arxiv.org/abs/2102.10772'],
+    ],
+  },
 ];
 
 function weekly(w: (typeof WEEKS)[number]): Issue {
@@ -51,7 +83,7 @@ describe('a whole month: four weeklies, one digest, a cadence switch', () => {
       .set({ timezone: 'Europe/Berlin', weekly_slot: 'mon 09:00', monthly_slot: '1 09:00' })
       .where('id', '=', world.list.id)
       .execute();
-    world.list = (await world.db.selectFrom('lists').selectAll().where('id', '=', world.list.id).executeTakeFirstOrThrow());
+    world.list = await world.db.selectFrom('lists').selectAll().where('id', '=', world.list.id).executeTakeFirstOrThrow();
   });
 
   afterAll(async () => {
@@ -60,14 +92,22 @@ describe('a whole month: four weeklies, one digest, a cadence switch', () => {
   });
 
   async function sendOf(slug: string) {
-    return world.db.selectFrom('sends').innerJoin('issues', 'issues.id', 'sends.issue_id').selectAll('sends').where('issues.slug', '=', slug).executeTakeFirst();
+    return world.db
+      .selectFrom('sends')
+      .innerJoin('issues', 'issues.id', 'sends.issue_id')
+      .selectAll('sends')
+      .where('issues.slug', '=', slug)
+      .executeTakeFirst();
   }
 
   async function waitDone(slug: string) {
-    return eventually(async () => {
-      const send = await sendOf(slug);
-      return send?.status === 'done' && send;
-    }, { timeoutMs: 60_000, what: `send of ${slug} done` });
+    return eventually(
+      async () => {
+        const send = await sendOf(slug);
+        return send?.status === 'done' && send;
+      },
+      { timeoutMs: 60_000, what: `send of ${slug} done` },
+    );
   }
 
   test('everyone gets what their cadence promises, once', async () => {

@@ -26,7 +26,11 @@ interface Stage {
 
 /** The Dockerfile's stages: FROM … AS name, WORKDIR, COPY, RUN, ENV and USER; continuation lines joined. */
 function parseDockerfile(text: string): Stage[] {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: Stage[] = [];
   for (const line of lines) {
     const [instruction, ...rest] = line.split(/\s+/);
@@ -92,7 +96,10 @@ describe('the Dockerfile, reproduced without Docker', () => {
               const fromDir = step.from ? dirs.get(step.from) : ROOT;
               if (!fromDir) throw new Error(`COPY --from=${step.from}: no such stage`);
               const src = step.from ? inStage(source, '/app', fromDir) : path.join(ROOT, source);
-              const dest = step.dest.endsWith('/') || step.sources.length > 1 ? path.join(inStage(step.dest, stage.workdir, dir), path.basename(source)) : inStage(step.dest, stage.workdir, dir);
+              const dest =
+                step.dest.endsWith('/') || step.sources.length > 1
+                  ? path.join(inStage(step.dest, stage.workdir, dir), path.basename(source))
+                  : inStage(step.dest, stage.workdir, dir);
               fs.cpSync(src, dest, { recursive: true });
             }
           } else if (stage.name !== 'runtime') {

@@ -73,7 +73,9 @@ describe('loadConfig', () => {
     const set = loadConfig({ CONFIRM_REMINDER_HOURS: '24', PENDING_EXPIRY_DAYS: '7' });
     expect([set.confirmReminderMs, set.pendingExpiryMs]).toEqual([24 * 3600_000, 7 * 24 * 3600_000]);
     expect(loadConfig({ CONFIRM_REMINDER_HOURS: '0' }).confirmReminderMs).toBe(0);
-    expect(() => loadConfig({ CONFIRM_REMINDER_HOURS: '72', PENDING_EXPIRY_DAYS: '2' })).toThrow(/CONFIRM_REMINDER_HOURS must be shorter than PENDING_EXPIRY_DAYS/);
+    expect(() => loadConfig({ CONFIRM_REMINDER_HOURS: '72', PENDING_EXPIRY_DAYS: '2' })).toThrow(
+      /CONFIRM_REMINDER_HOURS must be shorter than PENDING_EXPIRY_DAYS/,
+    );
     expect(() => loadConfig({ PENDING_EXPIRY_DAYS: '0' })).toThrow(/PENDING_EXPIRY_DAYS must be a whole number of at least 1, got "0"/);
   });
 

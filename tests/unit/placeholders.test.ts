@@ -13,7 +13,9 @@ describe('fill', () => {
   });
 
   it('throws on a hole without a value when asked to, naming the template', () => {
-    expect(() => fill('{{list}} {{url}}', { list: 'x' }, { syntax: 'hole', missing: 'throw', source: 'emails/x.mjml' })).toThrow(/emails\/x\.mjml: no value for \{\{url\}\}/);
+    expect(() => fill('{{list}} {{url}}', { list: 'x' }, { syntax: 'hole', missing: 'throw', source: 'emails/x.mjml' })).toThrow(
+      /emails\/x\.mjml: no value for \{\{url\}\}/,
+    );
   });
 
   it('takes catalogue keys with dots as hole names, and leaves {name} alone in a template', () => {

@@ -168,13 +168,7 @@ const BATCH_SETTINGS = "SET LOCAL synchronous_commit = off; SET LOCAL jit = off;
  * addresses and new addresses, commit): the same thread that waits for their answers parses
  * the next batch, and every answer waits for it to yield.
  */
-export async function writeBatch(
-  client: PoolClient,
-  listId: string,
-  batch: StagedBatch,
-  report: ImportReport,
-  analyze: boolean,
-): Promise<string[]> {
+export async function writeBatch(client: PoolClient, listId: string, batch: StagedBatch, report: ImportReport, analyze: boolean): Promise<string[]> {
   await client.query(`BEGIN; ${BATCH_SETTINGS}`);
   try {
     await copyText(client, 'import_rows (line, email, name, cadence, wanted, hash, subscriber_id, subscription_id, new_status, new_cadence)', batch.text());
@@ -236,7 +230,12 @@ async function apply(client: PoolClient, listId: string, size: number, report: I
          FROM n ORDER BY subscription_id)
        SELECT count(*)::int AS imported, coalesce(array_agg(subscription_id) FILTER (WHERE status = 'pending'), '{}') AS pending FROM n`,
     ].join(';\n'),
-  )) as unknown as [unknown, QueryResult<{ line: number; email: string; first: number }>, QueryResult<{ line: number }>, QueryResult<{ imported: number; pending: string[] }>];
+  )) as unknown as [
+    unknown,
+    QueryResult<{ line: number; email: string; first: number }>,
+    QueryResult<{ line: number }>,
+    QueryResult<{ imported: number; pending: string[] }>,
+  ];
   const [, dups, forgotten, created] = results;
   for (const d of dups.rows) noteBad(report, d.line, `duplicate of line ${d.first} (${shown(d.email)})`);
   for (const f of forgotten.rows) noteSkipped(report, f.line, 'forgotten');
@@ -325,10 +324,10 @@ async function applyKnown(client: PoolClient, listId: string, report: ImportRepo
   }
 
   if (names.length > 0) {
-    await client.query(
-      `UPDATE subscribers p SET name = v.name FROM unnest($1::uuid[], $2::text[]) AS v(id, name) WHERE p.id = v.id AND p.name = ''`,
-      [names.map((n) => n.id), names.map((n) => n.name)],
-    );
+    await client.query(`UPDATE subscribers p SET name = v.name FROM unnest($1::uuid[], $2::text[]) AS v(id, name) WHERE p.id = v.id AND p.name = ''`, [
+      names.map((n) => n.id),
+      names.map((n) => n.name),
+    ]);
   }
 
   const pending: string[] = [];
@@ -336,7 +335,11 @@ async function applyKnown(client: PoolClient, listId: string, report: ImportRepo
     // Known subscribers new to this list, staged with their lines (import_new, keyed by
     // subscriber), so that their 'imported' events are written in the same statement by an
     // index lookup.
-    await copyText(client, 'import_new (subscriber_id, id, status, cadence, line)', inserts.map((i) => `${i.subscriberId}\t${i.id}\t${i.status}\t${i.cadence}\t${i.line}\n`).join(''));
+    await copyText(
+      client,
+      'import_new (subscriber_id, id, status, cadence, line)',
+      inserts.map((i) => `${i.subscriberId}\t${i.id}\t${i.status}\t${i.cadence}\t${i.line}\n`).join(''),
+    );
     const inserted = await client.query<{ id: string; subscriber_id: string; status: SubscriptionStatus }>(
       `WITH ins AS (
          INSERT INTO subscriptions (id, list_id, subscriber_id, status, cadence, consent_source, confirmed_at, unsubscribed_at)

@@ -80,13 +80,7 @@ class TooLarge extends Error {}
  * rest of the file unreadable ends it with `stopped` set, after the rows before it are stored.
  * The input is not destroyed when the import stops early (an HTTP request must still be answered).
  */
-export async function importSubscribers(
-  db: Db,
-  queues: Queues,
-  listSlug: string,
-  input: Readable,
-  options: ImportOptions = {},
-): Promise<ImportReport> {
+export async function importSubscribers(db: Db, queues: Queues, listSlug: string, input: Readable, options: ImportOptions = {}): Promise<ImportReport> {
   const list = await getListBySlug(db, listSlug);
   const confirmed = options.confirmed ?? false;
   const batchSize = options.batchSize ?? 5_000;

@@ -122,4 +122,3 @@ export function formatImportReport(report: ImportReport, source: string): string
   }
   return out;
 }
-

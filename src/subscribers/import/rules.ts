@@ -52,10 +52,7 @@ export function readHeader(fields: string[], line: number): Header {
     columns[known] = i;
   });
   if (columns.email === undefined) {
-    throw new AppError(
-      'invalid_input',
-      `missing header: line ${line} must name the columns, like "${COLUMNS.join(',')}" (found ${shown(fields.join(','))})`,
-    );
+    throw new AppError('invalid_input', `missing header: line ${line} must name the columns, like "${COLUMNS.join(',')}" (found ${shown(fields.join(','))})`);
   }
   return { columns, length: fields.length, ignored };
 }

@@ -15,7 +15,13 @@ const golden = loadGolden();
 const PUBLIC = 'http://localhost:3000';
 const PREFS = `${PUBLIC}/preferences/pref-token-of-anna-0123456789`;
 const UNSUB = `${PUBLIC}/unsubscribe/unsub-token-of-anna-0123456789`;
-const list = { slug: 'ml-news', name: '机器学习月报', language: 'zh-CN', contact: 'Broadsheet · 1 Example Street · Berlin', description: '每月一封：**机器学习**领域值得读的论文。' };
+const list = {
+  slug: 'ml-news',
+  name: '机器学习月报',
+  language: 'zh-CN',
+  contact: 'Broadsheet · 1 Example Street · Berlin',
+  description: '每月一封：**机器学习**领域值得读的论文。',
+};
 
 /** The personal lines and links of the email, in the issue's language. */
 function personalBits(lang: 'zh-CN' | 'en', listName: string) {
@@ -34,7 +40,12 @@ async function emailFor(issue: Issue, ctx = goldenContext(issue)): Promise<strin
 
 /** The text of every link, tags stripped and spaces collapsed. */
 function linkTexts(html: string): string[] {
-  return [...html.matchAll(/<a\b[^>]*>([\s\S]*?)<\/a>/g)].map((m) => m[1]!.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim());
+  return [...html.matchAll(/<a\b[^>]*>([\s\S]*?)<\/a>/g)].map((m) =>
+    m[1]!
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim(),
+  );
 }
 
 describe('the email keeps what is personal', () => {
@@ -70,7 +81,9 @@ describe('the web version, for a visitor', () => {
   it('shows the whole issue, then a clear subscribe call with the form, and a forward link named by the title', () => {
     for (const section of golden.sections) expect(page).toContain(section.title);
     expect(page).toContain(t('zh-CN', 'web.subscribe.title', { list: '机器学习月报' }));
-    expect(page).toMatch(/<section id="subscribe"[\s\S]*<form method="post" action="\/lists\/ml-news\/subscribe">[\s\S]*name="email"[\s\S]*name="cadence" value="monthly"/);
+    expect(page).toMatch(
+      /<section id="subscribe"[\s\S]*<form method="post" action="\/lists\/ml-news\/subscribe">[\s\S]*name="email"[\s\S]*name="cadence" value="monthly"/,
+    );
     // The list's description, rendered from its Markdown.
     expect(page).toContain('<strong>机器学习</strong>');
     const forward = /<aside aria-labelledby="forward-title"[\s\S]*?<\/aside>/.exec(page)![0];
@@ -93,7 +106,9 @@ describe('the web version, for a visitor', () => {
     expect(meta('og:locale')).toBe('zh_CN');
     expect(meta('twitter:card')).toBe('summary_large_image');
     expect(meta('twitter:image')).toBe(meta('og:image'));
-    expect(page).toMatch(/<head>[\s\S]*<link rel="alternate" type="application\/atom\+xml" title="机器学习月报" href="http:\/\/localhost:3000\/lists\/ml-news\/feed.xml">[\s\S]*<\/head>/);
+    expect(page).toMatch(
+      /<head>[\s\S]*<link rel="alternate" type="application\/atom\+xml" title="机器学习月报" href="http:\/\/localhost:3000\/lists\/ml-news\/feed.xml">[\s\S]*<\/head>/,
+    );
   });
 });
 

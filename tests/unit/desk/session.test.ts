@@ -31,7 +31,7 @@ test('a cookie is read by its exact name', () => {
   expect(readCookie(fakeReq(false), 'broadsheet_desk')).toBeUndefined();
 });
 
-test("a CSRF token belongs to one session and one key, and anything else is refused", () => {
+test('a CSRF token belongs to one session and one key, and anything else is refused', () => {
   const keys = ['k'.repeat(32)];
   const token = csrfToken(keys, 'session-1');
   expect(csrfMatches(keys, 'session-1', token)).toBe(true);

@@ -35,7 +35,8 @@ async function render(issue: Issue, overrides: Partial<RenderContext> = {}): Pro
 }
 
 const imgTags = (html: string) => html.match(/<img\b[^>]*>/g) ?? [];
-const h2s = (html: string) => [...html.matchAll(/<h2 id="s-[^"]*"[^>]*>(.*?)<\/h2>/g)].map((m) => (m[1] as string).replace(/<[^>]+>/g, '').replace(/&nbsp;/g, ' '));
+const h2s = (html: string) =>
+  [...html.matchAll(/<h2 id="s-[^"]*"[^>]*>(.*?)<\/h2>/g)].map((m) => (m[1] as string).replace(/<[^>]+>/g, '').replace(/&nbsp;/g, ' '));
 
 describe('1. sections the editor numbered are not numbered again', () => {
   it('knows a numbered title when it sees one', () => {
@@ -133,7 +134,12 @@ describe('4. images keep their own size and aspect ratio', () => {
       const checked = await validateIssueFile(path.join(dir, 'issue.json'));
       expect(checked).toEqual({
         ok: false,
-        problems: [{ pointer: '/sections/0/items/1/image/src', message: 'images/badge.png is not an image file that can be read (PNG, JPEG, GIF, WebP or SVG with a size)' }],
+        problems: [
+          {
+            pointer: '/sections/0/items/1/image/src',
+            message: 'images/badge.png is not an image file that can be read (PNG, JPEG, GIF, WebP or SVG with a size)',
+          },
+        ],
       });
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
@@ -173,7 +179,10 @@ describe('5. the plain-text part', () => {
   // A line may only pass 78 columns when it is one URL (a numbered reference or a footer link).
   const URL_LINE = /^(\[\d+\] )?(https?|mailto):\S+$/;
 
-  for (const [name, load] of [['golden', loadGolden], ['digest', loadDigest]] as const) {
+  for (const [name, load] of [
+    ['golden', loadGolden],
+    ['digest', loadDigest],
+  ] as const) {
     it(`wraps the ${name} issue's prose at 78 columns, counting wide characters as two`, async () => {
       const { text } = await render(load());
       const lines = text.split('\n');
@@ -208,7 +217,9 @@ describe('5. the plain-text part', () => {
 
   it('separates a list from what follows with a blank line', async () => {
     const { text } = await render(loadDigest());
-    expect(text).toMatch(/\n- image classification\n- text classification\n- tabular data\n\n\[\d+\] https:\/\/github\.com\/PyTorchLightning\/lightning-flash\n/);
+    expect(text).toMatch(
+      /\n- image classification\n- text classification\n- tabular data\n\n\[\d+\] https:\/\/github\.com\/PyTorchLightning\/lightning-flash\n/,
+    );
   });
 
   it('breaks CJK text between characters, never before closing punctuation', async () => {
@@ -249,7 +260,8 @@ describe('6. smaller points', () => {
 
   it('names the CJK faces of the design spec, the issue\u2019s own script first', async () => {
     const zh = (await render(loadGolden())).html;
-    for (const face of ['Helvetica Neue', 'Hiragino Sans GB', 'PingFang SC', 'PingFang TC', 'Microsoft JhengHei', 'Hiragino Sans', 'Yu Gothic']) expect(zh).toContain(face);
+    for (const face of ['Helvetica Neue', 'Hiragino Sans GB', 'PingFang SC', 'PingFang TC', 'Microsoft JhengHei', 'Hiragino Sans', 'Yu Gothic'])
+      expect(zh).toContain(face);
     expect(zh.indexOf('PingFang SC')).toBeLessThan(zh.indexOf('PingFang TC'));
     const ja = (await render({ ...loadGolden(), language: 'ja' })).html;
     expect(ja.indexOf('Hiragino Sans')).toBeLessThan(ja.indexOf('PingFang SC'));
@@ -290,7 +302,10 @@ describe('issue 7: a digest reads as a digest', () => {
 });
 
 describe('issue 7: every email links to its web version', () => {
-  for (const [name, load] of [['golden', loadGolden], ['digest', loadDigest]] as const) {
+  for (const [name, load] of [
+    ['golden', loadGolden],
+    ['digest', loadDigest],
+  ] as const) {
     it(`${name}: in the header and footer of the HTML, and in the text part`, async () => {
       const issue = load();
       const { html, text } = await render(issue);

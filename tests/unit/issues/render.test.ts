@@ -84,7 +84,9 @@ describe('renderIssue', () => {
     delete issue.preheader;
     const r = await renderIssue(issue, context(), templates);
     expect(r.subject).toBe(issue.title);
-    expect(r.preheader).toBe('What caught our eye this week. The original post has more. Four sections follow: - features - use cases - papers - odds and ends');
+    expect(r.preheader).toBe(
+      'What caught our eye this week. The original post has more. Four sections follow: - features - use cases - papers - odds and ends',
+    );
   });
 
   it('is deterministic', async () => {
@@ -96,7 +98,9 @@ describe('renderIssue', () => {
     expect(rendered.html.match(/<h1\b/g)).toHaveLength(1);
     expect(rendered.html).toMatch(/<h1[^>]*>Machine learning, week 9<\/h1>/);
     expect(rendered.html).toMatch(/<h2 id="s-papers"[^>]*><span[^>]*>03<\/span>&nbsp; Papers<\/h2>/);
-    expect(rendered.html).toMatch(/<h3[^>]*><a href="https:\/\/arxiv\.org\/abs\/2102\.12092\?utm_campaign=news&amp;utm_medium=email"[^>]*>The DALL-E paper is out<\/a><\/h3>/);
+    expect(rendered.html).toMatch(
+      /<h3[^>]*><a href="https:\/\/arxiv\.org\/abs\/2102\.12092\?utm_campaign=news&amp;utm_medium=email"[^>]*>The DALL-E paper is out<\/a><\/h3>/,
+    );
   });
 
   it('sets lang and dir from the issue language, else the list language', async () => {
@@ -199,7 +203,12 @@ describe('renderIssue', () => {
   it('builds the text part from the issue: headings underlined to display width, every URL', () => {
     const { text } = filled(rendered);
     expect(text).toContain('Machine learning, week 9\n========================\n');
-    for (const [n, title] of [[1, 'Features'], [2, 'Use cases'], [3, 'Papers'], [4, 'Odds and ends']] as const) {
+    for (const [n, title] of [
+      [1, 'Features'],
+      [2, 'Use cases'],
+      [3, 'Papers'],
+      [4, 'Odds and ends'],
+    ] as const) {
       expect(text).toContain(`${n}. ${title}\n${'-'.repeat(displayWidth(`${n}. ${title}`))}\n`);
     }
     const issue = fixture();

@@ -150,9 +150,7 @@ describe('validateIssue: schema rules', () => {
   });
 
   it('refuses a preheader with a newline', () => {
-    expect(problemsOf({ ...minimalIssue(), preheader: 'one\ntwo' })).toEqual([
-      { pointer: '/preheader', message: 'must be one line (no line breaks)' },
-    ]);
+    expect(problemsOf({ ...minimalIssue(), preheader: 'one\ntwo' })).toEqual([{ pointer: '/preheader', message: 'must be one line (no line breaks)' }]);
   });
 
   it('counts the subject in characters, not UTF-16 units: 200 emoji pass, 201 do not', () => {
@@ -170,9 +168,7 @@ describe('validateIssue: schema rules', () => {
   });
 
   it.each(['2021-02-30', '2023-02-29', '2021-13-01', '2021-2-3', '28.02.2021'])('refuses the date %j', (date) => {
-    expect(problemsOf({ ...minimalIssue(), date })).toEqual([
-      { pointer: '/date', message: 'must be a real calendar date, YYYY-MM-DD' },
-    ]);
+    expect(problemsOf({ ...minimalIssue(), date })).toEqual([{ pointer: '/date', message: 'must be a real calendar date, YYYY-MM-DD' }]);
   });
 
   it('accepts 29 February in a leap year', () => {
@@ -187,9 +183,7 @@ describe('validateIssue: schema rules', () => {
   });
 
   it('refuses an unknown kind', () => {
-    expect(problemsOf({ ...minimalIssue(), kind: 'daily' })).toEqual([
-      { pointer: '/kind', message: 'must be "weekly" or "digest"' },
-    ]);
+    expect(problemsOf({ ...minimalIssue(), kind: 'daily' })).toEqual([{ pointer: '/kind', message: 'must be "weekly" or "digest"' }]);
   });
 
   it('refuses a format other than 1', () => {
@@ -204,9 +198,7 @@ describe('validateIssue: schema rules', () => {
   });
 
   it('refuses empty sections and empty items', () => {
-    expect(problemsOf({ ...minimalIssue(), sections: [] })).toEqual([
-      { pointer: '/sections', message: 'must have at least one entry' },
-    ]);
+    expect(problemsOf({ ...minimalIssue(), sections: [] })).toEqual([{ pointer: '/sections', message: 'must have at least one entry' }]);
     const issue = minimalIssue();
     issue.sections[0].items = [];
     expect(problemsOf(issue)).toEqual([{ pointer: '/sections/0/items', message: 'must have at least one entry' }]);
@@ -301,9 +293,7 @@ describe('validateIssue: rules beyond the schema', () => {
     const issue = minimalIssue();
     const papers = issue.sections[0];
     issue.sections.push({ ...papers, id: 'news' }, { ...papers });
-    expect(problemsOf(issue)).toEqual([
-      { pointer: '/sections/2/id', message: 'duplicate section id "papers" (first used at /sections/0/id)' },
-    ]);
+    expect(problemsOf(issue)).toEqual([{ pointer: '/sections/2/id', message: 'duplicate section id "papers" (first used at /sections/0/id)' }]);
   });
 
   it('refuses a control character in a title', () => {
@@ -400,13 +390,11 @@ describe('parseIssueText', () => {
 });
 
 describe('validateIssueFile', () => {
-  it('checks relative images against the file\'s folder', async () => {
+  it("checks relative images against the file's folder", async () => {
     const result = await validateIssueFile(path.join(fixtures, 'with-image/issue.json'));
     expect(result).toEqual({
       ok: false,
-      problems: [
-        { pointer: '/sections/0/items/1/image/src', message: 'file not found: images/missing.png (relative to the issue file)' },
-      ],
+      problems: [{ pointer: '/sections/0/items/1/image/src', message: 'file not found: images/missing.png (relative to the issue file)' }],
     });
   });
 

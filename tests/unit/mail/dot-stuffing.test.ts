@@ -43,7 +43,10 @@ test('output and byte counts equal nodemailer’s own on 3,000 random messages s
   for (let seed = 1; seed <= 3000; seed++) {
     const chunks = randomMessage(seed);
     const [want, got] = await Promise.all([through(Pristine, chunks), through(Patched, chunks)]);
-    if (!got.out.equals(want.out)) throw new Error(`seed ${seed}: ${JSON.stringify(chunks.map((c) => c.toString('latin1')))} gave ${JSON.stringify(got.out.toString('latin1'))}, want ${JSON.stringify(want.out.toString('latin1'))}`);
+    if (!got.out.equals(want.out))
+      throw new Error(
+        `seed ${seed}: ${JSON.stringify(chunks.map((c) => c.toString('latin1')))} gave ${JSON.stringify(got.out.toString('latin1'))}, want ${JSON.stringify(want.out.toString('latin1'))}`,
+      );
     expect([got.inBytes, got.outBytes]).toEqual([want.inBytes, want.outBytes]);
   }
 });

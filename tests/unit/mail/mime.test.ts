@@ -22,7 +22,13 @@ test('a prebuilt message filled per recipient decodes to exactly the values, wha
   const text = `${m.ifFilled('name')}Hi ${m.token('name')},${m.endIf('name')}\n${longLine}\nUnsubscribe: ${m.token('unsubscribe_url')}\n`;
   const mime = template(html, text);
   const values = { name: 'Zoë <b>&"王"', preferences_url: 'https://p', unsubscribe_url: 'https://news.example.org/unsubscribe/a=b&c', web_url: 'https://w' };
-  const { raw, eightBit } = mime.build({ to: formatAddress('Zoë 王', 'zoe@example.org'), messageId: '<id@example.org>', date: new Date('2026-11-28T10:00:00Z'), values, headers: unsubscribeHeaders(values.unsubscribe_url, 'ML News <news@example.org>') });
+  const { raw, eightBit } = mime.build({
+    to: formatAddress('Zoë 王', 'zoe@example.org'),
+    messageId: '<id@example.org>',
+    date: new Date('2026-11-28T10:00:00Z'),
+    values,
+    headers: unsubscribeHeaders(values.unsubscribe_url, 'ML News <news@example.org>'),
+  });
 
   // A line of 1,100 octets cannot go as 8bit: both parts are 7-bit (base64 here, as the
   // long line is mostly CJK), lines within 78.
@@ -33,12 +39,16 @@ test('a prebuilt message filled per recipient decodes to exactly the values, wha
   const parsed = await simpleParser(raw);
   expect(parsed.subject).toBe('机器学习月报：2021 年 2 月 — a long subject that has to be folded over more than one header line');
   expect(parsed.text).toBe(`Hi Zoë <b>&"王",\n${longLine}\nUnsubscribe: https://news.example.org/unsubscribe/a=b&c\n`);
-  expect(parsed.html).toBe(`<p>Hi Zoë &lt;b&gt;&amp;&quot;王&quot;, ${longLine}</p><a href="https://news.example.org/unsubscribe/a=b&amp;c">leave</a>\n<p>end</p>`);
+  expect(parsed.html).toBe(
+    `<p>Hi Zoë &lt;b&gt;&amp;&quot;王&quot;, ${longLine}</p><a href="https://news.example.org/unsubscribe/a=b&amp;c">leave</a>\n<p>end</p>`,
+  );
   expect(parsed.to && 'value' in parsed.to ? parsed.to.value[0] : undefined).toEqual({ address: 'zoe@example.org', name: 'Zoë 王' });
   expect(parsed.messageId).toBe('<id@example.org>');
 
   // An empty name drops the conditional greeting in both parts.
-  const anonymous = await simpleParser(mime.build({ to: 'a@example.org', messageId: '<2@x>', date: new Date(), values: { ...values, name: '' }, headers: {} }).raw);
+  const anonymous = await simpleParser(
+    mime.build({ to: 'a@example.org', messageId: '<2@x>', date: new Date(), values: { ...values, name: '' }, headers: {} }).raw,
+  );
   expect(anonymous.text).toBe(`\n${longLine}\nUnsubscribe: https://news.example.org/unsubscribe/a=b&c\n`);
 });
 
@@ -112,13 +122,21 @@ test('a long name keeps the HTML part 8bit (no quoted-printable blow-up); only a
     const parsed = await simpleParser(raw);
     expect(parsed.text).toBe(`Hi ${name}\n`);
     // The comments that carry the line breaks are all the HTML gains: it renders the same.
-    expect(String(parsed.html).replace(/<!--\r?\n-->/g, '')).toBe(`<p>Hi ${name.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}</p>\n<a href="https://u">x</a>`);
+    expect(String(parsed.html).replace(/<!--\r?\n-->/g, '')).toBe(
+      `<p>Hi ${name.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}</p>\n<a href="https://u">x</a>`,
+    );
     expect(Buffer.byteLength(String(parsed.html))).toBeLessThan(Buffer.byteLength(name) * 6 + 200);
   }
   const short = mime.build({ to: 'a@example.org', messageId: '<r@x>', date: new Date(), values: { ...base, name: 'Ann' }, headers: {} });
   expect(short.raw.toString('latin1')).not.toContain('<!--');
   // A link too long for a line (not one Broadsheet makes) still gets the 7-bit form for the HTML.
-  const longLink = mime.build({ to: 'a@example.org', messageId: '<s@x>', date: new Date(), values: { ...base, name: 'Ann', unsubscribe_url: 'https://u/' + 'x'.repeat(1000) }, headers: {} });
+  const longLink = mime.build({
+    to: 'a@example.org',
+    messageId: '<s@x>',
+    date: new Date(),
+    values: { ...base, name: 'Ann', unsubscribe_url: 'https://u/' + 'x'.repeat(1000) },
+    headers: {},
+  });
   expect(longLink.eightBit).toBe(false);
   expect(String((await simpleParser(longLink.raw)).html)).toContain('x'.repeat(1000));
 });
@@ -154,7 +172,10 @@ test('HTML lines that start with a dot get a space first, so SMTP need not doubl
 });
 
 test('messages written into one MessageBuffer are the same bytes as fresh ones, in the same memory', () => {
-  const mime = template(`<p>Hi ${m.token('name')}</p>\n<a href="${m.token('unsubscribe_url')}">x</a>`, `Hi ${m.token('name')}\n${m.token('unsubscribe_url')}\n`);
+  const mime = template(
+    `<p>Hi ${m.token('name')}</p>\n<a href="${m.token('unsubscribe_url')}">x</a>`,
+    `Hi ${m.token('name')}\n${m.token('unsubscribe_url')}\n`,
+  );
   const date = new Date('2026-11-28T10:00:00Z');
   const recipient = (name: string) => ({
     to: `${name}@example.org`,

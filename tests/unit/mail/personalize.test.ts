@@ -18,9 +18,7 @@ describe('compilePersonalization', () => {
   it('fills every marker and lists the tokens used', () => {
     const p = compilePersonalization(TEMPLATE);
     expect(p.tokens).toEqual(['name', 'preferences_url', 'unsubscribe_url']);
-    expect(p.fill(VALUES, 'text')).toBe(
-      '<p>Hi Anna,</p><a href="https://example.org/p?t=1&u=2">prefs</a> <a href="https://example.org/u/abc">unsubscribe</a>',
-    );
+    expect(p.fill(VALUES, 'text')).toBe('<p>Hi Anna,</p><a href="https://example.org/p?t=1&u=2">prefs</a> <a href="https://example.org/u/abc">unsubscribe</a>');
   });
 
   it('escapes values in html mode', () => {

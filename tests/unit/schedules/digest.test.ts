@@ -19,18 +19,31 @@ const options = (over: Partial<DigestOptions['list']> = {}): DigestOptions => ({
 });
 
 const MONTH = [
-  weekly('w1', '2021-02-01', [
-    { id: 'papers', title: 'Papers', items: [item('DALL·E', 'https://openai.com/dall-e/'), item('NFNet v1', 'https://arxiv.org/abs/2102.06171')] },
-    { id: 'news', title: 'News', items: [item('Funding', 'https://example.com/funding')] },
-  ], { highlights: [{ title: 'Top', points: ['DALL·E is out'] }] }),
-  weekly('w2', '2021-02-08', [
-    { id: 'news', title: 'News of the week', items: [item('Chips', 'https://example.com/chips')] },
-    { id: 'tools', title: 'Tools', items: [item('A library', 'https://example.com/lib', { image: { src: 'images/lib.png', alt: 'logo' } })] },
-  ], { highlights: [{ title: 'Top', points: ['DALL·E is out', 'Chips are scarce'] }, { title: 'Quote', points: ['“Scale”'] }] }),
+  weekly(
+    'w1',
+    '2021-02-01',
+    [
+      { id: 'papers', title: 'Papers', items: [item('DALL·E', 'https://openai.com/dall-e/'), item('NFNet v1', 'https://arxiv.org/abs/2102.06171')] },
+      { id: 'news', title: 'News', items: [item('Funding', 'https://example.com/funding')] },
+    ],
+    { highlights: [{ title: 'Top', points: ['DALL·E is out'] }] },
+  ),
+  weekly(
+    'w2',
+    '2021-02-08',
+    [
+      { id: 'news', title: 'News of the week', items: [item('Chips', 'https://example.com/chips')] },
+      { id: 'tools', title: 'Tools', items: [item('A library', 'https://example.com/lib', { image: { src: 'images/lib.png', alt: 'logo' } })] },
+    ],
+    {
+      highlights: [
+        { title: 'Top', points: ['DALL·E is out', 'Chips are scarce'] },
+        { title: 'Quote', points: ['“Scale”'] },
+      ],
+    },
+  ),
   // Ran again, updated, and with a trailing slash and a fragment: the same story.
-  weekly('w3', '2021-02-15', [
-    { id: 'papers', title: 'Papers', items: [item('NFNet, updated', 'https://arxiv.org/abs/2102.06171/#v2')] },
-  ]),
+  weekly('w3', '2021-02-15', [{ id: 'papers', title: 'Papers', items: [item('NFNet, updated', 'https://arxiv.org/abs/2102.06171/#v2')] }]),
   // Another month: never in February's digest.
   weekly('m1', '2021-03-01', [{ id: 'papers', title: 'Papers', items: [item('March', 'https://example.com/march')] }]),
 ];
@@ -38,7 +51,7 @@ const MONTH = [
 describe('buildDigest', () => {
   const digest = buildDigest(MONTH, options())!;
 
-  it('covers the month\'s weeklies, oldest first (the email links each to its archive page)', () => {
+  it("covers the month's weeklies, oldest first (the email links each to its archive page)", () => {
     expect(digest.kind).toBe('digest');
     expect(digest.slug).toBe('digest-2021-02');
     expect(digest.date).toBe('2021-02-28');
@@ -84,7 +97,7 @@ describe('buildDigest', () => {
     expect(lib.image?.src).toBe('w2/images/lib.png');
   });
 
-  it('takes title and preheader from the list\'s templates, or says it in the list\'s language', () => {
+  it("takes title and preheader from the list's templates, or says it in the list's language", () => {
     expect(digest.title).toBe('ML News: the February 2021 digest');
     expect(digest.preheader).toBe('The 3 weekly issues of February 2021 in one email.');
     const custom = buildDigest(MONTH, options({ digest_title: '{month} at {list}', digest_preheader: '{count} weeks' }))!;

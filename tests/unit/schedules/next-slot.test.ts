@@ -97,7 +97,7 @@ describe('nextWeeklySlot in Asia/Shanghai (no daylight saving: +08:00 all year)'
 });
 
 describe('monthly slots', () => {
-  it('a day past the month\'s end means its last day: the 31st in February, April, and a leap year', () => {
+  it("a day past the month's end means its last day: the 31st in February, April, and a leap year", () => {
     const slot = { day: 31, hour: 9, minute: 0 };
     const zone = 'Europe/Berlin';
     let now = at('2026-01-31T08:00:00Z'); // exactly the January slot: the next is February's
@@ -116,7 +116,7 @@ describe('monthly slots', () => {
     expect(iso(nextMonthlySlot({ day: 30, hour: 9, minute: 0 }, 'Asia/Shanghai', at('2026-02-01T00:00:00Z')))).toBe('2026-02-28T01:00:00.000Z');
   });
 
-  it('the first of the month at 09:00, in the list\'s zone, across the year\'s turn', () => {
+  it("the first of the month at 09:00, in the list's zone, across the year's turn", () => {
     const slot = { day: 1, hour: 9, minute: 0 };
     expect(iso(nextMonthlySlot(slot, 'Asia/Shanghai', at('2026-12-15T00:00:00Z')))).toBe('2027-01-01T01:00:00.000Z');
     // 1 January 00:30 in Shanghai is still 31 December in UTC: the local date decides.
@@ -144,7 +144,7 @@ describe('parseScheduleTime', () => {
     expect(iso(parseScheduleTime('2026-12-07T09:00Z', 'Asia/Shanghai'))).toBe('2026-12-07T09:00:00.000Z');
   });
 
-  it('reads a time without offset in the list\'s zone', () => {
+  it("reads a time without offset in the list's zone", () => {
     expect(iso(parseScheduleTime('2026-12-07T09:00', 'Asia/Shanghai'))).toBe('2026-12-07T01:00:00.000Z');
     expect(iso(parseScheduleTime('2026-07-07 09:00', 'Europe/Berlin'))).toBe('2026-07-07T07:00:00.000Z');
     expect(iso(parseScheduleTime('2026-07-07T09:00:30', 'Europe/Berlin'))).toBe('2026-07-07T07:00:30.000Z');

@@ -42,7 +42,13 @@ function smtp(answer: (to: string) => Answer = () => 'ok', delayMs = 0) {
   return { mailer, sent, asked };
 }
 
-const config = loadConfig({ NODE_ENV: 'test', SEND_CONCURRENCY: '3', PUBLIC_URL: 'http://news.example.org', SEND_FLUSH_MS: '10', WORKER_HEARTBEAT_SECONDS: '1' });
+const config = loadConfig({
+  NODE_ENV: 'test',
+  SEND_CONCURRENCY: '3',
+  PUBLIC_URL: 'http://news.example.org',
+  SEND_FLUSH_MS: '10',
+  WORKER_HEARTBEAT_SECONDS: '1',
+});
 
 const requeued: { sendId: string; batch: number }[] = [];
 beforeEach(() => void requeued.splice(0));
@@ -203,7 +209,7 @@ test('leases: rows held by a live worker are left alone; rows of a worker that s
   expect(await store.unsentBatches(store.send, config.workerGoneAfterMs)).toEqual([]);
 });
 
-test("results the store cannot take (a database restart) are retried until written; the job does not end before, and nothing is sent twice", async () => {
+test('results the store cannot take (a database restart) are retried until written; the job does not end before, and nothing is sent twice', async () => {
   const store = new MemoryStore(issue, list);
   const readers = store.subscribe(12);
   store.plan(readers);
@@ -258,7 +264,12 @@ describe('the circuit breaker', () => {
   });
 
   test('a probe that goes through closes the circuit, queues every batch again and sends the rest at full speed', async () => {
-    const store = new MemoryStore(issue, list, { batch_size: 10, failing_since: new Date(Date.now() - 10_000), retry_at: new Date(Date.now() - 1), backoff_ms: 5000 });
+    const store = new MemoryStore(issue, list, {
+      batch_size: 10,
+      failing_since: new Date(Date.now() - 10_000),
+      retry_at: new Date(Date.now() - 1),
+      backoff_ms: 5000,
+    });
     store.plan(store.subscribe(30));
     const { mailer, sent } = smtp();
     const result = await sendBatch(deps(store, mailer), { sendId: 'send-1', batch: 1 });
@@ -269,7 +280,12 @@ describe('the circuit breaker', () => {
   });
 
   test('two jobs wake for the same probe: only one sends it', async () => {
-    const store = new MemoryStore(issue, list, { batch_size: 10, failing_since: new Date(Date.now() - 10_000), retry_at: new Date(Date.now() - 1), backoff_ms: 5000 });
+    const store = new MemoryStore(issue, list, {
+      batch_size: 10,
+      failing_since: new Date(Date.now() - 10_000),
+      retry_at: new Date(Date.now() - 1),
+      backoff_ms: 5000,
+    });
     store.plan(store.subscribe(20));
     const { mailer, asked } = smtp(() => ({ code: 451 }));
     const results = await Promise.allSettled([0, 1].map((batch) => sendBatch(deps(store, mailer), { sendId: 'send-1', batch })));

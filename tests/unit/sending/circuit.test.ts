@@ -36,10 +36,15 @@ test('each failed probe doubles the wait, up to 5 minutes; after an hour of noth
 
 test("what the editor reads: times in the list's zone", () => {
   expect(circuitView(closed, 'Asia/Shanghai')).toMatchObject({ state: 'closed', text: null });
-  const view = circuitView({ failing_since: t0, retry_at: at(4 * 60_000), backoff_ms: 240_000, last_error: '421 4.3.2 service not available' }, 'Europe/Berlin');
+  const view = circuitView(
+    { failing_since: t0, retry_at: at(4 * 60_000), backoff_ms: 240_000, last_error: '421 4.3.2 service not available' },
+    'Europe/Berlin',
+  );
   expect(view).toMatchObject({ state: 'waiting', failingSince: t0, nextTryAt: at(240_000) });
   expect(view.text).toBe('SMTP refusing since 10:02, next try 10:06 (421 4.3.2 service not available)');
-  expect(circuitView({ failing_since: t0, retry_at: at(0), backoff_ms: 0, last_error: null }, 'Asia/Shanghai').text).toBe('SMTP refusing since 17:02, next try 17:02');
+  expect(circuitView({ failing_since: t0, retry_at: at(0), backoff_ms: 0, last_error: null }, 'Asia/Shanghai').text).toBe(
+    'SMTP refusing since 17:02, next try 17:02',
+  );
 });
 
 test('SEND_GIVE_UP_AFTER and the breaker settings', () => {

@@ -28,8 +28,20 @@ function report(type: string, partType: string, fields: string[], cte = ''): Buf
 }
 
 test('DSNs: 5.x.x is hard, 4.x.x soft, 2.x.x and non-reports are nothing; the machine-readable part decides', () => {
-  const fields = (status: string) => ['Reporting-MTA: dns; mx', '', 'Final-Recipient: rfc822; a@example.org', 'Action: failed', `Status: ${status}`, 'Diagnostic-Code: smtp; 550 5.1.1', '  user unknown'];
-  expect(readReport(report('delivery-status', 'message/delivery-status', fields('5.1.1')))).toEqual({ kind: 'hard', status: '5.1.1', diagnostic: 'smtp; 550 5.1.1 user unknown' });
+  const fields = (status: string) => [
+    'Reporting-MTA: dns; mx',
+    '',
+    'Final-Recipient: rfc822; a@example.org',
+    'Action: failed',
+    `Status: ${status}`,
+    'Diagnostic-Code: smtp; 550 5.1.1',
+    '  user unknown',
+  ];
+  expect(readReport(report('delivery-status', 'message/delivery-status', fields('5.1.1')))).toEqual({
+    kind: 'hard',
+    status: '5.1.1',
+    diagnostic: 'smtp; 550 5.1.1 user unknown',
+  });
   expect(readReport(report('delivery-status', 'message/delivery-status', fields('4.2.2'), 'base64'))).toMatchObject({ kind: 'soft', status: '4.2.2' });
   expect(readReport(report('delivery-status', 'message/delivery-status', fields('2.0.0')))).toEqual({ kind: 'none' });
   expect(readReport(Buffer.from('Subject: Out of office\r\n\r\nStatus: 5.1.1\r\n'))).toEqual({ kind: 'none' });
@@ -37,7 +49,10 @@ test('DSNs: 5.x.x is hard, 4.x.x soft, 2.x.x and non-reports are nothing; the ma
 });
 
 test('ARF: abuse is a complaint, not-spam is not', () => {
-  expect(readReport(report('feedback-report', 'message/feedback-report', ['Feedback-Type: abuse', 'Version: 1']))).toEqual({ kind: 'complaint', feedbackType: 'abuse' });
+  expect(readReport(report('feedback-report', 'message/feedback-report', ['Feedback-Type: abuse', 'Version: 1']))).toEqual({
+    kind: 'complaint',
+    feedbackType: 'abuse',
+  });
   expect(readReport(report('feedback-report', 'message/feedback-report', ['Feedback-Type: not-spam']))).toEqual({ kind: 'none' });
 });
 
@@ -59,6 +74,12 @@ test('inbound addresses: signed, lower-case safe, expiring for bounces, refused 
   expect(parseInboundAddress(config, `unsubscribe+${unsubscribe}@bounces.example.org`)).toEqual({ kind: 'unsubscribe', subscriptionId: sub });
   // Another key, one changed character, or the old key after a rotation.
   expect(verifyMailToken(['another-secret-key-000000001'], 'unsubscribe', unsubscribe)).toEqual({ ok: false, reason: 'bad_signature' });
-  expect(verifyMailToken(keys, 'unsubscribe', unsubscribe.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')))).toEqual({ ok: false, reason: 'bad_signature' });
+  expect(
+    verifyMailToken(
+      keys,
+      'unsubscribe',
+      unsubscribe.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a')),
+    ),
+  ).toEqual({ ok: false, reason: 'bad_signature' });
   expect(verifyMailToken(['new-key-after-rotation-00001', ...keys], 'unsubscribe', unsubscribe)).toMatchObject({ ok: true });
 });

@@ -91,7 +91,16 @@ export class MemoryStore implements SendStore {
   }
 
   private newDelivery(subscriptionId: string): MemoryDelivery {
-    return { id: this.deliveries.length, send_id: this.send.id, subscription_id: subscriptionId, status: 'pending', leased_until: null, leased_by: null, attempts: 0, smtp_response: null };
+    return {
+      id: this.deliveries.length,
+      send_id: this.send.id,
+      subscription_id: subscriptionId,
+      status: 'pending',
+      leased_until: null,
+      leased_by: null,
+      attempts: 0,
+      smtp_response: null,
+    };
   }
 
   counts(): Record<string, number> {
@@ -179,7 +188,8 @@ export class MemoryStore implements SendStore {
   }
   async unsentBatches(send: Pick<Send, 'id' | 'batch_size'>, goneAfterMs = 15_000) {
     const batches = new Set<number>();
-    for (const d of this.deliveries) if (d.send_id === send.id && d.status === 'pending' && this.claimable(d, { goneAfterMs })) batches.add(Math.floor(d.id / send.batch_size));
+    for (const d of this.deliveries)
+      if (d.send_id === send.id && d.status === 'pending' && this.claimable(d, { goneAfterMs })) batches.add(Math.floor(d.id / send.batch_size));
     return [...batches].sort((a, b) => a - b).map((batch) => ({ sendId: send.id, batch }));
   }
   async finishSendIfDone(sendId: string) {

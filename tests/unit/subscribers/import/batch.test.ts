@@ -33,7 +33,11 @@ describe('stagingLine', () => {
     expect(fields).toHaveLength(10);
     expect(fields.slice(0, 6)).toEqual(['7', 'ada@example.com', 'Ada\\\\Lovelace\\tIII', '\\N', 'pending', 'h4sh']);
     expect(fields.slice(8)).toEqual(['pending', 'weekly']);
-    expect(stagingLine({ ...row, cadence: 'monthly' }, 'active', 'h').split('\t').slice(8)).toEqual(['active', 'monthly\n']);
+    expect(
+      stagingLine({ ...row, cadence: 'monthly' }, 'active', 'h')
+        .split('\t')
+        .slice(8),
+    ).toEqual(['active', 'monthly\n']);
   });
 
   it('gives each row two new UUIDv7 ids, every one distinct and in the order they were made', () => {
