@@ -13,7 +13,7 @@ import { getListBySlug } from '../lists/repository';
 import { nextFreeWeeklySlot, scheduleIssue, unscheduleIssue, type ScheduleWhen } from '../schedules/service';
 import { findSendOfIssue } from '../sending/control';
 import { sendAction, sendTest, type SendAction } from '../sending/editor';
-import { countRecipients } from '../sending/report';
+import { countRecipients } from '../sending/repository';
 import { coverTitles } from '../sending/repository';
 import { findSubscriberByEmail, findSubscription } from '../subscribers/repository';
 import { deskPage, postForm, table, textArea } from './layout';

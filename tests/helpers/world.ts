@@ -160,7 +160,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       welcome_email: o.welcome ?? false,
       contact: 'Example Press, 1 Main Street, Springfield',
     });
-  const first =
+  let first =
     options.list === false
       ? undefined
       : await createList(test.db, {
@@ -189,6 +189,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
     get list(): List {
       if (!first) throw new Error('this world was started with list: false; make one with createList');
       return first;
+    },
+    /** A test that changed the list's row puts the new one here. */
+    set list(changed: List) {
+      first = changed;
     },
     get baseUrl(): string {
       if (!baseUrl) throw new Error('this world has no app: start it with app: true');

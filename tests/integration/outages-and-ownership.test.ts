@@ -75,23 +75,29 @@ describe('Redis down', () => {
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    // Running (signal handlers in place) once it says so.
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      child.stdout!.on('data', (c: Buffer) => {
-        out += c;
-        if (out.includes('workers running')) resolve();
+    // Its end, whenever it comes (early: a crash).
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      // Running (signal handlers in place) once it says so.
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => {
+          out += c;
+          if (out.includes('workers running')) resolve();
+        });
+        void exited.then(() => reject(new Error(`worker exited early: ${out}`)));
       });
-      child.once('exit', () => reject(new Error(`worker exited early: ${out}`)));
-    });
-    await stopPrivateRedis(port);
-    const asked = Date.now();
-    child.kill('SIGTERM');
-    const code = await new Promise((r) => child.once('exit', r));
-    const took = Date.now() - asked;
-    await startPrivateRedis(port);
-    expect(code).toBe(0);
-    expect(took).toBeLessThan(15_000);
+      await stopPrivateRedis(port);
+      const asked = Date.now();
+      child.kill('SIGTERM');
+      const code = await exited;
+      const took = Date.now() - asked;
+      expect(code).toBe(0);
+      expect(took).toBeLessThan(15_000);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await startPrivateRedis(port);
+    }
   });
 });
 
