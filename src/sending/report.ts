@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { subscriptionTallies } from '../db/counters';
 import type { Db } from '../db/database';
 import type { Send } from '../db/schema';
 import { AppError } from '../errors';
@@ -198,17 +199,10 @@ export async function liveProgress(db: Db, sendId: string, timezone = 'UTC'): Pr
 
 /**
  * How many readers a send of this cadence would go to if it were planned now: the same rows
- * planning walks (active, not paused; the `subscriptions_sendable` index). Named in the desk's
- * "send now?" confirmation.
+ * planning walks (active, not paused), from the counters the database keeps. Named in the
+ * desk's "send now?" confirmation.
  */
 export async function countRecipients(db: Db, listId: string, cadence: Send['cadence']): Promise<number> {
-  const row = await db
-    .selectFrom('subscriptions')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('list_id', '=', listId)
-    .where('cadence', '=', cadence)
-    .where('status', '=', 'active')
-    .where('paused', '=', false)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+  const tallies = (await subscriptionTallies(db, [listId])).get(listId)!;
+  return tallies.filter((t) => t.status === 'active' && !t.paused && t.cadence === cadence).reduce((sum, t) => sum + t.n, 0);
 }
