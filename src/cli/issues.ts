@@ -1,4 +1,3 @@
-import { Presets, SingleBar } from 'cli-progress';
 import type { Connections } from '../connect';
 import { AppError } from '../errors';
 import { importIssue, listIssues, unsentCovers } from '../issues/repository';
@@ -7,6 +6,7 @@ import { getListBySlug } from '../lists/repository';
 import type { SendProgress } from '../sending/control';
 import { findListIssue, sendAction, sendTest, type SendAction } from '../sending/editor';
 import type { RegisterCommands } from './context';
+import { progressBar } from './progress';
 
 function describeProgress(p: SendProgress): string[] {
   const c = p.counts;
@@ -25,14 +25,14 @@ function formatSeconds(s: number): string {
   return s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
 }
 
+/** What the CLI says after an action (spelled out: `${action}d` once printed "canceld"). */
+const DONE_WORD: Record<Exclude<SendAction, 'status'>, string> = { send: 'sending', pause: 'paused', resume: 'resumed', cancel: 'cancelled' };
+
 const FINAL = new Set(['done', 'cancelled', 'paused']);
 
 /** `--wait`: a progress bar with rate and ETA until the send is done (or paused, or cancelled). */
 async function waitForSend(deps: Connections, listSlug: string, issueSlug: string, err: (line: string) => void): Promise<SendProgress> {
-  const bar = new SingleBar(
-    { format: 'sending [{bar}] {percentage}% | {value}/{total} | {rate} msg/s | ETA {eta_formatted}', hideCursor: true, stream: process.stderr },
-    Presets.shades_classic,
-  );
+  const bar = progressBar('sending [{bar}] {percentage}% | {value}/{total} | {rate} msg/s | ETA {eta_formatted}');
   let started = false;
   for (;;) {
     const { list, issue } = await findListIssue(deps.db, listSlug, issueSlug);
@@ -112,7 +112,7 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
       await ctx.withConnection(async (deps) => {
         const { list, issue } = await findListIssue(deps.db, opts.list, slug);
         let progress = await sendAction(deps, issue, list, action, 'cli');
-        if (action !== 'status') ctx.out(`${action === 'send' ? 'sending' : `${action}d`}: ${issue.slug}`);
+        if (action !== 'status') ctx.out(`${DONE_WORD[action]}: ${issue.slug}`);
         if (opts.wait) progress = await waitForSend(deps, opts.list, slug, ctx.err);
         for (const line of describeProgress(progress)) ctx.out(line);
       });
