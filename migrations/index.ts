@@ -10,6 +10,7 @@ import * as sendSummaryLateBounces from './2026-12-06-30-02-send-summary-late-bo
 import * as listFrontDoor from './2026-12-06-60-list-front-door';
 import * as sendWorkersAndCircuit from './2026-12-06-20-01-send-workers-and-circuit';
 import * as editorsAndDeskEvents from './2026-12-06-40-01-editors-and-desk-events';
+import * as deskCounters from './2026-12-07-30-01-desk-counters';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so that the same code
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-06-40-01-editors-and-desk-events': editorsAndDeskEvents,
   '2026-12-06-50-subscriber-email-prefix': subscriberEmailPrefix,
   '2026-12-06-60-list-front-door': listFrontDoor,
+  '2026-12-07-30-01-desk-counters': deskCounters,
 };

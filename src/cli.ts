@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -31,6 +32,7 @@ class ExitCode extends Error {
 export function buildProgram(ctx: CliContext): Command {
   const program = new Command('broadsheet')
     .description('Self-hosted email newsletters: issues as JSON, responsive email, queued delivery.')
+    .version(packageVersion(), '-V, --version', 'print the version of Broadsheet')
     .showHelpAfterError()
     .exitOverride();
 
@@ -113,6 +115,36 @@ export function buildProgram(ctx: CliContext): Command {
 }
 
 /**
+ * The version in package.json, found from this file: src/cli.ts under the tests, dist/src/cli.js
+ * when installed, so the nearest package.json up the tree named broadsheet.
+ */
+function packageVersion(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'broadsheet' && pkg.version) return pkg.version;
+    } catch {
+      // not here: one folder up
+    }
+    if (path.dirname(dir) === dir) return 'unknown';
+  }
+}
+
+/**
+ * A reader that goes away (`broadsheet … | head -1`) closes the pipe: the next write fails
+ * with EPIPE, which Node emits on process.stdout and, unheard, ends the process with a stack
+ * trace. What is left to print has nobody to read it, so it is dropped; the command itself
+ * finishes its work (an import is not cut short because its report found no reader) and
+ * keeps its exit code.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    throw err;
+  });
+}
+
+/**
  * The list's name and contact line for `render` and `preview`, from the database when it
  * answers within 2 s, asked once per list. Both commands work offline: then they say so,
  * and the email shows placeholders.
@@ -138,6 +170,8 @@ function databaseListSource(ctx: CliContext): ListSource {
 
 /** The entry point of the `broadsheet` binary. User errors: one line on stderr, exit 1. */
 export async function main(argv: string[]): Promise<void> {
+  quietOnClosedPipe(process.stdout);
+  quietOnClosedPipe(process.stderr);
   const ctx = cliContext();
   try {
     await buildProgram(ctx).parseAsync(argv);

@@ -34,8 +34,9 @@ export function cliContext(): CliContext {
         await deps.close();
       }
     },
-    out: (line) => void process.stdout.write(line + '\n'),
-    err: (line) => void process.stderr.write(line + '\n'),
+    // A closed pipe (`| head`) destroys the stream: what is left is dropped, not written into an error.
+    out: (line) => void (process.stdout.destroyed || process.stdout.write(line + '\n')),
+    err: (line) => void (process.stderr.destroyed || process.stderr.write(line + '\n')),
   };
   return ctx;
 }

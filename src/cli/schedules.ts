@@ -1,8 +1,12 @@
+import fsSync from 'node:fs';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { AppError } from '../errors';
 import { getListBySlug } from '../lists/repository';
+import { inZone } from '../local-time';
 import { parseMonth } from '../schedules/next-slot';
+import type { DraftImages } from '../schedules/draft-images';
 import type { ScheduleWhen } from '../schedules/service';
 import type { RegisterCommands } from './context';
 
@@ -46,9 +50,7 @@ export const registerScheduleCommands: RegisterCommands = (program, ctx) => {
           batchSize: ctx.config().sendBatchSize,
           actor: 'cli',
         });
-        const at = send.scheduled_at!;
-        const local = at.toLocaleString('sv-SE', { timeZone: list.timezone }).slice(0, 16);
-        ctx.out(`${rescheduled ? 'rescheduled' : 'scheduled'} ${list.slug}/${slug} for ${local} ${list.timezone} (${at.toISOString()})`);
+        ctx.out(`${rescheduled ? 'rescheduled' : 'scheduled'} ${list.slug}/${slug} for ${inZone(send.scheduled_at!, list.timezone)}`);
       });
     });
 
@@ -67,35 +69,61 @@ export const registerScheduleCommands: RegisterCommands = (program, ctx) => {
   program
     .command('digest')
     .description('monthly digests')
-    .command('draft')
-    .description('print the digest Broadsheet would send for a month, as issue JSON to curate and import')
-    .requiredOption('--list <list>', 'the list')
-    .requiredOption('--month <YYYY-MM>', 'the month the digest covers')
-    .action(async (opts: { list: string; month: string }) => {
-      const { year, month } = parseMonth(opts.month);
+    .command('draft [list] [month]')
+    .description(
+      "print the digest Broadsheet would send for a month, as issue JSON to curate and import; the weeklies' images become https URLs, or (with an http PUBLIC_URL) are copied beside the file the draft goes to",
+    )
+    .option('--list <list>', 'the list (or the first argument)')
+    .option('--month <YYYY-MM>', 'the month the digest covers (or the second argument)')
+    .option('--out <file>', 'write the draft to this file instead of stdout')
+    .action(async (listArg: string | undefined, monthArg: string | undefined, opts: { list?: string; month?: string; out?: string }) => {
+      const listSlug = opts.list ?? listArg;
+      const monthText = opts.month ?? (opts.list && !monthArg ? listArg : monthArg);
+      if (!listSlug || !monthText) throw new AppError('invalid_input', 'say which list and month: `broadsheet digest draft LIST YYYY-MM`');
+      const { year, month } = parseMonth(monthText);
       const config = ctx.config();
       await ctx.withConnection(async (deps) => {
-        const list = await getListBySlug(deps.db, opts.list);
+        const list = await getListBySlug(deps.db, listSlug);
         const { draftDigest } = await monthly();
-        const digest = await draftDigest(deps.db, list, year, month, {
-          imageSrc: (weeklySlug, src) => draftImageSrc(config, list.slug, weeklySlug, src),
-        });
-        if (!digest) throw new AppError('not_found', `no weekly issue of ${list.slug} dated in ${opts.month} has been sent: there is nothing to digest`);
-        ctx.out(JSON.stringify(digest, null, 2));
+        const { weeklyImageSrc } = await import('../schedules/coming-digest.js');
+        const digest = await draftDigest(deps.db, list, year, month, { imageSrc: weeklyImageSrc });
+        if (!digest) throw new AppError('not_found', `no weekly issue of ${list.slug} dated in ${monthText} has been sent: there is nothing to digest`);
+        const draftFile = opts.out ?? stdoutFile();
+        const how: DraftImages = config.publicUrl.startsWith('https://')
+          ? { kind: 'absolute', publicUrl: config.publicUrl }
+          : draftFile
+            ? { kind: 'copy', draftFile }
+            : { kind: 'weekly-names' };
+        const { placeDraftImages, draftImageFolder } = await import('../schedules/draft-images.js');
+        const copied = await placeDraftImages(digest, how, { dataDir: config.dataDir, listSlug: list.slug });
+        const json = JSON.stringify(digest, null, 2);
+        if (opts.out) {
+          await fs.writeFile(opts.out, json + '\n');
+          ctx.err(`wrote ${opts.out}`);
+        } else {
+          ctx.out(json);
+        }
+        if (copied > 0)
+          ctx.err(`copied ${copied} image${copied === 1 ? '' : 's'} of the weeklies into ${path.join(path.dirname(draftFile!), draftImageFolder(draftFile!))}`);
+        if (how.kind === 'weekly-names' && JSON.stringify(digest).includes('"image"')) {
+          ctx.err(
+            `note: the images are named WEEKLY/path, as stored under ${path.join(config.dataDir, 'assets', list.slug)}; PUBLIC_URL is not https, so they cannot be URLs: redirect the draft to a file (or give --out FILE) and they are copied beside it`,
+          );
+        }
       });
     });
 };
 
 /**
- * A weekly's image, as the printed draft refers to it. With an https PUBLIC_URL the stored
- * asset's public URL works wherever the file is saved. Otherwise (a laptop) it is a path from
- * the current folder into DATA_DIR, so the draft validates when saved here and `issues import`
- * copies the image into the digest's own folder.
+ * The file stdout is redirected to (`digest draft … > any/folder/d.json`), so that the images
+ * can be copied beside it; undefined for a terminal or a pipe, or where the system does not say
+ * (Linux names it in /proc; elsewhere `--out` does the same).
  */
-function draftImageSrc(config: { publicUrl: string; dataDir: string }, listSlug: string, weeklySlug: string, src: string): string {
-  if (config.publicUrl.startsWith('https://')) {
-    return `${config.publicUrl}/assets/${encodeURIComponent(listSlug)}/${encodeURIComponent(weeklySlug)}/${src}`;
+function stdoutFile(): string | undefined {
+  try {
+    if (!fsSync.fstatSync(1).isFile()) return undefined;
+    return fsSync.readlinkSync('/proc/self/fd/1');
+  } catch {
+    return undefined;
   }
-  const file = path.join(config.dataDir, 'assets', listSlug, weeklySlug, src);
-  return path.relative(process.cwd(), file).split(path.sep).join('/');
 }

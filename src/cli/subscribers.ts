@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
-import { Presets, SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import { AppError } from '../errors';
 import { countByStatus, getListBySlug } from '../lists/repository';
 import { exportSubscribers } from '../subscribers/export';
@@ -9,6 +9,7 @@ import { forgetSubscriber, unforgetAddress } from '../subscribers/forget';
 import { importSubscribers } from '../subscribers/import/pipeline';
 import { formatImportReport } from '../subscribers/import/report';
 import type { RegisterCommands } from './context';
+import { progressBar } from './progress';
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -60,7 +61,9 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
 
   subscribers
     .command('import <file>')
-    .description('add subscribers from a CSV with the header email,name,cadence,status; bad rows are reported by line, good rows kept')
+    .description(
+      'add subscribers from a CSV with the header email,name,cadence,status; bad rows are reported by line, good rows kept; exit 1 when any line was rejected',
+    )
     .requiredOption('--list <slug>', 'the list to import into')
     .option('--confirmed', 'the addresses have consented already: active at once, no confirmation email')
     .action(async (file: string, opts: { list: string; confirmed?: boolean }) => {
@@ -71,15 +74,7 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
         try {
           await getListBySlug(deps.db, opts.list); // before the bar appears
           if (process.stderr.isTTY) {
-            bar = new SingleBar(
-              {
-                stream: process.stderr,
-                format: 'importing {bar} {percentage}% | {rows} rows | {eta_formatted} left',
-                hideCursor: true,
-                etaBuffer: 50,
-              },
-              Presets.shades_classic,
-            );
+            bar = progressBar('importing {bar} {percentage}% | {rows} rows | {eta_formatted} left');
             bar.start(size, 0, { rows: 0 });
           }
           const report = await importSubscribers(deps.db, deps.queues, opts.list, handle.createReadStream({ autoClose: false }), {
@@ -92,6 +87,13 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
           for (const line of formatImportReport(report, file)) ctx.out(line);
           if (report.stopped) {
             throw new AppError('invalid_input', `${file} line ${report.stopped.line}: the rest of the file could not be read; fix it and import again`);
+          }
+          // A script that imports a file learns from the exit code that lines were left out (the
+          // good rows are stored all the same). Skipped lines are not rejections: the file asked
+          // for something the import never does (re-subscribe someone), and a routine re-import
+          // of an editor's file meets them every time.
+          if (report.bad > 0) {
+            throw new AppError('invalid_input', `${file}: ${plural(report.bad, 'line')} rejected (listed above); the other rows are imported`);
           }
         } finally {
           bar?.stop();

@@ -20,6 +20,8 @@ export interface Database {
   editor_sessions: EditorSessionsTable;
   editor_api_tokens: EditorApiTokensTable;
   send_events: SendEventsTable;
+  subscription_counts: SubscriptionCountsTable;
+  delivery_counts: DeliveryCountsTable;
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -300,3 +302,25 @@ export interface SendEventsTable {
 export type Editor = Selectable<EditorsTable>;
 export type EditorSession = Selectable<EditorSessionsTable>;
 export type SendEvent = Selectable<SendEventsTable>;
+
+// --- Counters kept by triggers (migration 2026-12-07-30-01; read through db/counters.ts) ----
+
+/** A statement's net change to a list's subscriptions of one status, cadence and paused. */
+export interface SubscriptionCountsTable {
+  id: Generated<string>;
+  list_id: string;
+  status: SubscriptionStatus;
+  cadence: Cadence;
+  paused: boolean;
+  n: ColumnType<string, number | string, number | string>;
+  at: Timestamp;
+}
+
+/** A statement's net change to a send's deliveries of one status. */
+export interface DeliveryCountsTable {
+  id: Generated<string>;
+  send_id: string;
+  status: DeliveryStatus;
+  n: ColumnType<string, number | string, number | string>;
+  at: Timestamp;
+}

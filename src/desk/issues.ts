@@ -13,7 +13,7 @@ import { getListBySlug } from '../lists/repository';
 import { nextFreeWeeklySlot, scheduleIssue, unscheduleIssue, type ScheduleWhen } from '../schedules/service';
 import { findSendOfIssue } from '../sending/control';
 import { sendAction, sendTest, type SendAction } from '../sending/editor';
-import { countRecipients } from '../sending/repository';
+import { countRecipients } from '../sending/report';
 import { coverTitles } from '../sending/repository';
 import { findSubscriberByEmail, findSubscription } from '../subscribers/repository';
 import { deskPage, postForm, table, textArea } from './layout';
@@ -74,8 +74,8 @@ async function renderUpload(deps: AppDeps, req: Request, res: Response, upload: 
   const list = await listOf(deps, req);
   const result = await uploadIssue(deps.db, { list, upload, dataDir: deps.config.dataDir, now: now(deps) });
   if (result.ok) return res.redirect(303, `${issueUrl(list, result.issue.slug)}?done=${result.replaced ? 'replaced' : 'imported'}`);
+  // 200: the page is the upload's answer (its problems), not a failed request; see routes.ts, 5.
   deskPage(res, {
-    status: 400,
     section: 'lists',
     title: `Problems · ${list.name}`,
     body: html`<p><a href="${issuesUrl(list)}">← ${list.name}: issues</a></p><h1>The issue has problems</h1>${problemsView(list, result, res)}`,

@@ -13,6 +13,8 @@ export const en = {
   'error.email': 'Enter a valid email address, like name@example.com.',
   'error.cadence': 'Choose weekly or monthly.',
   'error.name': 'Enter a name of 200 characters at most, without text-direction control characters.',
+  'error.sections':
+    'You unticked every section: an email with none is no email, so that is the same as unsubscribing. Nothing was saved. Keep at least one section, or use the unsubscribe button below.',
 
   // Error pages
   'error.invalid_link.title': 'This link isn’t valid',
@@ -69,7 +71,7 @@ export const en = {
   'prefs.status.unsubscribed': 'You’re unsubscribed from {list}.',
   'prefs.status.bounced': 'Our emails to your address could not be delivered, so we stopped sending them.',
   'prefs.sections': 'Sections',
-  'prefs.sections.hint': 'Untick the sections you don’t want to receive.',
+  'prefs.sections.hint': 'Untick the sections you don’t want to receive. Unticking all of them is the same as unsubscribing.',
   'prefs.save': 'Save preferences',
   'prefs.saved': 'Your preferences are saved.',
   'prefs.pause.title': 'Take a break',
@@ -92,6 +94,9 @@ export const en = {
   'prefs.delete.body': 'Erase your address, your subscriptions to every newsletter on this site and their history. This can’t be undone.',
   'prefs.delete.submit': 'Delete my data…',
   'prefs.unsubscribe': 'Unsubscribe from {list}',
+  'prefs.leave.title': 'Leave',
+  'prefs.leave.body': 'No more emails from {list}, at once.',
+  'prefs.leave.body.sections': 'No more emails from {list}, at once. (Unticking every section above means the same.)',
   'prefs.resubscribe': 'Subscribe to {list} again',
   'prefs.expired.title': 'This link has expired',
   'prefs.expired.body': 'Preference links are valid for a year. Ask for a new one and we’ll email it to you.',

@@ -10,8 +10,10 @@ import { monthKey } from './next-slot';
  *
  * - Sections are merged by id, in the order they first appear in the month (oldest weekly
  *   first); a section's title and intro are those of the latest weekly that has it.
- * - Items are de-duplicated by URL: a story that ran twice (updated, moved) appears once, as
- *   the latest weekly had it, in the section that weekly put it in.
+ * - Items are de-duplicated by URL: a story that ran twice (updated, moved) appears once, in
+ *   the place it first ran (its section and position then), with the words of the latest
+ *   weekly that has it; its image is the latest one it had, so a later mention without an
+ *   image does not take the picture away.
  * - Highlights are merged by title; a point said twice is kept once.
  * - `covers` names the weeklies; the email shows them with their titles and links to their
  *   archive pages (issues/view.ts), so the digest shows what it summarises.
@@ -100,26 +102,35 @@ export function buildDigest(weeklies: readonly DigestWeekly[], opts: DigestOptio
   const languages = new Set(covered.map((w) => w.content.language ?? list.language));
   const language = languages.size === 1 ? [...languages][0]! : list.language;
 
-  // Pass 1, oldest first: section order by first appearance; the last writer of each story
-  // and of each section's title wins.
+  // Pass 1, oldest first: section order by first appearance; the last writer of each section's
+  // title wins. A story keeps the place it first ran (readers of the weeklies met it there) and
+  // takes the latest words said about it, and the latest image it had.
   const sectionOrder: string[] = [];
   const sectionHead = new Map<string, Pick<Section, 'title' | 'intro'>>();
-  const latest = new Map<string, { sectionId: string; item: Item; order: number }>();
+  const stories = new Map<string, { sectionId: string; item: Item; order: number }>();
   let order = 0;
   for (const weekly of covered) {
     for (const section of weekly.content.sections) {
       if (!sectionHead.has(section.id)) sectionOrder.push(section.id);
       sectionHead.set(section.id, { title: section.title, intro: section.intro });
       for (const item of section.items) {
-        latest.set(storyKey(item.url), { sectionId: section.id, item: withImage(item, weekly.slug, opts), order: order++ });
+        const key = storyKey(item.url);
+        const now = withImage(item, weekly.slug, opts);
+        const first = stories.get(key);
+        if (!first) {
+          stories.set(key, { sectionId: section.id, item: now, order: order++ });
+          continue;
+        }
+        const image = now.image ?? first.item.image;
+        first.item = { ...now, ...(image ? { image } : {}) };
       }
     }
   }
-  const winners = [...latest.values()].sort((a, b) => a.order - b.order);
+  const winners = [...stories.values()].sort((a, b) => a.order - b.order);
   const sections: Section[] = [];
   for (const id of sectionOrder) {
     const items = winners.filter((w) => w.sectionId === id).map((w) => w.item);
-    if (items.length === 0) continue; // every story of it ran again later, elsewhere
+    if (items.length === 0) continue; // every story of it had run before, in another section
     const head = sectionHead.get(id)!;
     sections.push({ id, title: head.title, ...(head.intro !== undefined ? { intro: head.intro } : {}), items });
   }

@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import type { Send } from '../db/schema';
 import type { CompileMjml } from '../issues/mjml';
+import { issueContent } from '../issues/repository';
 import type { Templates } from '../issues/templates';
 import type { Logger } from '../log';
 import { stableMessageId } from '../mail/headers';
@@ -14,7 +15,7 @@ import { newsletterAddressing, undeliverableReason } from './envelope';
 import { Recorder } from './recorder';
 import type { Throttle } from './throttle';
 import type { Claimed, SendStore } from './repository';
-import type { VariantCache } from './variants';
+import { nothingLeftToRead, type VariantCache } from './variants';
 
 /** Temporary failures of one delivery before it is given up as failed. */
 export const MAX_DELIVERY_ATTEMPTS = 10;
@@ -128,9 +129,12 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
     onWriteFailed: (err, rows) => deps.log.warn({ err: (err as Error).message, rows }, 'could not record delivery results; keeping them and retrying'),
   });
   const eligible: Claimed[] = [];
+  const sectionIds = new Set(issueContent(issue).sections.map((s) => s.id));
   for (const row of claimed) {
-    if (isSendable(row, send)) eligible.push(row);
-    else recorder.add({ id: row.id, status: 'suppressed', response: 'subscription changed after planning', tried: false });
+    if (!isSendable(row, send)) recorder.add({ id: row.id, status: 'suppressed', response: 'subscription changed after planning', tried: false });
+    else if (nothingLeftToRead(sectionIds, row.excluded_sections ?? [])) {
+      recorder.add({ id: row.id, status: 'suppressed', response: 'every section of this issue is one the reader left out: no empty email', tried: false });
+    } else eligible.push(row);
   }
   result.suppressed = claimed.length - eligible.length;
   // A probe goes to a recipient picked at random, so one mailbox that keeps saying 4xx cannot

@@ -4,17 +4,7 @@ import { AppError } from '../errors';
 import { issueState } from '../issues/repository';
 import type { Queues } from '../queues';
 import { circuitView, type CircuitView } from './circuit';
-import {
-  cancelPendingDeliveries,
-  closeCircuit,
-  deliveryCounts,
-  findSendOfIssue,
-  finishSendIfDone,
-  insertSend,
-  moveSend,
-  sentInLast,
-  unsentBatches,
-} from './repository';
+import { cancelPendingDeliveries, closeCircuit, deliveryCounts, findSendOfIssue, finishSendIfDone, insertSend, moveSend, unsentBatches } from './repository';
 
 export { finishSendIfDone, findSendOfIssue, unsentBatches } from './repository';
 
@@ -156,8 +146,7 @@ export interface SendProgress {
  * `timezone`: the list's, in which the circuit's times are told ("since 10:02").
  */
 export async function sendProgress(db: Db, send: Send, timezone = 'UTC'): Promise<SendProgress> {
-  const counts = await deliveryCounts(db, send.id);
-  const recent = await sentInLast(db, send.id, 60);
+  const { counts, sentLastMinute: recent } = await deliveryCounts(db, send.id);
   const window = send.started_at ? Math.min(60, Math.max(1, (Date.now() - send.started_at.getTime()) / 1000)) : 60;
   const rate = recent / window;
   const total = Object.values(counts).reduce((a, b) => a + b, 0);

@@ -1,3 +1,4 @@
+import { subscriptionTallies } from '../db/counters';
 import type { Db } from '../db/database';
 import type { Send } from '../db/schema';
 import { AppError } from '../errors';
@@ -157,4 +158,14 @@ export function toLiveProgress(p: SendProgress): LiveProgress {
 
 export async function liveProgress(db: Db, sendId: string, timezone = 'UTC'): Promise<LiveProgress> {
   return toLiveProgress(await sendProgress(db, await getSend(db, sendId), timezone));
+}
+
+/**
+ * How many readers a send of this cadence would go to if it were planned now: the same rows
+ * planning walks (active, not paused), from the counters the database keeps. Named in the
+ * desk's "send now?" confirmation.
+ */
+export async function countRecipients(db: Db, listId: string, cadence: Send['cadence']): Promise<number> {
+  const tallies = (await subscriptionTallies(db, [listId])).get(listId)!;
+  return tallies.filter((t) => t.status === 'active' && !t.paused && t.cadence === cadence).reduce((sum, t) => sum + t.n, 0);
 }

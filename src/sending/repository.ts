@@ -1,6 +1,7 @@
 import { sql, type Insertable, type Selectable } from 'kysely';
+import { deliveryTally, type DeliveryTally } from '../db/counters';
 import type { Db } from '../db/database';
-import type { DeliveryStatus, IssueRow, List, Send, SendSummariesTable } from '../db/schema';
+import type { IssueRow, List, Send, SendSummariesTable } from '../db/schema';
 import { SENT_STATUSES } from '../issues/published';
 import { issueContent } from '../issues/repository';
 import { markBounced } from '../subscribers/bounce';
@@ -364,51 +365,19 @@ export async function cancelPendingDeliveries(db: Db, sendId: string): Promise<v
     .execute();
 }
 
-export async function deliveryCounts(db: Db, sendId: string): Promise<Record<DeliveryStatus, number>> {
-  const rows = await db
-    .selectFrom('deliveries')
-    .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('send_id', '=', sendId)
-    .groupBy('status')
-    .execute();
-  const counts: Record<DeliveryStatus, number> = { pending: 0, sent: 0, failed: 0, bounced: 0, suppressed: 0, cancelled: 0 };
-  for (const r of rows) counts[r.status] = Number(r.n);
-  return counts;
-}
-
-/** Deliveries of the send accepted by SMTP in the last `seconds`. */
-export async function sentInLast(db: Db, sendId: string, seconds: number): Promise<number> {
-  const recent = await db
-    .selectFrom('deliveries')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('send_id', '=', sendId)
-    .where('status', '=', 'sent')
-    .where('finished_at', '>', sql<Date>`now() - ${`${seconds} seconds`}::interval`)
-    .executeTakeFirstOrThrow();
-  return Number(recent.n);
+/**
+ * A send's deliveries per status and the ones sent in the last minute, from the counters the
+ * database keeps (db/counters.ts): the live page asks every second, and counting a million
+ * rows each time would be most of the database's work while the send runs.
+ */
+export function deliveryCounts(db: Db, sendId: string): Promise<DeliveryTally> {
+  return deliveryTally(db, sendId);
 }
 
 /** Whether an issue has a send that went out (or is going out): its content is public then. */
 export async function issueWasSent(db: Db, issueId: string): Promise<boolean> {
   const sent = await db.selectFrom('sends').select('id').where('issue_id', '=', issueId).where('status', 'in', SENT_STATUSES).executeTakeFirst();
   return sent !== undefined;
-}
-
-/**
- * How many readers a send of this cadence would go to if it were planned now: the same rows
- * planning walks (active, not paused; the `subscriptions_sendable` index). Named in the desk's
- * "send now?" confirmation.
- */
-export async function countRecipients(db: Db, listId: string, cadence: Send['cadence']): Promise<number> {
-  const row = await db
-    .selectFrom('subscriptions')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('list_id', '=', listId)
-    .where('cadence', '=', cadence)
-    .where('status', '=', 'active')
-    .where('paused', '=', false)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,19 @@ export function variantKey(send: Pick<Send, 'cadence'>, sectionIds: ReadonlySet<
   return `${send.cadence}:${relevant.join(',')}`;
 }
 
+/**
+ * Whether a reader who left out these sections would get none of the issue's sections: such an
+ * email is empty (a masthead and a footer), so it is not sent at all. The preferences page does
+ * not let a reader leave out every section of the list, but an issue may carry only some of the
+ * list's sections, and a list's sections change.
+ */
+export function nothingLeftToRead(sectionIds: ReadonlySet<string>, excluded: readonly string[]): boolean {
+  if (sectionIds.size === 0 || excluded.length === 0) return false;
+  const out = new Set(excluded);
+  for (const id of sectionIds) if (!out.has(id)) return false;
+  return true;
+}
+
 export interface VariantSource {
   send: Pick<Send, 'id' | 'cadence'>;
   issue: IssueRow;

@@ -6,7 +6,7 @@ import { cleanName, isValidAddress } from './address';
  * What a reader typed into a form or sent as JSON, checked with the same rules as a CSV
  * import's rows (`address.ts`). Errors name the field, so a page can mark it.
  */
-export type InputField = 'email' | 'name' | 'cadence';
+export type InputField = 'email' | 'name' | 'cadence' | 'sections';
 
 function invalid(field: InputField, message: string): AppError {
   return new AppError('invalid_input', message, { field });

@@ -19,7 +19,7 @@ function frame(list: List | undefined, title: string, content: SafeHtml): PageVi
   };
 }
 
-const FIELD_ERROR: Record<InputField, MessageKey> = { email: 'error.email', name: 'error.name', cadence: 'error.cadence' };
+const FIELD_ERROR: Record<InputField, MessageKey> = { email: 'error.email', name: 'error.name', cadence: 'error.cadence', sections: 'error.sections' };
 
 export interface FormState {
   values: { email?: string; name?: string; cadence?: string };
@@ -230,12 +230,16 @@ export function preferences(
   const notice = options.notice ? html`<p class="notice" role="status">${t(lang, NOTICE_KEYS[options.notice])}</p>` : '';
   // The empty `sections` says "the sections were on the form": with every box unticked, it is
   // the only `sections` value the browser sends (see the POST /preferences route).
+  const sectionsFailed = options.error === 'sections';
   const sections = list.sections.length
-    ? html`<input type="hidden" name="sections" value=""><fieldset><legend>${t(lang, 'prefs.sections')}<span class="hint">${t(lang, 'prefs.sections.hint')}</span></legend>${list.sections.map(
+    ? html`<input type="hidden" name="sections" value=""><fieldset${sectionsFailed ? html` aria-describedby="sections-error"` : ''}><legend>${t(lang, 'prefs.sections')}<span class="hint">${t(lang, 'prefs.sections.hint')}</span></legend>${list.sections.map(
         (s, i) =>
           html`<div class="choice"><input type="checkbox" id="section-${i}" name="sections" value="${s.id}"${subscription.excluded_sections.includes(s.id) ? '' : html` checked`}><label for="section-${i}">${s.title}</label></div>`,
-      )}</fieldset>`
+      )}${sectionsFailed ? errorText(lang, 'sections') : ''}</fieldset>`
     : '';
+  // Unticking every section is unsubscribing: the page says so (above) and offers the button
+  // itself, a form of its own (forms do not nest) that works without script.
+  const unsubscribeForm = html`<form method="post" action="/unsubscribe/${unsubscribeToken}"><button type="submit" class="${sectionsFailed ? 'danger' : 'secondary'}"${sectionsFailed ? html` autofocus` : ''}>${t(lang, 'prefs.unsubscribe', vars)}</button></form>`;
 
   const settings = receiving
     ? html`<form method="post" action="/preferences">${hidden}
@@ -258,7 +262,7 @@ ${sections}
 ${pauseCard}
 <div class="card"><h2>${t(lang, 'prefs.data.title')}</h2><p>${t(lang, 'prefs.data.body')}</p><form method="post" action="/preferences/export">${hidden}<button type="submit" class="secondary">${t(lang, 'prefs.data.submit')}</button></form></div>
 <div class="card"><h2>${t(lang, 'prefs.delete.title')}</h2><p>${t(lang, 'prefs.delete.body')}</p><form method="post" action="/preferences/delete">${hidden}<button type="submit" class="danger">${t(lang, 'prefs.delete.submit')}</button></form></div>
-${receiving ? html`<p class="muted"><a href="/unsubscribe/${unsubscribeToken}">${t(lang, 'prefs.unsubscribe', vars)}</a></p>` : ''}`,
+${receiving ? html`<div class="card"${sectionsFailed ? html` id="unsubscribe"` : ''}><h2>${t(lang, 'prefs.leave.title')}</h2><p>${t(lang, list.sections.length ? 'prefs.leave.body.sections' : 'prefs.leave.body')}</p>${unsubscribeForm}</div>` : ''}`,
   };
 }
 

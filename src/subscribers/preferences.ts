@@ -1,4 +1,5 @@
 import type { Cadence, Subscription } from '../db/schema';
+import { AppError } from '../errors';
 import { findListById } from '../lists/repository';
 import { parseCadence, parseName } from './input';
 import { appendEvent, updateSubscription } from './repository';
@@ -39,6 +40,11 @@ export async function changePreferences(
     if (changes.excludedSections) {
       const known = new Set((list?.sections ?? []).map((s) => s.id));
       const excluded = [...new Set(changes.excludedSections.filter((id) => known.has(id)))].sort();
+      // Every section left out is an empty email: that is unsubscribing, and the reader is
+      // offered that instead (the preferences page explains it). Nothing of the change is saved.
+      if (known.size > 0 && excluded.length === known.size) {
+        throw new AppError('invalid_input', 'sections: leaving out every section is unsubscribing; keep one, or unsubscribe', { field: 'sections' });
+      }
       const before = [...sub.excluded_sections].sort();
       if (excluded.join('\u0000') !== before.join('\u0000')) {
         update.excluded_sections = excluded;

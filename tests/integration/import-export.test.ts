@@ -303,6 +303,34 @@ describe('subscribers import', () => {
     expect(await subscriptionOf('q3@example.com')).toBeUndefined();
   });
 
+  it('reports a line that is not UTF-8, holds a NUL or is over 64 KB, and imports the rest of the file', async () => {
+    // What an editor's spreadsheet can hand over: a row saved as Latin-1, a NUL in a name, a
+    // runaway field (a quote never closed) longer than a row can be; the rows around them are good.
+    const file = Buffer.concat([
+      Buffer.from('email,name\nkeep1@example.com,Keep One\nlatin1@example.com,Zo'),
+      Buffer.from([0xeb, 0x20]), // "Zoë " in Latin-1
+      Buffer.from('Saldana\nkeep2@example.com,Keep Two\nnul@example.com,Nul\u0000Name\nkeep3@example.com,Keep Three\n'),
+      Buffer.from(`huge@example.com,"${'x'.repeat(70 * 1024)}\n`),
+      Buffer.from('keep4@example.com,Keep Four\nkeep5@example.com,"Real \ufffd replacement"\n'),
+    ]);
+    for (const chunk of [7, 64 * 1024]) {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < file.length; i += chunk) parts.push(file.subarray(i, i + chunk));
+      const report = await importSubscribers(t.db, queues, news.slug, Readable.from(parts), { confirmed: true });
+      expect(report.stopped).toBeUndefined();
+      expect(report.badLines).toEqual([
+        { line: 3, reason: 'not valid UTF-8 text (save the file as "CSV UTF-8"); the line was left out' },
+        { line: 5, reason: 'contains a NUL character (a zero byte), which no address or name holds; the line was left out' },
+        { line: 7, reason: "longer than 64 KB (a subscriber's row is well under 1 KB; is a quote never closed?); the line was left out" },
+      ]);
+      expect(report).toMatchObject({ rows: 8, bad: 3 });
+    }
+    for (const n of [1, 2, 3, 4]) expect(await subscriptionOf(`keep${n}@example.com`)).toMatchObject({ status: 'active' });
+    // A U+FFFD the file really holds is text like any other.
+    expect(await subscriptionOf('keep5@example.com')).toMatchObject({ name: 'Real \ufffd replacement' });
+    for (const left of ['latin1', 'nul', 'huge']) expect(await subscriptionOf(`${left}@example.com`)).toBeUndefined();
+  });
+
   it('reads names in any script, even when a chunk ends in the middle of a character', async () => {
     const report = await importSubscribers(t.db, queues, news.slug, csv('email,name\nli@example.com,"  李小龍  Zoë "\n', 1), { confirmed: true });
     expect(report).toMatchObject({ imported: 1, bad: 0 });

@@ -68,7 +68,10 @@ export interface ImportOptions {
   connections?: number;
 }
 
-/** A subscriber row is well under 1 KB; a field without its closing quote would otherwise buffer the rest of the file. */
+/**
+ * A subscriber row is well under 1 KB; a longer one is reported and left out, so that a field
+ * without its closing quote does not buffer the rest of the file.
+ */
 const MAX_RECORD_CHARS = 64 * 1024;
 
 /** Thrown inside the read loop when the input passes maxBytes. */
@@ -76,8 +79,9 @@ class TooLarge extends Error {}
 
 /**
  * Imports the CSV in `input` into the list `listSlug`. User errors that stop the import before
- * it starts (no such list, no header) are thrown as AppError; a malformed quote that makes the
- * rest of the file unreadable ends it with `stopped` set, after the rows before it are stored.
+ * it starts (no such list, no header) are thrown as AppError; a quote never closed before the
+ * end of the file ends it with `stopped` set, after the rows before it are stored. A line that
+ * is not UTF-8, holds a NUL or is over 64 KB is a bad line like any other: reported, left out.
  * The input is not destroyed when the import stops early (an HTTP request must still be answered).
  */
 export async function importSubscribers(db: Db, queues: Queues, listSlug: string, input: Readable, options: ImportOptions = {}): Promise<ImportReport> {
@@ -135,14 +139,19 @@ export async function importSubscribers(db: Db, queues: Queues, listSlug: string
     });
     try {
       for await (const chunk of records) {
-        for (const { line, fields } of chunk) {
+        for (const { line, fields, problem } of chunk) {
           lastLine = line;
           if (!header) {
+            if (problem) throw new AppError('invalid_input', `line ${line}, the header: ${problem.replace(/; the line was left out$/, '')}`);
             header = readHeader(fields, line);
             report.ignoredColumns = header.ignored;
             continue;
           }
           report.rows++;
+          if (problem) {
+            noteBad(report, line, problem);
+            continue;
+          }
           const row = readRow(fields, header, line);
           if (typeof row === 'string') {
             noteBad(report, line, row);

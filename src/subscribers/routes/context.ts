@@ -48,7 +48,7 @@ export async function takeClient(ctx: ReaderContext, req: Request, res: Response
 export function fieldOf(err: unknown): InputField | undefined {
   if (!isAppError(err) || err.code !== 'invalid_input') return undefined;
   const field = (err.details as { field?: unknown } | undefined)?.field;
-  return field === 'email' || field === 'name' || field === 'cadence' ? field : undefined;
+  return field === 'email' || field === 'name' || field === 'cadence' || field === 'sections' ? field : undefined;
 }
 
 /** Errors on a link's pages: a page, and a bad token reads as a bad link. */

@@ -74,7 +74,7 @@ describe('buildDigest', () => {
     expect(new Set(digest.sections.flatMap((s) => s.items.map((i) => storyKey(i.url)))).size).toBe(all.length);
   });
 
-  it('a story that moved section ends up where it was last, and an emptied section goes', () => {
+  it('a story that moved section stays where it first ran, with the latest words, and an emptied section goes', () => {
     const moved = buildDigest(
       [
         weekly('a', '2021-02-01', [{ id: 'old', title: 'Old', items: [item('Story', 'https://example.com/s')] }]),
@@ -82,7 +82,33 @@ describe('buildDigest', () => {
       ],
       options(),
     )!;
-    expect(moved.sections).toEqual([{ id: 'new', title: 'New', items: [item('Story again', 'https://example.com/s')] }]);
+    expect(moved.sections).toEqual([{ id: 'old', title: 'Old', items: [item('Story again', 'https://example.com/s')] }]);
+  });
+
+  it('a story in two weeklies keeps its first position and its image, even when the later one has none', () => {
+    const twice = buildDigest(
+      [
+        weekly('a', '2021-02-01', [
+          {
+            id: 'papers',
+            title: 'Papers',
+            items: [
+              item('Shared', 'https://example.com/shared', { image: { src: 'images/shared.png', alt: 'chart' } }),
+              item('Other', 'https://example.com/o'),
+            ],
+          },
+        ]),
+        weekly('b', '2021-02-08', [
+          { id: 'papers', title: 'Papers', items: [item('Third', 'https://example.com/t'), item('Shared, again', 'https://example.com/shared')] },
+        ]),
+      ],
+      options(),
+    )!;
+    expect(twice.sections[0]!.items.map((i) => [i.title, i.image?.src])).toEqual([
+      ['Shared, again', 'a/images/shared.png'],
+      ['Other', undefined],
+      ['Third', undefined],
+    ]);
   });
 
   it('merges highlights by title, each point once', () => {

@@ -11,7 +11,13 @@ import { RetryLater, sendBatch, type BatchDeps } from '../../../src/sending/batc
 import type { Variant } from '../../../src/sending/variants';
 import { MemoryStore } from './memory-store';
 
-const issue = { id: 'issue-1', list_id: 'list-1', slug: '2021-02', updated_at: new Date(0) } as unknown as IssueRow;
+const issue = {
+  id: 'issue-1',
+  list_id: 'list-1',
+  slug: '2021-02',
+  updated_at: new Date(0),
+  content: { sections: [{ id: 'papers' }, { id: 'tools' }] },
+} as unknown as IssueRow;
 const list = { id: 'list-1', slug: 'ml-news', from_address: '"ML News" <news@example.org>' } as unknown as List;
 
 /** A variant whose message is just the recipient line: what the job writes per recipient is what is tested. */
@@ -112,6 +118,22 @@ test('suppression at claim: unsubscribed, bounced, paused, other cadence and del
   expect(result.suppressed).toBe(5);
   expect(store.counts()).toEqual({ sent: 3, suppressed: 5 });
   expect(store.send.status).toBe('done');
+});
+
+test('no empty email: a reader who left out every section of the issue gets nothing; one who kept a section gets it', async () => {
+  const store = new MemoryStore(issue, list);
+  const fine = [
+    ...store.subscribe(1),
+    ...store.subscribe(1, { excluded_sections: ['papers'] }),
+    ...store.subscribe(1, { excluded_sections: ['tools', 'other'] }),
+  ];
+  const empty = store.subscribe(1, { excluded_sections: ['tools', 'papers'] });
+  store.plan([...fine, ...empty]);
+  const { mailer, sent } = smtp();
+  const result = await sendBatch(deps(store, mailer), { sendId: 'send-1', batch: 0 });
+  expect(sent.sort()).toEqual(fine.map((r) => r.email).sort());
+  expect(result.suppressed).toBe(1);
+  expect(store.counts()).toEqual({ sent: 3, suppressed: 1 });
 });
 
 test('suppression during the send: a reader who unsubscribes while the batch runs gets nothing more', async () => {

@@ -36,7 +36,47 @@ describe('csvRecords', () => {
     };
     await expect(run()).rejects.toEqual(new CsvStop(3, 'a quoted field starting here is never closed; nothing after it was read'));
     expect(seen.map((r) => r.line)).toEqual([1, 2]);
-    await expect(read(['email\n"', 'x'.repeat(200)], 100)).rejects.toMatchObject({ line: 2, message: expect.stringMatching(/not closed/) });
+  });
+
+  it('reports a record over the limit on its line and goes on at the next line, whatever the chunking', async () => {
+    const long = 'x'.repeat(300);
+    const file = `email,name\na@x.org,A\nb@x.org,${long}\r\nc@x.org,C\n"d@x.org,${long}\ne@x.org,E\nf@x.org,F`;
+    const expected = [
+      { line: 1, fields: ['email', 'name'] },
+      { line: 2, fields: ['a@x.org', 'A'] },
+      { line: 3, fields: [], problem: expect.stringMatching(/^longer than 0 KB/) },
+      { line: 4, fields: ['c@x.org', 'C'] },
+      // A quote never closed: the line it opens on is left out, the next ones are rows again.
+      { line: 5, fields: [], problem: expect.stringMatching(/^longer than 0 KB .*is a quote never closed/) },
+      { line: 6, fields: ['e@x.org', 'E'] },
+      { line: 7, fields: ['f@x.org', 'F'] },
+    ];
+    expect(await read([file], 100)).toEqual(expected);
+    for (const size of [1, 2, 7, 64, 150]) expect(await read(pieces(file, size), 100)).toEqual(expected);
+  });
+
+  it('reports a record with bytes that are not UTF-8 or a NUL by its line, and keeps a real U+FFFD', async () => {
+    const file = Buffer.concat([
+      Buffer.from('email,name\na@x.org,Zoë\nb@x.org,Zo'),
+      Buffer.from([0xeb]), // Latin-1 ë
+      Buffer.from('\nc@x.org,"Multi\nline ok"\nd@x.org,Nul\u0000Name\ne@x.org,\ufffd kept\nf@x.org,'),
+      Buffer.from([0xed, 0xa0, 0x80]), // a surrogate, CESU-style: not UTF-8
+      Buffer.from('\ng@x.org,end'),
+      Buffer.from([0xe6, 0x9d]), // the file ends inside a character
+    ]);
+    const expected = [
+      { line: 1, fields: ['email', 'name'] },
+      { line: 2, fields: ['a@x.org', 'Zoë'] },
+      { line: 3, fields: [], problem: expect.stringMatching(/^not valid UTF-8/) },
+      { line: 4, fields: ['c@x.org', 'Multi\nline ok'] },
+      { line: 6, fields: [], problem: expect.stringMatching(/^contains a NUL character/) },
+      { line: 7, fields: ['e@x.org', '\ufffd kept'] },
+      { line: 8, fields: [], problem: expect.stringMatching(/^not valid UTF-8/) },
+      { line: 9, fields: [], problem: expect.stringMatching(/^not valid UTF-8/) },
+    ];
+    expect(await read([file])).toEqual(expected);
+    const bytes = (size: number) => Array.from({ length: Math.ceil(file.length / size) }, (_, i) => file.subarray(i * size, (i + 1) * size));
+    for (const size of [1, 2, 3, 5, 64]) expect(await read(bytes(size))).toEqual(expected);
   });
 
   it('goes through a million blank lines quickly and gives the event loop turns meanwhile', async () => {
