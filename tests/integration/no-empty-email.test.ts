@@ -4,7 +4,17 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import type { List } from '../../src/db/schema';
 import { signToken } from '../../src/subscribers/tokens';
-import { postForm, startWorld, type World, addSubscribers, deliveryCounts, importFixture, receivedPerAddress, startSend, waitForSendStatus } from '../helpers/world';
+import {
+  postForm,
+  startWorld,
+  type World,
+  addSubscribers,
+  deliveryCounts,
+  importFixture,
+  receivedPerAddress,
+  startSend,
+  waitForSendStatus,
+} from '../helpers/world';
 
 /**
  * A reader who unticks every section gets no empty email (issue 13): the preferences page says
