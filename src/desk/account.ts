@@ -52,7 +52,7 @@ export function accountDesk(deps: AppDeps): express.Router {
       await show(res, { created: { name: name!.trim(), token } });
     } catch (err) {
       if (!isAppError(err) || err.code !== 'invalid_input') throw err;
-      await show(res, { status: 400, name, errors: { name: err.message } });
+      await show(res, { name, errors: { name: err.message } });
     }
   });
 

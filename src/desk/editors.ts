@@ -74,7 +74,7 @@ export function editorsDesk(deps: AppDeps): express.Router {
     } catch (err) {
       const field = isAppError(err) ? (err.details as { field?: string } | undefined)?.field : undefined;
       if (!isAppError(err) || !field) throw err;
-      await show(res, { status: 400, values, errors: { [field]: err.message } });
+      await show(res, { values, errors: { [field]: err.message } });
     }
   });
 

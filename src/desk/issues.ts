@@ -74,8 +74,8 @@ async function renderUpload(deps: AppDeps, req: Request, res: Response, upload: 
   const list = await listOf(deps, req);
   const result = await uploadIssue(deps.db, { list, upload, dataDir: deps.config.dataDir, now: now(deps) });
   if (result.ok) return res.redirect(303, `${issueUrl(list, result.issue.slug)}?done=${result.replaced ? 'replaced' : 'imported'}`);
+  // 200: the page is the upload's answer (its problems), not a failed request; see routes.ts, 5.
   deskPage(res, {
-    status: 400,
     section: 'lists',
     title: `Problems · ${list.name}`,
     body: html`<p><a href="${issuesUrl(list)}">← ${list.name}: issues</a></p><h1>The issue has problems</h1>${problemsView(list, result, res)}`,

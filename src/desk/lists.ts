@@ -135,7 +135,6 @@ export function listsDesk(deps: AppDeps): express.Router {
 
   const showNew = (res: Response, values: FormValues = {}, errors?: FieldErrors) =>
     deskPage(res, {
-      status: errors ? 400 : 200,
       section: 'lists',
       title: 'New list',
       body: html`<p><a href="/admin/lists">← Lists</a></p><h1>New list</h1><div class="card">${listForm(res, '/admin/lists', 'create', { language: 'en', timezone: 'UTC', ...values }, errors)}</div>`,
@@ -178,7 +177,6 @@ export function listsDesk(deps: AppDeps): express.Router {
       return html`<p class="muted">Only an owner can change them.</p><dl class="facts">${rows}</dl>`;
     };
     deskPage(res, {
-      status: options.errors ? 400 : 200,
       section: 'lists',
       title: `Settings · ${list.name}`,
       body: html`<p><a href="/admin/lists/${slug}">← ${list.name}</a></p><h1>Settings of ${list.name}</h1>${options.saved ? html`<p class="notice" role="status">Saved.</p>` : ''}<div class="card">${

@@ -38,7 +38,9 @@ import { subscribersDesk } from './subscribers';
  *    `textField`, `selectField`, `textArea`, `checkboxField` put an error next to its field from a
  *    `FieldErrors` record; `formAlert` shows a form-wide one; `table` scrolls on a phone.
  * 5. Errors: throw AppError; the desk shows it as a page in its own frame (`deskErrorPage`). A form
- *    that failed validation re-renders itself with status 400 and its FieldErrors instead.
+ *    that failed validation re-renders itself with its FieldErrors instead, with status 200: the
+ *    page is the form's answer, and a browser logs every 4xx page as a console error, which would
+ *    make each editor's typo an error in the logs that watch the desk (and in the browser test).
  * 6. Live pages only: a script module goes in static/desk/NAME.js and is listed on the page with
  *    `deskPage(res, { …, scripts: ['/admin/static/NAME.js'] })`; the page's policy then allows
  *    scripts from this origin and `connect-src 'self'` (Server-Sent Events). No inline script, ever.

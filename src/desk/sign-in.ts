@@ -59,7 +59,7 @@ export function signInRoutes(deps: AppDeps, limits: SignInLimits): express.Route
       if (await limits.takeAddress(email)) await requestSignInLink(deps, email, now());
     } catch (err) {
       if (isAppError(err) && err.code === 'invalid_input')
-        return askForm(res, { status: 400, email, errors: { email: 'Enter a valid email address, like name@example.org.' } });
+        return askForm(res, { email, errors: { email: 'Enter a valid email address, like name@example.org.' } });
       throw err;
     }
     deskPage(res, {
