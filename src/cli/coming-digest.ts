@@ -4,6 +4,9 @@ import { findIssue } from '../issues/repository';
 import { inZone } from '../local-time';
 import { digestOfMonth, type MonthDigest } from '../schedules/coming-digest';
 import { monthKey, parseMonth } from '../schedules/next-slot';
+
+export { comingDigest } from '../schedules/coming-digest';
+export { digestSlug } from '../schedules/digest';
 import { findSendOfIssue } from '../sending/repository';
 
 /**

@@ -6,10 +6,11 @@ import { getListBySlug } from '../lists/repository';
 import type { SendProgress } from '../sending/control';
 import { findListIssue, sendAction, sendTest, type SendAction } from '../sending/editor';
 import { inZone } from '../local-time';
-import { comingDigest } from '../schedules/coming-digest';
-import { digestSlug } from '../schedules/digest';
-import { comingDigestState, digestStatusBeforeItsSlot } from './coming-digest';
 import type { RegisterCommands } from './context';
+
+// The digest builder and its wording (some 60 ms of modules): loaded by the two commands that
+// tell the coming digest, so that `validate` and the rest do not pay for them.
+const digestWords = () => import('./coming-digest.js');
 import { progressBar } from './progress';
 
 /** Times in the list's zone (`timezone`), named. */
@@ -96,6 +97,7 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
       if (!slug) throw new AppError('invalid_input', 'which list? `broadsheet issues list LIST`');
       await ctx.withConnection(async (deps) => {
         const list = await getListBySlug(deps.db, slug);
+        const { comingDigest, comingDigestState, digestSlug } = await digestWords();
         const [all, coming] = await Promise.all([listIssues(deps.db, list.id), comingDigest(deps.db, list, new Date())]);
         // The digest the scheduler will send at the next monthly slot: the stored (curated) one
         // is marked in its row; a generated one is not stored before its slot, so it gets a row
@@ -135,6 +137,7 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
       await ctx.withConnection(async (deps) => {
         if (action === 'status') {
           // A monthly digest before its slot has no send yet: say what goes, and when.
+          const { digestStatusBeforeItsSlot } = await digestWords();
           const before = await digestStatusBeforeItsSlot(deps.db, await getListBySlug(deps.db, opts.list), slug);
           if (before) return before.forEach((line) => ctx.out(line));
         }
