@@ -1,5 +1,6 @@
 import { Option } from 'commander';
 import { addEditor, listEditors, removeEditor } from '../editors/service';
+import { inZone } from '../local-time';
 import type { RegisterCommands } from './context';
 
 /**
@@ -29,7 +30,7 @@ export const registerEditorCommands: RegisterCommands = (program, ctx) => {
       ctx.withConnection(async (deps) => {
         const all = await listEditors(deps.db);
         if (all.length === 0) ctx.out('no editors yet: add one with `broadsheet editors add EMAIL --role owner`');
-        for (const e of all) ctx.out(`${e.email}\t${e.role}\t${e.created_at.toISOString().slice(0, 10)}`);
+        for (const e of all) ctx.out(`${e.email}\t${e.role}\tadded ${inZone(e.created_at, 'UTC', 'day')}`);
       }),
     );
 

@@ -5,13 +5,25 @@ import { formatProblems, validateIssueFile } from '../issues/validate';
 import { getListBySlug } from '../lists/repository';
 import type { SendProgress } from '../sending/control';
 import { findListIssue, sendAction, sendTest, type SendAction } from '../sending/editor';
+import { inZone } from '../local-time';
 import type { RegisterCommands } from './context';
+
+// The digest builder and its wording (some 60 ms of modules): loaded by the two commands that
+// tell the coming digest, so that `validate` and the rest do not pay for them.
+const digestWords = () => import('./coming-digest.js');
 import { progressBar } from './progress';
 
-function describeProgress(p: SendProgress): string[] {
+/** Times in the list's zone (`timezone`), named. */
+function describeProgress(p: SendProgress, timezone: string): string[] {
   const c = p.counts;
+  const times = [
+    p.send.scheduled_at ? `scheduled for ${inZone(p.send.scheduled_at, timezone)}` : '',
+    p.send.started_at ? `started ${inZone(p.send.started_at, timezone)}` : '',
+    p.send.finished_at ? `finished ${inZone(p.send.finished_at, timezone)}` : '',
+  ].filter(Boolean);
   const lines = [
     `status     ${p.send.status}${p.send.pause_reason ? ` (${p.send.pause_reason})` : ''}${p.circuit.text && p.send.status === 'sending' ? `: ${p.circuit.text}` : ''}`,
+    ...(times.length ? [`when       ${times.join('; ')}`] : []),
     `recipients ${p.total} (${p.send.cadence} subscribers)`,
     `deliveries ${c.sent} sent, ${c.pending} pending, ${c.bounced} bounced, ${c.failed} failed, ${c.suppressed} suppressed, ${c.cancelled} cancelled`,
   ];
@@ -77,17 +89,30 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
     });
 
   issues
-    .command('list')
-    .description("a list's issues with their state (draft, scheduled, sending, sent)")
-    .requiredOption('--list <slug>', 'the list')
-    .action(async (opts: { list: string }) => {
+    .command('list [list]')
+    .description("a list's issues with their state (draft, scheduled, sending, sent), and the coming monthly digest")
+    .option('--list <slug>', 'the list (or the argument)')
+    .action(async (listArg: string | undefined, opts: { list?: string }) => {
+      const slug = opts.list ?? listArg;
+      if (!slug) throw new AppError('invalid_input', 'which list? `broadsheet issues list LIST`');
       await ctx.withConnection(async (deps) => {
-        const list = await getListBySlug(deps.db, opts.list);
-        const all = await listIssues(deps.db, list.id);
-        if (all.length === 0) ctx.out(`no issues in ${list.slug} yet: import one with \`broadsheet issues import FILE --list ${list.slug}\``);
+        const list = await getListBySlug(deps.db, slug);
+        const { comingDigest, comingDigestState, digestSlug } = await digestWords();
+        const [all, coming] = await Promise.all([listIssues(deps.db, list.id), comingDigest(deps.db, list, new Date())]);
+        // The digest the scheduler will send at the next monthly slot: the stored (curated) one
+        // is marked in its row; a generated one is not stored before its slot, so it gets a row
+        // of its own here, on top (it is the newest).
+        const comingSlug = coming?.row?.slug ?? (coming ? digestSlug(coming.year, coming.month) : undefined);
+        const stored = all.some((i) => i.slug === comingSlug);
+        if (coming && !stored) {
+          ctx.out(`${comingSlug}\tdigest\t${coming.issue?.date ?? '-'}\t${comingDigestState(coming, list)}\t${coming.issue?.title ?? '-'}`);
+        } else if (all.length === 0) {
+          ctx.out(`no issues in ${list.slug} yet: import one with \`broadsheet issues import FILE --list ${list.slug}\``);
+        }
         for (const i of all) {
-          const when = i.state === 'scheduled' && i.scheduledAt ? ` for ${i.scheduledAt.toISOString()}` : '';
-          ctx.out(`${i.slug}\t${i.kind}\t${i.date}\t${i.state}${when}\t${i.title}`);
+          const when = i.state === 'scheduled' && i.scheduledAt ? ` for ${inZone(i.scheduledAt, list.timezone)}` : '';
+          const state = coming && i.slug === comingSlug && i.state === 'draft' ? comingDigestState(coming, list) : `${i.state}${when}`;
+          ctx.out(`${i.slug}\t${i.kind}\t${i.date}\t${state}\t${i.title}`);
         }
       });
     });
@@ -110,11 +135,17 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
     if (action === 'send') cmd.option('--wait', 'show a progress bar until the send is done');
     cmd.action(async (slug: string, opts: { list: string; wait?: boolean }) => {
       await ctx.withConnection(async (deps) => {
+        if (action === 'status') {
+          // A monthly digest before its slot has no send yet: say what goes, and when.
+          const { digestStatusBeforeItsSlot } = await digestWords();
+          const before = await digestStatusBeforeItsSlot(deps.db, await getListBySlug(deps.db, opts.list), slug);
+          if (before) return before.forEach((line) => ctx.out(line));
+        }
         const { list, issue } = await findListIssue(deps.db, opts.list, slug);
         let progress = await sendAction(deps, issue, list, action, 'cli');
         if (action !== 'status') ctx.out(`${DONE_WORD[action]}: ${issue.slug}`);
         if (opts.wait) progress = await waitForSend(deps, opts.list, slug, ctx.err);
-        for (const line of describeProgress(progress)) ctx.out(line);
+        for (const line of describeProgress(progress, list.timezone)) ctx.out(line);
       });
     });
   };

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { AppError } from '../errors';
 import { getListBySlug } from '../lists/repository';
+import { inZone } from '../local-time';
 import { parseMonth } from '../schedules/next-slot';
 import type { DraftImages } from '../schedules/draft-images';
 import type { ScheduleWhen } from '../schedules/service';
@@ -49,9 +50,7 @@ export const registerScheduleCommands: RegisterCommands = (program, ctx) => {
           batchSize: ctx.config().sendBatchSize,
           actor: 'cli',
         });
-        const at = send.scheduled_at!;
-        const local = at.toLocaleString('sv-SE', { timeZone: list.timezone }).slice(0, 16);
-        ctx.out(`${rescheduled ? 'rescheduled' : 'scheduled'} ${list.slug}/${slug} for ${local} ${list.timezone} (${at.toISOString()})`);
+        ctx.out(`${rescheduled ? 'rescheduled' : 'scheduled'} ${list.slug}/${slug} for ${inZone(send.scheduled_at!, list.timezone)}`);
       });
     });
 

@@ -54,7 +54,10 @@ export async function digestOfMonth(db: Db, list: List, year: number, month: num
   if (chosen) {
     return {
       ...base,
-      source: chosen.slug === digestSlug(year, month) ? 'generated' : 'curated',
+      // Before the slot every stored digest is an editor's (the scheduler stores the generated
+      // one with its send, at the slot), even one imported under the generated slug, as
+      // `digest draft` prints it. After the slot the slug is all there is to tell them apart.
+      source: chosen.send_status === null || chosen.slug !== digestSlug(year, month) ? 'curated' : 'generated',
       issue: issueContent(chosen),
       row: chosen,
       state: issueState(chosen.send_status as SendStatus | null),

@@ -1,6 +1,6 @@
-import { DateTime } from 'luxon';
 import type { CircuitSettings } from '../config';
 import type { Send } from '../db/schema';
+import { inZone } from '../local-time';
 
 /**
  * The circuit breaker of one send (issue 14), pure: what a batch job may do given the send's
@@ -69,8 +69,7 @@ export function circuitView(send: CircuitColumns, timezone: string): CircuitView
   };
 }
 
-/** 10:02 in the list's zone (an unknown zone: UTC, said so). */
+/** 10:02 Europe/Berlin: in the list's zone, named (an unknown zone: UTC, said so). */
 function clock(at: Date, timezone: string): string {
-  const t = DateTime.fromJSDate(at, { zone: timezone });
-  return t.isValid ? t.toFormat('HH:mm') : DateTime.fromJSDate(at, { zone: 'utc' }).toFormat("HH:mm 'UTC'");
+  return inZone(at, timezone, 'clock');
 }

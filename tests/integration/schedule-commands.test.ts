@@ -118,9 +118,9 @@ describe('broadsheet digest draft', () => {
 describe('broadsheet issues schedule / unschedule', () => {
   it("schedules at a time in the list's zone, moves it, unschedules it", async () => {
     const at = await cli(['issues', 'schedule', 'future', '--list', 'ml-news', '--at', '2099-01-05T09:00']);
-    expect(at).toMatchObject({ code: 0, out: 'scheduled ml-news/future for 2099-01-05 09:00 Asia/Shanghai (2099-01-05T01:00:00.000Z)' });
+    expect(at).toMatchObject({ code: 0, out: 'scheduled ml-news/future for Mon 2099-01-05 09:00 Asia/Shanghai' });
     const next = await cli(['issues', 'schedule', 'future', '--list', 'ml-news', '--next']);
-    expect(next.out).toMatch(/^rescheduled ml-news\/future for \d{4}-\d{2}-\d{2} 09:00 Asia\/Shanghai/);
+    expect(next.out).toMatch(/^rescheduled ml-news\/future for \w{3} \d{4}-\d{2}-\d{2} 09:00 Asia\/Shanghai/);
     expect(await cli(['issues', 'unschedule', 'future', '--list', 'ml-news'])).toMatchObject({ code: 0, out: expect.stringMatching(/draft again/) });
     expect(await cli(['issues', 'schedule', 'future', '--list', 'ml-news'])).toMatchObject({ code: 1, err: expect.stringMatching(/--next .* or --at/) });
     expect(await cli(['issues', 'schedule', 'w1', '--list', 'ml-news', '--next'])).toMatchObject({ code: 1, err: expect.stringMatching(/sent already/) });

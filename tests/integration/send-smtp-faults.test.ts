@@ -128,7 +128,7 @@ test.concurrent('the SMTP server down for 30 s: the send waits, probes, and goes
       await new Promise((r) => setTimeout(r, 200));
       text = await statusText(world);
     }
-    expect(text).toMatch(/^SMTP refusing since \d\d:\d\d, next try \d\d:\d\d/);
+    expect(text).toMatch(/^SMTP refusing since \d\d:\d\d [\w/]+, next try \d\d:\d\d [\w/]+/);
     await new Promise((r) => setTimeout(r, 30_000 - (Date.now() - downAt)));
     second = await startCaptureServer({ port, keep: 100_000 });
     await waitForSendStatus(world.db, 'done', 60_000);
@@ -221,7 +221,7 @@ test('nothing but failures for SEND_GIVE_UP_AFTER: the send pauses for a person,
     await waitForSendStatus(world.db, 'paused', 60_000);
     expect(Date.now() - started).toBeGreaterThanOrEqual(4000); // not before it gave SMTP its time
     const send = await world.db.selectFrom('sends').selectAll().executeTakeFirstOrThrow();
-    expect(send.pause_reason).toMatch(/^paused itself: SMTP refused every message since \d\d:\d\d \(451[^)]*temporarily unavailable\)/);
+    expect(send.pause_reason).toMatch(/^paused itself: SMTP refused every message since \d\d:\d\d [\w/]+ \(451[^)]*temporarily unavailable\)/);
     expect(world.smtp.messages()).toHaveLength(0);
     refusing = false;
     await resumeSend({ db: world.db, queues: world.queues }, send);

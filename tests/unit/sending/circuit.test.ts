@@ -22,7 +22,7 @@ test('each failed probe doubles the wait, up to 5 minutes; after an hour of noth
     now = columns.retry_at!;
     const after = probeFailed(columns, settings, now, 'ECONNREFUSED', 'Europe/Berlin');
     if (after.kind === 'give up') {
-      expect(after.reason).toBe('paused itself: SMTP refused every message since 10:02 (ECONNREFUSED); check the SMTP server, then resume');
+      expect(after.reason).toBe('paused itself: SMTP refused every message since 10:02 Europe/Berlin (ECONNREFUSED); check the SMTP server, then resume');
       break;
     }
     waits.push(after.waitMs);
@@ -41,9 +41,9 @@ test("what the editor reads: times in the list's zone", () => {
     'Europe/Berlin',
   );
   expect(view).toMatchObject({ state: 'waiting', failingSince: t0, nextTryAt: at(240_000) });
-  expect(view.text).toBe('SMTP refusing since 10:02, next try 10:06 (421 4.3.2 service not available)');
+  expect(view.text).toBe('SMTP refusing since 10:02 Europe/Berlin, next try 10:06 Europe/Berlin (421 4.3.2 service not available)');
   expect(circuitView({ failing_since: t0, retry_at: at(0), backoff_ms: 0, last_error: null }, 'Asia/Shanghai').text).toBe(
-    'SMTP refusing since 17:02, next try 17:02',
+    'SMTP refusing since 17:02 Asia/Shanghai, next try 17:02 Asia/Shanghai',
   );
 });
 
