@@ -128,13 +128,20 @@ function duration(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): num
   return ms;
 }
 
+/** A URL's `user:password@` as `…@`, found by its shape, so that even a malformed URL's password is hidden. */
+export function withoutCredentials(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^@/?#]*@/i, (_, scheme: string | undefined) => `${scheme ?? ''}…@`);
+}
+
 function url(env: NodeJS.ProcessEnv, name: string, fallback: string | undefined): string | undefined {
   const raw = env[name] || fallback;
   if (raw === undefined) return undefined;
   try {
     new URL(raw);
   } catch {
-    throw new AppError('invalid_input', `${name} must be a URL, got "${raw}"`);
+    // DATABASE_URL, REDIS_URL and SMTP_URL carry passwords: the message shows where the URL
+    // went wrong, never the user and password part.
+    throw new AppError('invalid_input', `${name} must be a URL, got "${withoutCredentials(raw)}"`);
   }
   return raw;
 }

@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import express from 'express';
 import type { Db } from '../db/database';
 import { AppError } from '../errors';
@@ -114,6 +116,9 @@ export async function applyBounceReports(db: Db, reports: BounceReport[]): Promi
   return changed;
 }
 
+/** Where the last SNS SubscribeURL is kept for the operator (under DATA_DIR). */
+export const SNS_SUBSCRIBE_URL_FILE = 'sns-subscribe-url.txt';
+
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
@@ -143,8 +148,17 @@ export function bounceWebhook(deps: AppDeps): express.Router {
     let reports: BounceReport[];
     if ('SigningCertURL' in body || req.get('x-amz-sns-message-type')) {
       const parsed = parseSesNotification(body as Record<string, unknown>, deps.config.sesTopicArn);
-      if (parsed.subscribeUrl)
-        log.warn({ subscribeUrl: parsed.subscribeUrl }, 'SNS subscription confirmation: open this URL once to confirm the topic subscription');
+      if (parsed.subscribeUrl) {
+        // The URL holds SNS's confirmation token: a credential, so it goes to a file the
+        // operator reads (mode 600, under DATA_DIR), never into a log line that log shippers copy.
+        const file = path.join(deps.config.dataDir, SNS_SUBSCRIBE_URL_FILE);
+        await fs.mkdir(deps.config.dataDir, { recursive: true });
+        await fs.writeFile(file, `${parsed.subscribeUrl}\n`, { mode: 0o600 });
+        log.warn(
+          { topic: (body as { TopicArn?: unknown }).TopicArn, file },
+          `SNS subscription confirmation: open the URL in ${file} once to confirm the topic subscription`,
+        );
+      }
       reports = parsed.reports;
     } else {
       reports = parseSimpleReports(body);
