@@ -11,6 +11,7 @@ import * as listFrontDoor from './2026-12-06-60-list-front-door';
 import * as sendWorkersAndCircuit from './2026-12-06-20-01-send-workers-and-circuit';
 import * as editorsAndDeskEvents from './2026-12-06-40-01-editors-and-desk-events';
 import * as deskCounters from './2026-12-07-30-01-desk-counters';
+import * as deskImports from './2026-12-07-30-02-desk-imports';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so that the same code
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-06-50-subscriber-email-prefix': subscriberEmailPrefix,
   '2026-12-06-60-list-front-door': listFrontDoor,
   '2026-12-07-30-01-desk-counters': deskCounters,
+  '2026-12-07-30-02-desk-imports': deskImports,
 };

@@ -1,15 +1,20 @@
 /**
  * The desk with a million subscribers: how long the home page and a subscriber search take.
  *
- *   npm run bench:desk -- [--rows 1000000] [--requests 40] [--keep]
+ *   npm run bench:desk -- [--rows 1000000] [--requests 40] [--keep | --database NAME]
  *
  * Makes its own database (on TEST_DATABASE_SERVER, default postgres://postgres@127.0.0.1:5432)
  * with one list of `--rows` subscribers (three in four weekly, one in ten not active), a sent
  * weekly issue whose send has a delivery row for every weekly reader, and a scheduled one;
  * then serves the real app on a loopback port, signs an editor in by link as a browser does,
  * and times GET /admin and GET /admin/subscribers?q=… over HTTP (warm, one request at a
- * time), and the search query itself. Targets: home < 200 ms, search < 50 ms.
+ * time), and the search query itself. Targets: home < 200 ms, search < 50 ms. The desk's other
+ * pages that read counts (a list's page, its issues, the send-now confirmation, a finished
+ * send's page with its report, a search within a list) are timed too, with fewer requests.
+ * `--keep` keeps the database; `--database NAME` times again against a kept one (no rows made).
+ * The load average is printed before and after: the machine is shared.
  */
+import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,7 +35,13 @@ const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(`--${name}`) ? Number(args[args.indexOf(`--${name}`) + 1]) : fallback);
 const ROWS = option('rows', 1_000_000);
 const REQUESTS = option('requests', 40);
-const KEEP = args.includes('--keep');
+const REUSE = args.includes('--database') ? args[args.indexOf('--database') + 1] : undefined;
+const KEEP = args.includes('--keep') || REUSE !== undefined;
+const load = () =>
+  os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(', ');
 const SERVER = process.env.TEST_DATABASE_SERVER ?? 'postgres://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -55,7 +66,7 @@ function cookies(res: Response, jar: Map<string, string>): string {
 }
 
 async function main() {
-  const name = `broadsheet_bench_desk_${randomBytes(4).toString('hex')}`;
+  const name = REUSE ?? `broadsheet_bench_desk_${randomBytes(4).toString('hex')}`;
   const url = `${SERVER}/${name}`;
   await ensureDatabase(url);
   const db = createDb(url, { max: 10 });
@@ -68,7 +79,7 @@ async function main() {
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const config = loadConfig({ ...process.env, NODE_ENV: 'test', PUBLIC_URL: base, SECRET_KEY: 'bench-secret-key-0000000000001', DATABASE_URL: url });
 
-  try {
+  async function makeRows() {
     console.log(`database ${name}: ${ROWS.toLocaleString('en')} subscribers…`);
     const t0 = performance.now();
     const list = await createList(db, {
@@ -83,14 +94,14 @@ async function main() {
     });
     // Addresses that start in many ways, as real ones do: a search prefix matches a few hundred.
     await sql`
-      INSERT INTO subscribers (email, name)
-      SELECT substr(md5(i::text), 1, 6) || '.' || i || '@example.org', '' FROM generate_series(1, ${ROWS}) i`.execute(db);
+        INSERT INTO subscribers (email, name)
+        SELECT substr(md5(i::text), 1, 6) || '.' || i || '@example.org', '' FROM generate_series(1, ${ROWS}) i`.execute(db);
     await sql`
-      INSERT INTO subscriptions (list_id, subscriber_id, status, cadence, consent_source, confirmed_at)
-      SELECT ${list.id}, id,
-             (CASE WHEN random() < 0.9 THEN 'active' WHEN random() < 0.5 THEN 'pending' ELSE 'unsubscribed' END),
-             (CASE WHEN random() < 0.75 THEN 'weekly' ELSE 'monthly' END), 'bench', now()
-      FROM subscribers`.execute(db);
+        INSERT INTO subscriptions (list_id, subscriber_id, status, cadence, consent_source, confirmed_at)
+        SELECT ${list.id}, id,
+               (CASE WHEN random() < 0.9 THEN 'active' WHEN random() < 0.5 THEN 'pending' ELSE 'unsubscribed' END),
+               (CASE WHEN random() < 0.75 THEN 'weekly' ELSE 'monthly' END), 'bench', now()
+        FROM subscribers`.execute(db);
     const checked = await validateIssueFile('tests/fixtures/golden/issue.json');
     if (!checked.ok) throw new Error('the golden issue does not validate');
     const { issue } = await importIssue(db, { list, issue: checked.issue, baseDir: checked.baseDir, dataDir: config.dataDir });
@@ -116,18 +127,23 @@ async function main() {
       .returning('id')
       .executeTakeFirstOrThrow();
     await sql`
-      INSERT INTO deliveries (send_id, subscription_id, status, smtp_response, finished_at)
-      SELECT ${send.id}, id, 'sent', '250 2.0.0 Ok: queued as ' || substr(md5(id::text), 1, 10), now()
-      FROM subscriptions WHERE status = 'active' AND cadence = 'weekly'`.execute(db);
+        INSERT INTO deliveries (send_id, subscription_id, status, smtp_response, finished_at)
+        SELECT ${send.id}, id, 'sent', '250 2.0.0 Ok: queued as ' || substr(md5(id::text), 1, 10), now()
+        FROM subscriptions WHERE status = 'active' AND cadence = 'weekly'`.execute(db);
     await db
       .insertInto('sends')
       .values({ issue_id: next.id, list_id: list.id, cadence: 'weekly', status: 'scheduled', scheduled_at: new Date(Date.now() + 86400_000), batch_size: 500 })
       .execute();
     await sql`ANALYZE`.execute(db);
     console.log(`  made in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+
+  try {
+    if (!REUSE) await makeRows();
+    console.log(`load average before timing (1, 5, 15 min): ${load()} on ${os.cpus().length} cores`);
 
     server.on('request', createApp({ config, db, redis, queues }));
-    const { link } = await addEditor({ db, config }, { email: 'bench@example.org', role: 'owner' });
+    const { link } = await addEditor({ db, config }, { email: `bench-${randomBytes(3).toString('hex')}@example.org`, role: 'owner' });
     const jar = new Map<string, string>();
     const signIn = await fetch(link, { headers: { accept: 'text/html' } });
     let cookie = cookies(signIn, jar);
@@ -170,6 +186,30 @@ async function main() {
     console.log(`home page           GET /admin                    ${stats(home)}  (target < 200 ms)`);
     console.log(`subscriber search   GET /admin/subscribers?q=…    ${stats(searchPage)}  (target < 50 ms)`);
     console.log(`  the search query alone (searchSubscribers)      ${stats(searchQuery)}`);
+
+    // The other pages that show counts, fewer times each.
+    const sent = await db.selectFrom('sends').select('id').where('status', '=', 'done').executeTakeFirstOrThrow();
+    const scheduled = await db
+      .selectFrom('sends as s')
+      .innerJoin('issues as i', 'i.id', 's.issue_id')
+      .select('i.slug')
+      .where('s.status', '=', 'scheduled')
+      .executeTakeFirstOrThrow();
+    const others: Array<[string, string]> = [
+      ['a list', '/admin/lists/ml-news'],
+      ['its issues', '/admin/lists/ml-news/issues'],
+      ['send-now confirmation', `/admin/lists/ml-news/issues/${scheduled.slug}/send`],
+      ['search within the list', '/admin/subscribers?list=ml-news&q=b3'],
+      ['a finished send (report)', `/admin/sends/${sent.id}`],
+    ];
+    const few = Math.max(3, Math.ceil(REQUESTS / 4));
+    for (const [label, path] of others) {
+      await get(path);
+      const ms: number[] = [];
+      for (let i = 0; i < few; i++) ms.push(await timed(() => get(path)));
+      console.log(`${label.padEnd(26)}${stats(ms)}`);
+    }
+    console.log(`load average after (1, 5, 15 min): ${load()}`);
   } finally {
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));

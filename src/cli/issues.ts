@@ -109,7 +109,8 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
         const stored = all.some((i) => i.slug === comingSlug);
         if (coming && !stored) {
           ctx.out(`${comingSlug}\tdigest\t${coming.issue?.date ?? '-'}\t${comingDigestState(coming, list)}\t${coming.issue?.title ?? '-'}`);
-        } else if (all.length === 0) {
+        }
+        if (all.length === 0) {
           ctx.out(`no issues in ${list.slug} yet: import one with \`broadsheet issues import FILE --list ${list.slug}\``);
         }
         for (const i of all) {

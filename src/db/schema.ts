@@ -22,6 +22,7 @@ export interface Database {
   send_events: SendEventsTable;
   subscription_counts: SubscriptionCountsTable;
   delivery_counts: DeliveryCountsTable;
+  desk_imports: DeskImportsTable;
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -323,4 +324,23 @@ export interface DeliveryCountsTable {
   status: DeliveryStatus;
   n: ColumnType<string, number | string, number | string>;
   at: Timestamp;
+}
+
+/** A CSV import started on the desk, its progress and its report (migration 2026-12-07-30-02). */
+export interface DeskImportsTable {
+  id: string;
+  list_id: string;
+  /** The editor's address. */
+  editor: string;
+  /** The uploaded file's name. */
+  source: string;
+  total_bytes: ColumnType<number, number, number>;
+  bytes: ColumnType<number, number | undefined, number>;
+  rows: ColumnType<number, number | undefined, number>;
+  /** The import's report (the CLI's), once finished. */
+  report: ColumnType<unknown, string | null | undefined, string | null>;
+  error: string | null;
+  started_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: Date | null;
 }

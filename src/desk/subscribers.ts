@@ -11,11 +11,12 @@ import { allLists, getListBySlug } from '../lists/repository';
 import { exportSubscribers } from '../subscribers/export';
 import { forgetSubscriber } from '../subscribers/forget';
 import { importSubscribers } from '../subscribers/import/pipeline';
-import { formatImportReport, type ImportReport } from '../subscribers/import/report';
+import { formatImportReport } from '../subscribers/import/report';
 import { changePreferences, unsubscribe } from '../subscribers/preferences';
 import { createSubscribeLimits } from '../subscribers/rate-limits';
 import { searchSubscribers, subscriptionHistory, type SubscriptionHistory } from '../subscribers/search';
 import { resendConfirmation } from '../subscribers/service';
+import { findImportRun, finishImportRun, recordImportProgress, startImportRun, type ImportRun } from './import-runs';
 import { checkboxField, deskPage, postForm, selectField, table, textField } from './layout';
 import { saveMultipartFile } from './multipart';
 import { editorOf } from './session';
@@ -30,24 +31,8 @@ import { enc, localTime, notice, plural } from './view';
 
 const IMPORT_MAX_BYTES = 200 * 1024 * 1024;
 
-/**
- * Imports running or finished in this process, by id: the upload is saved to a file first,
- * then imported while the editor's page shows how far it got. Kept an hour, in memory: the
- * report is also the CLI's, and an import run again changes nothing, so a lost page loses
- * nothing of the data.
- */
-interface ImportRun {
-  list: string;
-  source: string;
-  totalBytes: number;
-  bytes: number;
-  rows: number;
-  report?: ImportReport;
-  error?: string;
-  startedAt: number;
-}
-const imports = new Map<string, ImportRun>();
-const KEEP_IMPORT_MS = 3600_000;
+/** How often a running import writes its progress to its row (import-runs.ts). */
+const PROGRESS_EVERY_MS = 1000;
 
 function subscriptionUrl(id: string): string {
   return `/admin/subscriptions/${id}`;
@@ -137,6 +122,9 @@ ${sub.status === 'pending' ? postForm(res, `${url}/resend`, html`<button type="s
 }
 
 function importPage(run: ImportRun, id: string, listSlug: string): { body: SafeHtml; refresh: boolean } {
+  if (run.stopped && !run.error)
+    run.error =
+      'The import stopped: the server running it went away. Rows imported so far are kept; importing the same file again is safe and changes nothing twice.';
   const done = run.report || run.error;
   const percent = run.totalBytes > 0 ? Math.round((100 * run.bytes) / run.totalBytes) : 0;
   const body = html`<p><a href="/admin/lists/${enc(listSlug)}/subscribers/import">← Import another file</a></p><h1>Importing ${run.source}</h1>
@@ -278,34 +266,33 @@ ${checkboxField({ name: 'confirmed', label: 'These people already agreed: make t
       await fs.promises.rm(file, { force: true });
       throw err;
     }
-    for (const [key, run] of imports) if (Date.now() - run.startedAt > KEEP_IMPORT_MS) imports.delete(key);
-    const run: ImportRun = { list: list.slug, source: saved.name, totalBytes: saved.bytes, bytes: 0, rows: 0, startedAt: Date.now() };
-    imports.set(id, run);
-    // Runs after the answer: the page that follows shows its progress, then its report.
+    await startImportRun(deps.db, { id, listId: list.id, editor: editorOf(res).email, source: saved.name, totalBytes: saved.bytes });
+    // Runs after the answer: the page that follows shows its progress, then its report, from the
+    // import's row, which this process writes each second (whichever process serves the page).
+    const progress = { bytes: 0, rows: 0 };
+    const writing = setInterval(() => void recordImportProgress(deps.db, id, progress).catch(() => undefined), PROGRESS_EVERY_MS);
     void importSubscribers(deps.db, deps.queues, list.slug, fs.createReadStream(file), {
       confirmed: str(bodyOf(req).confirmed) !== undefined || saved.fields.confirmed !== undefined,
-      onProgress: (p) => {
-        run.bytes = p.bytes;
-        run.rows = p.rows;
-      },
+      onProgress: (p) => Object.assign(progress, { bytes: p.bytes, rows: p.rows }),
     })
-      .then((report) => {
-        run.report = report;
-        run.bytes = run.totalBytes;
-        run.rows = report.rows;
-      })
+      .then((report) => ({ report }))
       .catch((err: unknown) => {
-        run.error = err instanceof AppError ? err.message : 'the import failed; see the server log';
         if (!(err instanceof AppError)) console.error('desk import failed', err);
+        return { error: err instanceof AppError ? err.message : 'the import failed; see the server log' };
       })
+      .then((outcome) => {
+        clearInterval(writing);
+        return finishImportRun(deps.db, id, outcome);
+      })
+      .catch((err: unknown) => console.error('desk import: its outcome could not be written', err))
       .finally(() => void fs.promises.rm(file, { force: true }));
     res.redirect(303, `/admin/lists/${enc(list.slug)}/subscribers/imports/${id}`);
   });
 
   router.get('/lists/:slug/subscribers/imports/:id', async (req, res) => {
     const list = await getListBySlug(deps.db, param(req, 'slug'));
-    const run = imports.get(param(req, 'id'));
-    if (!run || run.list !== list.slug) throw new AppError('not_found', 'no such import here (imports are shown for an hour, by the server that ran them)');
+    const run = await findImportRun(deps.db, param(req, 'id'));
+    if (!run || run.listId !== list.id) throw new AppError('not_found', 'no such import of this list (imports are shown for a week)');
     const { body, refresh } = importPage(run, param(req, 'id'), list.slug);
     // No script: the page asks again each second until the import is done (a refresh header, allowed by any policy).
     if (refresh) res.set('Refresh', '1');
