@@ -7,6 +7,7 @@ import type { InboundHandler } from '../mail/inbound';
 import { markBounced } from '../subscribers/bounce';
 import { unsubscribe } from '../subscribers/preferences';
 import { verifyMailToken } from '../subscribers/tokens';
+import { forgetSmtpAnswers } from './report';
 
 /**
  * What Broadsheet does with mail to BOUNCE_DOMAIN (the listener is mail/inbound.ts):
@@ -143,6 +144,7 @@ export async function applyReport(db: Db, deliveryId: number, report: MailReport
     `.execute(db);
     const hit = row.rows[0];
     if (!hit) return 'nothing';
+    await forgetSmtpAnswers(db, hit.send_id);
     await markBounced(db, hit.subscription_id, 'bounced', { source: 'dsn', send: hit.send_id, status: report.status, smtp: report.diagnostic });
     return 'bounced';
   }
