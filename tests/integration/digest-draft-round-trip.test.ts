@@ -167,4 +167,9 @@ test('piped into another program, the draft says how to get images that validate
   expect(piped.code).toBe(0);
   expect(JSON.parse(piped.stdout).sections[0].items[0].image.src).toBe('w1/images/shared.png');
   expect(piped.stderr).toMatch(/redirect the draft to a file \(or give --out FILE\)/);
+  // --out does what a redirect does where the system cannot name stdout's file (macOS).
+  await fs.mkdir(path.join(home, 'out'), { recursive: true });
+  expect(await broadsheet('digest draft ml-news 2021-02 --out out/x.json | cat')).toMatchObject({ code: 0, stdout: '' });
+  expect(JSON.parse(await fs.readFile(path.join(home, 'out/x.json'), 'utf8')).sections[0].items[0].image.src).toBe('x-images/w1/images/shared.png');
+  expect(await broadsheet('validate out/x.json')).toMatchObject({ code: 0 });
 }, 60_000);
