@@ -14,7 +14,13 @@ import { registerEditorCommands } from './cli/editors';
 
 // The server and the compiler load mjml, express and the queue (about a second); commands that
 // need none of them (validate, lists, subscribers) stay quick by loading them only when used.
-const runProcess: typeof import('./main.js').runProcess = async (...args) => (await import('./main.js')).runProcess(...args);
+const runProcess: typeof import('./main.js').runProcess = async (...args) => {
+  await (await import('./main.js')).runProcess(...args);
+  // Stopped (SIGTERM, every step of the stop bounded in main.ts): the process ends now. A client
+  // still reconnecting to a dependency that is gone (ioredis to a stopped Redis) would otherwise
+  // keep a stopped worker alive for good, and its supervisor waiting.
+  process.exit();
+};
 
 /** A user error that has already been explained on stderr: exit with this code, print nothing more. */
 class ExitCode extends Error {

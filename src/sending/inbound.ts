@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Config } from '../config';
 import type { Db } from '../db/database';
 import { isAppError } from '../errors';
@@ -8,6 +7,7 @@ import { markBounced } from '../subscribers/bounce';
 import { unsubscribe } from '../subscribers/preferences';
 import { verifyMailToken } from '../subscribers/tokens';
 import { forgetSmtpAnswers } from './report';
+import { countSoftBounce, markDeliveryBounced, markDeliveryComplained } from './repository';
 
 /**
  * What Broadsheet does with mail to BOUNCE_DOMAIN (the listener is mail/inbound.ts):
@@ -126,34 +126,15 @@ export interface InboundDeps {
 /** Applies one report to the delivery a bounce address names. Returns what it changed. */
 export async function applyReport(db: Db, deliveryId: number, report: MailReport): Promise<'bounced' | 'soft' | 'complained' | 'nothing'> {
   if (report.kind === 'none') return 'nothing';
-  if (report.kind === 'soft') {
-    const row = await db
-      .updateTable('deliveries')
-      .set((eb) => ({ soft_bounces: eb('soft_bounces', '+', 1) }))
-      .where('id', '=', deliveryId)
-      .returning('id')
-      .executeTakeFirst();
-    return row ? 'soft' : 'nothing';
-  }
+  if (report.kind === 'soft') return (await countSoftBounce(db, deliveryId)) ? 'soft' : 'nothing';
   if (report.kind === 'hard') {
-    // Only a message that went out can bounce later; the row keeps the remote server's words.
-    const row = await sql<{ subscription_id: string; send_id: string }>`
-      UPDATE deliveries SET status = 'bounced', smtp_response = ${`${report.status} ${report.diagnostic ?? ''}`.trim().slice(0, 500)}
-      WHERE id = ${deliveryId} AND status IN ('sent', 'bounced')
-      RETURNING subscription_id, send_id
-    `.execute(db);
-    const hit = row.rows[0];
+    const hit = await markDeliveryBounced(db, deliveryId, `${report.status} ${report.diagnostic ?? ''}`.trim());
     if (!hit) return 'nothing';
     await forgetSmtpAnswers(db, hit.send_id);
     await markBounced(db, hit.subscription_id, 'bounced', { source: 'dsn', send: hit.send_id, status: report.status, smtp: report.diagnostic });
     return 'bounced';
   }
-  const row = await db
-    .updateTable('deliveries')
-    .set((eb) => ({ complained_at: eb.fn.coalesce('complained_at', sql<Date>`now()`) }))
-    .where('id', '=', deliveryId)
-    .returning(['subscription_id', 'send_id'])
-    .executeTakeFirst();
+  const row = await markDeliveryComplained(db, deliveryId);
   if (!row) return 'nothing';
   await markBounced(db, row.subscription_id, 'complained', { source: 'arf', send: row.send_id, feedback_type: report.feedbackType });
   return 'complained';

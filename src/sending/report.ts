@@ -1,9 +1,9 @@
-import { sql } from 'kysely';
 import { subscriptionTallies } from '../db/counters';
 import type { Db } from '../db/database';
 import type { Send } from '../db/schema';
 import { AppError } from '../errors';
 import { sendProgress, type SendProgress } from './control';
+import { attributedEvents, findSend as findSendRow, smtpResponseCounts, summaryOfPrunedSend } from './repository';
 
 /**
  * What became of a send, for the editor: the delivery rows counted, plus what readers did
@@ -45,47 +45,9 @@ export function normalizeSmtpAnswer(answer: string): string {
     .slice(0, 200);
 }
 
-/**
- * Events of one type (`unsubscribed`, `complained`, `bounced`) that this send caused: the
- * reader got this send's email and did it before getting any later one, so the link or the
- * complaint button they used was in this email. (A link from an older email clicked after a
- * newer one arrived is counted against the newer one: the links carry no send id, on purpose,
- * so that a forwarded link says nothing about which email it came from.)
- */
-async function attributedEvents(db: Db, sendId: string, type: 'unsubscribed' | 'complained' | 'bounced'): Promise<number> {
-  const row = await db
-    .selectFrom('deliveries as d')
-    .innerJoin('subscription_events as e', 'e.subscription_id', 'd.subscription_id')
-    .select((eb) => eb.fn.count<number>('e.subscription_id').distinct().as('n'))
-    .where('d.send_id', '=', sendId)
-    .where('d.status', '=', 'sent')
-    .where('e.type', '=', type)
-    .where(sql<boolean>`e.created_at >= d.finished_at`)
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('deliveries as later')
-            .select('later.id')
-            .whereRef('later.subscription_id', '=', 'd.subscription_id')
-            .where('later.status', '=', 'sent')
-            .where('later.send_id', '!=', sendId)
-            .where(sql<boolean>`later.finished_at > d.finished_at AND later.finished_at <= e.created_at`),
-        ),
-      ),
-    )
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
 /** The most common SMTP answers of a send, grouped after `normalizeSmtpAnswer`. */
 async function smtpAnswers(db: Db, sendId: string, top: number): Promise<SmtpAnswer[]> {
-  const rows = await db
-    .selectFrom('deliveries')
-    .select(['smtp_response', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('send_id', '=', sendId)
-    .where('smtp_response', 'is not', null)
-    .groupBy('smtp_response')
-    .execute();
+  const rows = await smtpResponseCounts(db, sendId);
   const grouped = new Map<string, number>();
   for (const r of rows) {
     const key = normalizeSmtpAnswer(r.smtp_response!);
@@ -124,8 +86,9 @@ export async function forgetSmtpAnswers(db: Db, sendId: string): Promise<void> {
 }
 
 export async function findSend(db: Db, sendId: string): Promise<Send | undefined> {
+  // Not a UUID (a typed id, a URL): no such send, where PostgreSQL would refuse the query.
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sendId)) return undefined;
-  return db.selectFrom('sends').selectAll().where('id', '=', sendId).executeTakeFirst();
+  return findSendRow(db, sendId);
 }
 
 export async function getSend(db: Db, sendId: string): Promise<Send> {
@@ -138,7 +101,7 @@ export async function sendReport(db: Db, sendId: string, options: { topAnswers?:
   const send = await getSend(db, sendId);
   // Past DELIVERY_RETENTION_DAYS the rows are gone (retention.ts): the summary written from
   // them before they were removed is the report.
-  const kept = await db.selectFrom('send_summaries').selectAll().where('send_id', '=', send.id).where('rows_removed_at', 'is not', null).executeTakeFirst();
+  const kept = await summaryOfPrunedSend(db, send.id);
   if (kept) {
     return {
       send,

@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type Insertable, type Selectable } from 'kysely';
 import { deliveryTally, type DeliveryTally } from '../db/counters';
 import type { Db } from '../db/database';
-import type { IssueRow, List, Send } from '../db/schema';
+import type { IssueRow, List, Send, SendSummariesTable } from '../db/schema';
 import { SENT_STATUSES } from '../issues/published';
 import { issueContent } from '../issues/repository';
 import { markBounced } from '../subscribers/bounce';
@@ -372,6 +372,146 @@ export async function cancelPendingDeliveries(db: Db, sendId: string): Promise<v
  */
 export function deliveryCounts(db: Db, sendId: string): Promise<DeliveryTally> {
   return deliveryTally(db, sendId);
+}
+
+/** Whether an issue has a send that went out (or is going out): its content is public then. */
+export async function issueWasSent(db: Db, issueId: string): Promise<boolean> {
+  const sent = await db.selectFrom('sends').select('id').where('issue_id', '=', issueId).where('status', 'in', SENT_STATUSES).executeTakeFirst();
+  return sent !== undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports: what became of a send (report.ts), its summary once the rows are gone (retention.ts)
+
+/** SMTP answers of a send's deliveries as written, with how many rows carry each. */
+export function smtpResponseCounts(db: Db, sendId: string): Promise<Array<{ smtp_response: string | null; n: number }>> {
+  return db
+    .selectFrom('deliveries')
+    .select(['smtp_response', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('send_id', '=', sendId)
+    .where('smtp_response', 'is not', null)
+    .groupBy('smtp_response')
+    .execute();
+}
+
+/**
+ * Readers who did `type` (`unsubscribed`, `complained`, `bounced`) because of this send: they
+ * got this send's email and did it before getting any later one, so the link or the complaint
+ * button they used was in this email. (A link from an older email clicked after a newer one
+ * arrived is counted against the newer one: the links carry no send id, on purpose, so that a
+ * forwarded link says nothing about which email it came from.)
+ */
+export async function attributedEvents(db: Db, sendId: string, type: 'unsubscribed' | 'complained' | 'bounced'): Promise<number> {
+  const row = await db
+    .selectFrom('deliveries as d')
+    .innerJoin('subscription_events as e', 'e.subscription_id', 'd.subscription_id')
+    .select((eb) => eb.fn.count<number>('e.subscription_id').distinct().as('n'))
+    .where('d.send_id', '=', sendId)
+    .where('d.status', '=', 'sent')
+    .where('e.type', '=', type)
+    .where(sql<boolean>`e.created_at >= d.finished_at`)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('deliveries as later')
+            .select('later.id')
+            .whereRef('later.subscription_id', '=', 'd.subscription_id')
+            .where('later.status', '=', 'sent')
+            .where('later.send_id', '!=', sendId)
+            .where(sql<boolean>`later.finished_at > d.finished_at AND later.finished_at <= e.created_at`),
+        ),
+      ),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+/** The summary of a send whose delivery rows were removed (past DELIVERY_RETENTION_DAYS), if they were. */
+export function summaryOfPrunedSend(db: Db, sendId: string): Promise<Selectable<SendSummariesTable> | undefined> {
+  return db.selectFrom('send_summaries').selectAll().where('send_id', '=', sendId).where('rows_removed_at', 'is not', null).executeTakeFirst();
+}
+
+/** Soft bounces reported later (DSNs with 4.x.x) over all of a send's deliveries. */
+export async function softBounceTotal(db: Db, sendId: string): Promise<number> {
+  const soft = await db
+    .selectFrom('deliveries')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('soft_bounces'), sql<number>`0`).as('n'))
+    .where('send_id', '=', sendId)
+    .executeTakeFirstOrThrow();
+  return Number(soft.n);
+}
+
+/** Writes a send's summary once: one written already is kept as it is. */
+export async function insertSendSummary(db: Db, summary: Insertable<SendSummariesTable>): Promise<void> {
+  await db
+    .insertInto('send_summaries')
+    .values(summary)
+    .onConflict((oc) => oc.column('send_id').doNothing())
+    .execute();
+}
+
+/** Finished sends (done or cancelled before `before`) whose rows are still there, oldest first. */
+export function sendsPastRetention(db: Db, before: Date, limit: number): Promise<Array<{ id: string }>> {
+  return db
+    .selectFrom('sends as s')
+    .select('s.id')
+    .where('s.status', 'in', ['done', 'cancelled'])
+    .where('s.finished_at', '<', before)
+    .where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom('send_summaries as m').select('m.send_id').whereRef('m.send_id', '=', 's.id').where('m.rows_removed_at', 'is not', null))),
+    )
+    .orderBy('s.finished_at')
+    .limit(limit)
+    .execute();
+}
+
+/** Removes up to `chunk` of a send's delivery rows (small statements: no long lock); returns how many. */
+export async function deleteDeliveries(db: Db, sendId: string, chunk: number): Promise<number> {
+  const deleted = await sql`
+    DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE send_id = ${sendId} LIMIT ${chunk})
+  `.execute(db);
+  return Number(deleted.numAffectedRows ?? 0);
+}
+
+export async function markRowsRemoved(db: Db, sendId: string, at: Date): Promise<void> {
+  await db.updateTable('send_summaries').set({ rows_removed_at: at }).where('send_id', '=', sendId).execute();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reports that come back by mail (inbound.ts)
+
+/** One more soft bounce on a delivery; false when there is no such delivery. */
+export async function countSoftBounce(db: Db, deliveryId: number): Promise<boolean> {
+  const row = await db
+    .updateTable('deliveries')
+    .set((eb) => ({ soft_bounces: eb('soft_bounces', '+', 1) }))
+    .where('id', '=', deliveryId)
+    .returning('id')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * A delivery bounced after it went out (a DSN): only a message that was sent can bounce later,
+ * and the row keeps the remote server's words. Undefined when no sent delivery has the id.
+ */
+export async function markDeliveryBounced(db: Db, deliveryId: number, response: string): Promise<{ subscription_id: string; send_id: string } | undefined> {
+  const row = await sql<{ subscription_id: string; send_id: string }>`
+    UPDATE deliveries SET status = 'bounced', smtp_response = ${response.slice(0, 500)}
+    WHERE id = ${deliveryId} AND status IN ('sent', 'bounced')
+    RETURNING subscription_id, send_id
+  `.execute(db);
+  return row.rows[0];
+}
+
+/** A complaint about a delivery (the first one's time is kept). Undefined when there is no such delivery. */
+export function markDeliveryComplained(db: Db, deliveryId: number): Promise<{ subscription_id: string; send_id: string } | undefined> {
+  return db
+    .updateTable('deliveries')
+    .set((eb) => ({ complained_at: eb.fn.coalesce('complained_at', sql<Date>`now()`) }))
+    .where('id', '=', deliveryId)
+    .returning(['subscription_id', 'send_id'])
+    .executeTakeFirst();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import { sendReport } from './report';
+import { deleteDeliveries, insertSendSummary, markRowsRemoved, sendsPastRetention, softBounceTotal } from './repository';
 
 /**
  * Keeps the deliveries table bounded. A delivery row costs about 340 bytes with its indexes:
@@ -19,29 +19,20 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Writes a send's summary from its rows (once: a summary already written is kept as it is). */
 export async function writeSendSummary(db: Db, sendId: string): Promise<void> {
   const report = await sendReport(db, sendId, { topAnswers: 5 });
-  const soft = await db
-    .selectFrom('deliveries')
-    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('soft_bounces'), sql<number>`0`).as('n'))
-    .where('send_id', '=', sendId)
-    .executeTakeFirstOrThrow();
-  await db
-    .insertInto('send_summaries')
-    .values({
-      send_id: sendId,
-      recipients: report.recipients,
-      delivered: report.delivered,
-      bounced: report.bounced,
-      bounced_later: report.bouncedLater,
-      complained: report.complained,
-      soft_bounced: Number(soft.n),
-      suppressed: report.suppressed,
-      failed: report.failed,
-      cancelled: report.cancelled,
-      unsubscribed: report.unsubscribed,
-      top_responses: JSON.stringify(report.smtpAnswers),
-    })
-    .onConflict((oc) => oc.column('send_id').doNothing())
-    .execute();
+  await insertSendSummary(db, {
+    send_id: sendId,
+    recipients: report.recipients,
+    delivered: report.delivered,
+    bounced: report.bounced,
+    bounced_later: report.bouncedLater,
+    complained: report.complained,
+    soft_bounced: await softBounceTotal(db, sendId),
+    suppressed: report.suppressed,
+    failed: report.failed,
+    cancelled: report.cancelled,
+    unsubscribed: report.unsubscribed,
+    top_responses: JSON.stringify(report.smtpAnswers),
+  });
 }
 
 export interface PruneResult {
@@ -57,30 +48,17 @@ export interface PruneResult {
 export async function pruneDeliveries(db: Db, options: { retentionDays: number; now?: Date; chunk?: number; maxSends?: number }): Promise<PruneResult> {
   const now = options.now ?? new Date();
   const chunk = options.chunk ?? 5000;
-  const due = await db
-    .selectFrom('sends as s')
-    .select('s.id')
-    .where('s.status', 'in', ['done', 'cancelled'])
-    .where('s.finished_at', '<', new Date(now.getTime() - options.retentionDays * DAY_MS))
-    .where(({ not, exists, selectFrom }) =>
-      not(exists(selectFrom('send_summaries as m').select('m.send_id').whereRef('m.send_id', '=', 's.id').where('m.rows_removed_at', 'is not', null))),
-    )
-    .orderBy('s.finished_at')
-    .limit(options.maxSends ?? 50)
-    .execute();
+  const due = await sendsPastRetention(db, new Date(now.getTime() - options.retentionDays * DAY_MS), options.maxSends ?? 50);
   let rows = 0;
   for (const { id } of due) {
     // The summary first: whatever happens after, the editor's report survives the rows.
     await writeSendSummary(db, id);
     for (;;) {
-      const deleted = await sql`
-        DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries WHERE send_id = ${id} LIMIT ${chunk})
-      `.execute(db);
-      const n = Number(deleted.numAffectedRows ?? 0);
+      const n = await deleteDeliveries(db, id, chunk);
       rows += n;
       if (n < chunk) break;
     }
-    await db.updateTable('send_summaries').set({ rows_removed_at: now }).where('send_id', '=', id).execute();
+    await markRowsRemoved(db, id, now);
   }
   return { sends: due.length, rows };
 }

@@ -8,9 +8,8 @@ import type { Mailer, SmtpResult } from '../mail/transport';
 import type { TestSendJob } from '../queues';
 import { subscriberLink } from '../subscribers/tokens';
 import { assetKey } from '../issues/asset-keys';
-import { SENT_STATUSES } from '../issues/published';
 import { assetBaseUrl } from '../issues/repository';
-import { coverTitles } from './repository';
+import { coverTitles, issueWasSent } from './repository';
 import { newsletterAddressing, undeliverableReason } from './envelope';
 import { compileVariant } from './variants';
 
@@ -36,8 +35,9 @@ export async function sendTestEmail(
     .executeTakeFirst();
   const send = { id: `test-${job.requestId}`, cadence: issue.kind === 'digest' ? 'monthly' : 'weekly' } as const;
   // An unsent issue's images are not public: the test email's URLs carry a key for them.
-  const sent = await db.selectFrom('sends').select('id').where('issue_id', '=', issue.id).where('status', 'in', SENT_STATUSES).executeTakeFirst();
-  const assets = sent ? undefined : `${assetBaseUrl(config.publicUrl, list.slug, issue.slug)}/${assetKey(config.secretKeys, list.slug, issue.slug)}`;
+  const assets = (await issueWasSent(db, issue.id))
+    ? undefined
+    : `${assetBaseUrl(config.publicUrl, list.slug, issue.slug)}/${assetKey(config.secretKeys, list.slug, issue.slug)}`;
   const variant = await compileVariant(
     {
       send,

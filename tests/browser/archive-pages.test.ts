@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { GOLDEN_DIR, loadGolden } from '../fixtures/golden';
 import { launchBrowser } from '../helpers/browser';
-import { smallIssue, startArchiveApp, type ArchiveApp } from '../helpers/archive-app';
+import { smallIssue, startWorld, type World } from '../helpers/world';
 
 /**
  * The archive in real Chromium at phone width: the list of past issues, the web version of the
@@ -11,13 +11,13 @@ import { smallIssue, startArchiveApp, type ArchiveApp } from '../helpers/archive
  * violation or a failed image would be one) and nothing wider than the phone.
  */
 describe('archive pages in Chromium at 375 px', () => {
-  let app: ArchiveApp;
+  let app: World;
   let browser: Browser;
   let context: BrowserContext;
   let problems: string[];
 
   beforeAll(async () => {
-    app = await startArchiveApp();
+    app = await startWorld({ app: true, workers: false });
     await app.addIssue({ ...loadGolden(), slug: 'golden' }, 'done', new Date('2021-02-28T01:00:00Z'));
     await app.addIssue(smallIssue('w1', '2021-02-01'), 'done', new Date('2021-02-01T01:00:00Z'));
     await app.addIssue(smallIssue('draft', '2021-02-02'), 'draft');

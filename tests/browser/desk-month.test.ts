@@ -6,7 +6,8 @@ import { addEditor } from '../../src/editors/service';
 import { parseMail } from '../../src/mail/capture';
 import { GOLDEN_DIR, GOLDEN_FILE } from '../fixtures/golden';
 import { CHROMIUM_PATH, hasChromium, launchBrowser } from '../helpers/browser';
-import { eventually, startSubscriberApp, type SubscriberApp } from '../helpers/subscriber-app';
+import { startWorld, type World } from '../helpers/world';
+import { eventually } from '../helpers/eventually';
 
 /**
  * An editor's month on the desk, in real Chromium, with the real app, workers, scheduler and
@@ -34,14 +35,16 @@ const MONTHLY = 5;
 let offsetMs = 0;
 const clock = () => new Date(Date.now() + offsetMs);
 
-let app: SubscriberApp;
+let app: World;
 let browser: Browser;
 let problems: string[];
 const editorEmail = 'editor@example.org';
 
 beforeAll(async () => {
   if (!hasChromium()) throw new Error(`Chromium is missing at ${CHROMIUM_PATH} (apt-get install chromium)`);
-  app = await startSubscriberApp({
+  app = await startWorld({
+    app: true,
+    list: false,
     clock,
     scheduler: { clock, intervalMs: 200, lateAfterMs: 10_000 },
     env: { SEND_RATE: '8', SEND_BATCH_SIZE: '10', SEND_CONCURRENCY: '1', REPAIR_INTERVAL_SECONDS: '1' },

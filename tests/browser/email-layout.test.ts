@@ -22,12 +22,26 @@ afterAll(async () => {
   await browser?.close();
 });
 
-/** The email in a page of this width, its images loaded from the fixture (nothing from the internet). */
-async function open(width: number, colorScheme: 'light' | 'dark' = 'light', fixture: 'golden' | 'digest' = 'golden'): Promise<Page> {
-  const { issue, dir, html } = fixtures[fixture];
-  const page = await browser.newPage({ viewport: { width, height: 900 }, colorScheme });
-  await serveImages(page, issue, dir);
-  await page.setContent(html, { waitUntil: 'load' });
+const pages = new Map<string, Promise<Page>>();
+
+/**
+ * The email in a page of this width, its images loaded from the fixture (nothing from the
+ * internet). The tests only read the page, so each width, scheme and fixture is laid out once
+ * and shared by the tests that look at it.
+ */
+function open(width: number, colorScheme: 'light' | 'dark' = 'light', fixture: 'golden' | 'digest' = 'golden'): Promise<Page> {
+  const key = `${fixture} ${width} ${colorScheme}`;
+  let page = pages.get(key);
+  if (!page) {
+    page = (async () => {
+      const { issue, dir, html } = fixtures[fixture];
+      const p = await browser.newPage({ viewport: { width, height: 900 }, colorScheme });
+      await serveImages(p, issue, dir);
+      await p.setContent(html, { waitUntil: 'load' });
+      return p;
+    })();
+    pages.set(key, page);
+  }
   return page;
 }
 
@@ -56,7 +70,6 @@ describe('the golden issue in Chromium', () => {
     const alts = await page.$$eval('img', (imgs) => imgs.map((img) => img.getAttribute('alt')));
     expect(alts.length).toBeGreaterThan(0);
     for (const alt of alts) expect(alt).not.toBeNull();
-    await page.close();
   });
 
   it('puts the image beside the item text on a wide screen', async () => {
@@ -67,7 +80,6 @@ describe('the golden issue in Chromium', () => {
     expect(image.y).toBeLessThan(text.y + text.height); // and on the same row
     expect(text.y).toBeLessThan(image.y + image.height);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(700);
-    await page.close();
   });
 
   it('stacks the image above the item text on a phone, at the full width', async () => {
@@ -76,7 +88,6 @@ describe('the golden issue in Chromium', () => {
     expect(image.y + image.height).toBeLessThanOrEqual(text.y);
     expect(image.width).toBeGreaterThan(300);
     expect(Math.abs(image.x - text.x)).toBeLessThan(1);
-    await page.close();
   });
 
   it('keeps every text at 13 px or more and the body at 16 px with a line height of at least 1.6', async () => {
@@ -96,7 +107,6 @@ describe('the golden issue in Chromium', () => {
     expect(smallest).toBeGreaterThanOrEqual(13);
     expect(body.size).toBe(16);
     expect(body.lineHeight / body.size).toBeGreaterThanOrEqual(1.6);
-    await page.close();
   });
 
   it('switches to dark colours when the reader prefers them', async () => {
@@ -108,7 +118,6 @@ describe('the golden issue in Chromium', () => {
     });
     expect(colours.card).toBe('rgb(29, 30, 34)');
     expect(colours.h1).toBe('rgb(232, 230, 225)');
-    await page.close();
   });
 });
 
@@ -161,6 +170,5 @@ describe.each(['golden', 'digest'] as const)('the %s issue at reader widths', (f
       const badge = images.find((image) => image.src.endsWith('/badge.png'));
       expect(badge?.shown).toEqual({ width: 40, height: 20 });
     }
-    await page.close();
   });
 });

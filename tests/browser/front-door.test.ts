@@ -3,9 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { GOLDEN_DIR, loadGolden } from '../fixtures/golden';
-import { insertIssue, smallIssue } from '../helpers/archive-app';
+import { insertIssue, smallIssue, startWorld, waitForMail, type World } from '../helpers/world';
 import { launchBrowser } from '../helpers/browser';
-import { startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
 
 /**
  * The pages that should win readers, in real Chromium on a phone (375 px) and a desktop
@@ -24,11 +23,11 @@ const PAGES = [
   ['web-version', '/lists/ml-news/archive/golden'],
 ] as const;
 
-let app: SubscriberApp;
+let app: World;
 let browser: Browser;
 
 beforeAll(async () => {
-  app = await startSubscriberApp();
+  app = await startWorld({ app: true, list: false });
   const list = await app.createList('ml-news', { language: 'zh-CN', name: '机器学习月报' });
   await app.test.db
     .updateTable('lists')

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { signToken } from '../../src/subscribers/tokens';
 import { CHROMIUM_PATH, hasChromium, launchBrowser } from '../helpers/browser';
-import { address, linkIn, postForm, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
+import { address, linkIn, postForm, startWorld, waitForMail, type World } from '../helpers/world';
 
 /**
  * The reader's pages in real Chromium at phone width (375 px), used with the keyboard only,
@@ -15,7 +15,7 @@ import { address, linkIn, postForm, startSubscriberApp, waitForMail, type Subscr
 const SHOTS = process.env.SCREENSHOT_DIR;
 
 describe('subscriber pages in Chromium', () => {
-  let app: SubscriberApp;
+  let app: World;
   let browser: Browser;
   let context: BrowserContext;
   let problems: string[];
@@ -24,7 +24,7 @@ describe('subscriber pages in Chromium', () => {
     // A missing browser fails the run: a skipped browser test would pass without testing anything.
     if (!hasChromium()) throw new Error(`Chromium is missing at ${CHROMIUM_PATH} (apt-get install chromium)`);
     if (SHOTS) fs.mkdirSync(SHOTS, { recursive: true });
-    app = await startSubscriberApp();
+    app = await startWorld({ app: true, list: false });
     await app.createList('ml-news', {
       name: 'ML Monthly Summary',
       sections: [

@@ -1,6 +1,6 @@
 import type { EditorRole } from '../../src/db/schema';
 import { addEditor } from '../../src/editors/service';
-import type { SubscriberApp } from './subscriber-app';
+import type { World } from './world';
 
 /**
  * A desk client for tests: a cookie jar over fetch, signed in the way an editor is (a sign-in
@@ -79,7 +79,7 @@ export function deskClient(baseUrl: string, email: string, cookie: string, csrf:
 }
 
 /** Adds an editor and signs them in; the client carries their session. */
-export async function signedInEditor(app: Pick<SubscriberApp, 'baseUrl' | 'test' | 'config'>, email: string, role: EditorRole = 'owner'): Promise<DeskClient> {
+export async function signedInEditor(app: Pick<World, 'baseUrl' | 'test' | 'config'>, email: string, role: EditorRole = 'owner'): Promise<DeskClient> {
   const { link } = await addEditor({ db: app.test.db, config: app.config }, { email, role });
   const { cookie, response } = await signInWithLink(link);
   if (response.status !== 303) throw new Error(`sign-in answered ${response.status}`);

@@ -1,12 +1,12 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { loadGolden } from '../fixtures/golden';
-import { smallIssue, startArchiveApp, type ArchiveApp } from '../helpers/archive-app';
+import { smallIssue, startWorld, type World } from '../helpers/world';
 
 describe('the web archive and its feed', () => {
-  let app: ArchiveApp;
+  let app: World;
 
   beforeAll(async () => {
-    app = await startArchiveApp();
+    app = await startWorld({ app: true, workers: false });
     await app.addIssue(smallIssue('w1', '2021-02-01'), 'done', new Date('2021-02-01T01:00:00Z'));
     await app.addIssue(smallIssue('w2', '2021-02-08'), 'sending', new Date('2021-02-08T01:00:00Z'));
     await app.addIssue(smallIssue('w3', '2021-02-15'), 'paused', new Date('2021-02-15T01:00:00Z'));

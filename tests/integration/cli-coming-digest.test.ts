@@ -9,7 +9,7 @@ import { connect } from '../../src/connect';
 import type { List } from '../../src/db/schema';
 import type { Issue } from '../../src/issues/types';
 import { createList } from '../../src/lists/repository';
-import { smallIssue } from '../helpers/archive-app';
+import { smallIssue } from '../helpers/world';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 /**

@@ -1,12 +1,13 @@
 import { requeueLostConfirmations } from '../../src/subscribers/repair';
-import { address, eventually, postJson, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
+import { address, postJson, startWorld, waitForMail, type World } from '../helpers/world';
+import { eventually } from '../helpers/eventually';
 
 const MINUTE = 60_000;
 const later = (minutes: number) => new Date(Date.now() + minutes * MINUTE);
 
-let app: SubscriberApp;
+let app: World;
 beforeAll(async () => {
-  app = await startSubscriberApp();
+  app = await startWorld({ app: true, list: false });
   await app.createList('repair');
 });
 afterAll(() => app.close());

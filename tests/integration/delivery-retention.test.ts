@@ -1,18 +1,18 @@
 import { sql } from 'kysely';
 import { pruneDeliveries } from '../../src/sending/retention';
 import { sendReport } from '../../src/sending/report';
-import { addSubscribers, importFixture, startSend, startSendWorld, waitForSendStatus, type SendWorld } from '../helpers/send-world';
+import { addSubscribers, importFixture, startSend, startWorld, waitForSendStatus, type World } from '../helpers/world';
 
 /**
  * The deliveries table stays bounded: a send that finished more than DELIVERY_RETENTION_DAYS
  * ago keeps its report (written to send_summaries first) and loses its rows, in batches that
  * never wait on a running send's rows.
  */
-let world: SendWorld;
+let world: World;
 let sendId: string;
 
 beforeAll(async () => {
-  world = await startSendWorld();
+  world = await startWorld();
   await addSubscribers(world.db, world.list.id, 23, 'old');
   const issue = await importFixture(world);
   await startSend(world, issue.slug);

@@ -5,7 +5,7 @@ import { importIssue } from '../../src/issues/repository';
 import { GOLDEN_DIR, GOLDEN_FILE, loadIssueFixture } from '../fixtures/golden';
 import { cookiesFrom, csrfIn, deskClient, signedInEditor, signInWithLink, type DeskClient } from '../helpers/desk';
 import { fillPath, routesOf } from '../helpers/routes';
-import { address, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
+import { address, startWorld, waitForMail, type World } from '../helpers/world';
 import { parseMail } from '../../src/mail/capture';
 
 /**
@@ -15,13 +15,13 @@ import { parseMail } from '../../src/mail/capture';
  */
 
 const EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>';
-let app: SubscriberApp;
+let app: World;
 let owner: DeskClient;
 let routes: Array<[string, string]>;
 let params: Record<string, string>;
 
 beforeAll(async () => {
-  app = await startSubscriberApp();
+  app = await startWorld({ app: true, list: false });
   const list = await app.createList('evil-list', { name: `News ${EVIL}`, sections: [{ id: 'ai', title: `AI ${EVIL}` }] });
   const golden = loadIssueFixture(GOLDEN_FILE);
   const { issue } = await importIssue(app.test.db, {

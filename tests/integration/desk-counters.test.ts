@@ -15,7 +15,7 @@ import { expirePendingSubscriptions } from '../../src/subscribers/pending';
 import { changePreferences, pause, resume, unsubscribe } from '../../src/subscribers/preferences';
 import { confirm, subscribe, type SubscriberDeps } from '../../src/subscribers/service';
 import { createTestDb } from '../helpers/db';
-import { addSubscribers, importFixture, startSend, startSendWorld, waitForSendStatus, type SendWorld } from '../helpers/send-world';
+import { addSubscribers, importFixture, startSend, startWorld, waitForSendStatus, type World } from '../helpers/world';
 
 /**
  * The desk reads subscriber and delivery counts from counters that PostgreSQL keeps with
@@ -23,12 +23,12 @@ import { addSubscribers, importFixture, startSend, startSendWorld, waitForSendSt
  * delivery runs, and after each the counters must equal a COUNT(*) of the rows.
  */
 
-let world: SendWorld;
+let world: World;
 let other: List;
 let deps: SubscriberDeps;
 
 beforeAll(async () => {
-  world = await startSendWorld({ onRcpt: (a) => (a.startsWith('gone-') ? { code: 550, message: '5.1.1 no such user' } : undefined) });
+  world = await startWorld({ onRcpt: (a) => (a.startsWith('gone-') ? { code: 550, message: '5.1.1 no such user' } : undefined) });
   other = await createListFromInput(world.db, { slug: 'other', name: 'Other', from: 'other@example.org', contact: 'Other, 1 Main Street' });
   // No confirmation emails: the address budget says no, as it does past three an hour.
   deps = { db: world.db, config: world.config, queues: world.queues, limits: { takeClient: async () => ({ ok: true }), takeAddress: async () => false } };

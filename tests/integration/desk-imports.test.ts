@@ -1,5 +1,6 @@
 import { signedInEditor, type DeskClient } from '../helpers/desk';
-import { eventually, startSubscriberApp, type SubscriberApp } from '../helpers/subscriber-app';
+import { startWorld, type World } from '../helpers/world';
+import { eventually } from '../helpers/eventually';
 
 /**
  * A CSV import started on the desk keeps its progress and report in PostgreSQL (desk_imports),
@@ -7,11 +8,11 @@ import { eventually, startSubscriberApp, type SubscriberApp } from '../helpers/s
  * an import whose process went away says so instead of spinning for ever.
  */
 
-let app: SubscriberApp;
+let app: World;
 let desk: DeskClient;
 
 beforeAll(async () => {
-  app = await startSubscriberApp();
+  app = await startWorld({ app: true, list: false });
   await app.createList('imp-news', { name: 'Imp News' });
   desk = await signedInEditor(app, 'importer@example.org');
 }, 60_000);

@@ -3,8 +3,7 @@ import { scheduleIssue } from '../../src/schedules/service';
 import { createSend } from '../../src/sending/control';
 import { GOLDEN_DIR, GOLDEN_FILE, loadIssueFixture } from '../fixtures/golden';
 import { signedInEditor, type DeskClient } from '../helpers/desk';
-import { addSubscribers } from '../helpers/send-world';
-import { address, startSubscriberApp, type SubscriberApp } from '../helpers/subscriber-app';
+import { addSubscribers, address, startWorld, type World } from '../helpers/world';
 
 /**
  * The desk's home and lists: what an editor sees of each list, and list settings changed
@@ -13,11 +12,11 @@ import { address, startSubscriberApp, type SubscriberApp } from '../helpers/subs
  */
 
 const ADMIN_TOKEN = 'admin-token-for-desk-tests';
-let app: SubscriberApp;
+let app: World;
 let owner: DeskClient;
 
 beforeAll(async () => {
-  app = await startSubscriberApp({ env: { ADMIN_TOKEN } });
+  app = await startWorld({ app: true, list: false, env: { ADMIN_TOKEN } });
   owner = await signedInEditor(app, address('owner'), 'owner');
 }, 60_000);
 afterAll(() => app.close());

@@ -5,8 +5,8 @@ import yazl from 'yazl';
 import { createListFromInput } from '../../src/lists/service';
 import { GOLDEN_DIR, GOLDEN_FILE } from '../fixtures/golden';
 import { signedInEditor, type DeskClient } from '../helpers/desk';
-import { eventually, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
-import { addSubscribers } from '../helpers/send-world';
+import { startWorld, waitForMail, type World, addSubscribers } from '../helpers/world';
+import { eventually } from '../helpers/eventually';
 
 /**
  * The desk's issue, send, digest and subscriber pages over HTTP, against the real app and
@@ -15,7 +15,7 @@ import { addSubscribers } from '../helpers/send-world';
  * forget, export). Each change is checked in the database, where the CLI would see it.
  */
 
-let app: SubscriberApp;
+let app: World;
 let desk: DeskClient;
 const LIST = 'pages-news';
 
@@ -55,7 +55,7 @@ const sendOf = (slug: string) =>
   app.test.db.selectFrom('sends').innerJoin('issues', 'issues.id', 'sends.issue_id').selectAll('sends').where('issues.slug', '=', slug).executeTakeFirst();
 
 beforeAll(async () => {
-  app = await startSubscriberApp({ env: { SEND_RATE: '20', SEND_BATCH_SIZE: '5' } });
+  app = await startWorld({ app: true, list: false, env: { SEND_RATE: '20', SEND_BATCH_SIZE: '5' } });
   const list = await createListFromInput(app.test.db, {
     slug: LIST,
     name: 'Pages <News>',

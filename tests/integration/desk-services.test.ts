@@ -13,14 +13,14 @@ import { markBounced } from '../../src/subscribers/bounce';
 import { unsubscribe } from '../../src/subscribers/preferences';
 import { searchSubscribers, subscriptionHistory } from '../../src/subscribers/search';
 import { GOLDEN_FILE } from '../fixtures/golden';
-import { addSubscribers, importFixture, startSend, startSendWorld, waitForSendStatus, type SendWorld } from '../helpers/send-world';
+import { addSubscribers, importFixture, startSend, startWorld, waitForSendStatus, type World } from '../helpers/world';
 
-let world: SendWorld;
+let world: World;
 const GOLDEN_DIR = path.dirname(GOLDEN_FILE);
 const golden = () => JSON.parse(fs.readFileSync(GOLDEN_FILE, 'utf8')) as Record<string, any>;
 
 beforeAll(async () => {
-  world = await startSendWorld({ onRcpt: (a) => (a.startsWith('gone-') ? { code: 550, message: '5.1.1 <' + a + '> no such user' } : undefined) });
+  world = await startWorld({ onRcpt: (a) => (a.startsWith('gone-') ? { code: 550, message: '5.1.1 <' + a + '> no such user' } : undefined) });
 }, 60_000);
 afterAll(() => world.close());
 

@@ -1,7 +1,6 @@
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { loadGolden } from '../fixtures/golden';
-import { insertIssue, smallIssue } from '../helpers/archive-app';
-import { postForm, startSubscriberApp, waitForMail, address, type SubscriberApp } from '../helpers/subscriber-app';
+import { insertIssue, smallIssue, postForm, startWorld, waitForMail, address, type World } from '../helpers/world';
 
 // The pages that should win readers, on the whole app (real PostgreSQL, Redis and SMTP): a
 // list's description and cadence lines from the admin API, the home page, the subscribe page,
@@ -10,12 +9,12 @@ import { postForm, startSubscriberApp, waitForMail, address, type SubscriberApp 
 const ADMIN = 'admin-token-for-front-door-tests';
 const DESCRIPTION = '每月一封：**机器学习**领域值得读的论文和文章。\n\n由 [Example Press](https://example.org) 编辑。';
 
-let app: SubscriberApp;
+let app: World;
 const api = (path: string, init: RequestInit = {}) =>
   fetch(`${app.baseUrl}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json', ...init.headers } });
 
 beforeAll(async () => {
-  app = await startSubscriberApp({ env: { ADMIN_TOKEN: ADMIN } });
+  app = await startWorld({ app: true, list: false, env: { ADMIN_TOKEN: ADMIN } });
   const list = await app.createList('ml-news', { language: 'zh-CN', name: '机器学习月报' });
   await app.createList('plain', { name: 'Plain Letter' });
   const golden = { ...loadGolden(), slug: 'golden' };

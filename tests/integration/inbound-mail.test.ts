@@ -2,7 +2,7 @@ import nodemailer from 'nodemailer';
 import { startInboundServer, type InboundServer } from '../../src/mail/inbound';
 import { inboundHandler } from '../../src/sending/inbound';
 import { signMailToken } from '../../src/subscribers/tokens';
-import { addSubscribers, importFixture, startSend, startSendWorld, waitForSendStatus, type SendWorld } from '../helpers/send-world';
+import { addSubscribers, importFixture, startSend, startWorld, waitForSendStatus, type World } from '../helpers/world';
 
 /**
  * Bounces, complaints and mailto unsubscribes that arrive by mail, through the real inbound
@@ -13,13 +13,13 @@ import { addSubscribers, importFixture, startSend, startSendWorld, waitForSendSt
 const DOMAIN = 'bounces.example.org';
 const quiet = { info() {}, warn() {} };
 
-let world: SendWorld;
+let world: World;
 let inbound: InboundServer;
 /** recipient → { bounce: envelope sender, unsubscribe: List-Unsubscribe mailto address } */
 const addresses = new Map<string, { bounce: string; unsubscribe: string }>();
 
 beforeAll(async () => {
-  world = await startSendWorld({ env: { BOUNCE_DOMAIN: DOMAIN } });
+  world = await startWorld({ env: { BOUNCE_DOMAIN: DOMAIN } });
   await addSubscribers(world.db, world.list.id, 8, 'r');
   const issue = await importFixture(world);
   await startSend(world, issue.slug);

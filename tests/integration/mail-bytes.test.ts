@@ -3,7 +3,7 @@ import { simpleParser } from 'mailparser';
 import type { CapturedMail } from '../../src/mail/capture';
 import { processSystemMailJob } from '../../src/system-mail/job';
 import { allDefects, parseWithPython, type PythonView } from '../helpers/python-email';
-import { importFixture, startSend, startSendWorld, waitForSendStatus, type SendWorld } from '../helpers/send-world';
+import { importFixture, startSend, startWorld, waitForSendStatus, type World } from '../helpers/world';
 
 /**
  * The bytes that reach the server, for newsletters and system mail, read back by Python's
@@ -21,7 +21,7 @@ const PEOPLE = [
   { email: '用户@example.org', name: '用户' },
 ];
 
-async function seed(world: SendWorld): Promise<void> {
+async function seed(world: World): Promise<void> {
   await world.db.updateTable('lists').set({ from_address: SENDER, name: '机器学习 "Weekly" 周报' }).where('id', '=', world.list.id).execute();
   for (const p of PEOPLE) {
     await sql`
@@ -39,7 +39,7 @@ async function seed(world: SendWorld): Promise<void> {
  * Messages by recipient. smtp-server (and mailparser) show an IDN address decoded back to
  * Unicode, so the punycode on the wire is checked in the raw To header.
  */
-async function byRecipient(world: SendWorld): Promise<Map<string, CapturedMail>> {
+async function byRecipient(world: World): Promise<Map<string, CapturedMail>> {
   const out = new Map<string, CapturedMail>();
   for (const m of world.smtp.messages()) {
     out.set(m.envelope.to[0]!, m);
@@ -82,9 +82,9 @@ function checkClean(view: PythonView, expected: { toName: string; toAddress: str
 }
 
 describe('a server that offers neither 8BITMIME nor SMTPUTF8', () => {
-  let world: SendWorld;
+  let world: World;
   beforeAll(async () => {
-    world = await startSendWorld({ plainSmtp: true });
+    world = await startWorld({ plainSmtp: true });
     await seed(world);
   }, 120_000);
   afterAll(() => world?.close());
@@ -147,9 +147,9 @@ describe('a server that offers neither 8BITMIME nor SMTPUTF8', () => {
 });
 
 describe('a server that offers 8BITMIME and SMTPUTF8', () => {
-  let world: SendWorld;
+  let world: World;
   beforeAll(async () => {
-    world = await startSendWorld();
+    world = await startWorld();
     await seed(world);
   }, 120_000);
   afterAll(() => world?.close());

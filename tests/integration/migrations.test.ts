@@ -1,9 +1,12 @@
 import { sql } from 'kysely';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { migrateToLatest } from '../../src/db/database';
+import { createEmptyTestDb, type TestDb } from '../helpers/db';
 
 let t: TestDb;
 beforeAll(async () => {
-  t = await createTestDb();
+  // Migrated here, not cloned from the tests' template: this file proves the migrations run.
+  t = await createEmptyTestDb();
+  await migrateToLatest(t.db);
 });
 afterAll(() => t.drop());
 

@@ -4,17 +4,17 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import type { List } from '../../src/db/schema';
 import { signToken } from '../../src/subscribers/tokens';
-import { postForm, startSubscriberApp, type SubscriberApp } from '../helpers/subscriber-app';
 import {
+  postForm,
+  startWorld,
+  type World,
   addSubscribers,
   deliveryCounts,
   importFixture,
   receivedPerAddress,
   startSend,
-  startSendWorld,
   waitForSendStatus,
-  type SendWorld,
-} from '../helpers/send-world';
+} from '../helpers/world';
 
 /**
  * A reader who unticks every section gets no empty email (issue 13): the preferences page says
@@ -23,11 +23,11 @@ import {
  */
 
 describe('the preferences page, over HTTP', () => {
-  let app: SubscriberApp;
+  let app: World;
   let list: List;
 
   beforeAll(async () => {
-    app = await startSubscriberApp();
+    app = await startWorld({ app: true, list: false });
     list = await app.createList('news', {
       sections: [
         { id: 'papers', title: 'Papers' },
@@ -95,11 +95,11 @@ describe('the preferences page, over HTTP', () => {
 });
 
 describe('the sender', () => {
-  let world: SendWorld;
+  let world: World;
   let tmp: string;
 
   beforeAll(async () => {
-    world = await startSendWorld();
+    world = await startWorld();
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'bs-no-empty-'));
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import { parseMail } from '../../src/mail/capture';
 import { expirePendingSubscriptions, queueDueReminders, type PendingSettings } from '../../src/subscribers/pending';
 import { createSubscribeLimits } from '../../src/subscribers/rate-limits';
-import { address, linkIn, mailsTo, postForm, postJson, queueIdle, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
+import { address, linkIn, mailsTo, postForm, postJson, queueIdle, startWorld, waitForMail, type World } from '../helpers/world';
 
 // The reminder and the expiry are row-driven and take the time as an argument: the test moves
 // the clock two days, then thirty, instead of waiting. Real PostgreSQL, Redis and SMTP.
@@ -10,10 +10,10 @@ const HOUR = 60 * 60_000;
 const DAY = 24 * HOUR;
 const settings: PendingSettings = { reminderAfterMs: 48 * HOUR, expireAfterMs: 30 * DAY };
 
-let app: SubscriberApp;
+let app: World;
 let limits: ReturnType<typeof createSubscribeLimits>;
 beforeAll(async () => {
-  app = await startSubscriberApp();
+  app = await startWorld({ app: true, list: false });
   await app.createList('waiting', { language: 'zh-CN', name: '机器学习月报' });
   await app.createList('other');
   // The same counters as the app's subscribe form: one budget per address, across processes.

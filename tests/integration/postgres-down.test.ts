@@ -14,7 +14,8 @@ import { upsertSubscriber } from '../../src/subscribers/repository';
 import { signToken } from '../../src/subscribers/tokens';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres';
-import { eventually } from '../helpers/subscriber-app';
+import {} from '../helpers/world';
+import { eventually } from '../helpers/eventually';
 
 /**
  * Issue 13, finding 8: with PostgreSQL down, reader pages answer 503 with Retry-After (not a

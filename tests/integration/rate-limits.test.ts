@@ -1,15 +1,15 @@
 import { sql } from 'kysely';
 import { Redis } from 'ioredis';
 import { clientKey, createSubscribeLimits, EMAILS_PER_ADDRESS_PER_HOUR } from '../../src/subscribers/rate-limits';
-import { address, mailsTo, postForm, postJson, queueIdle, startSubscriberApp, type SubscriberApp } from '../helpers/subscriber-app';
+import { address, mailsTo, postForm, postJson, queueIdle, startWorld, type World } from '../helpers/world';
 
 /** The limits live in Redis: they hold across requests, clients and HTTP processes. */
 
 const PER_IP = 3;
-let app: SubscriberApp;
+let app: World;
 
 beforeAll(async () => {
-  app = await startSubscriberApp({ ratePerIp: PER_IP });
+  app = await startWorld({ app: true, list: false, ratePerIp: PER_IP });
   await app.createList('limited');
 });
 

@@ -10,19 +10,20 @@ import { forgetSubscriber } from '../../src/subscribers/forget';
 import { changePreferences } from '../../src/subscribers/preferences';
 import { signToken } from '../../src/subscribers/tokens';
 import { log } from '../../src/log';
-import { address, eventually, linkIn, postForm, postJson, queueIdle, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
+import { address, linkIn, postForm, postJson, queueIdle, startWorld, waitForMail, type World } from '../helpers/world';
+import { eventually } from '../helpers/eventually';
 
 /**
  * The findings of a hostile test of the reader side (issue 8), each as it was reproduced:
  * every test here failed before its fix.
  */
 
-let app: SubscriberApp;
+let app: World;
 let news: List;
 const ADMIN_TOKEN = 'admin-token-for-hardening-tests';
 
 beforeAll(async () => {
-  app = await startSubscriberApp({ env: { ADMIN_TOKEN } });
+  app = await startWorld({ app: true, list: false, env: { ADMIN_TOKEN } });
   news = await app.createList('news', {
     sections: [
       { id: 'papers', title: 'Papers' },

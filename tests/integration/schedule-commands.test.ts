@@ -15,7 +15,7 @@ import type { Issue } from '../../src/issues/types';
 import { createList } from '../../src/lists/repository';
 import { scheduleApi } from '../../src/schedules/routes';
 import { requireAdminToken } from '../../src/http/admin-auth';
-import { smallIssue } from '../helpers/archive-app';
+import { smallIssue } from '../helpers/world';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 /**

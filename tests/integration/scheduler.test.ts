@@ -10,7 +10,7 @@ import { scheduleIssue, unscheduleIssue } from '../../src/schedules/service';
 import { startScheduler, tick, type SchedulerDeps } from '../../src/schedules/tick';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { afterTicks, eventually } from '../helpers/eventually';
-import { smallIssue } from '../helpers/archive-app';
+import { smallIssue } from '../helpers/world';
 import type { Issue } from '../../src/issues/types';
 
 /**

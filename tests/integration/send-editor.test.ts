@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import { createApp } from '../../src/app';
 import { GOLDEN_FILE } from '../fixtures/golden';
-import { addSubscribers, deliveryCounts, receivedPerAddress, startSendWorld, type SendWorld } from '../helpers/send-world';
+import { addSubscribers, deliveryCounts, receivedPerAddress, startWorld, type World } from '../helpers/world';
 import { eventually } from '../helpers/eventually';
 
 /**
@@ -21,12 +21,12 @@ const run = promisify(execFile);
 const TOKEN = 'admin-token-for-the-send-tests';
 const SECRET = 'webhook-secret-for-the-send-tests';
 
-let world: SendWorld;
+let world: World;
 let server: http.Server;
 let base: string;
 
 beforeAll(async () => {
-  world = await startSendWorld({ env: { ADMIN_TOKEN: TOKEN, BOUNCE_WEBHOOK_SECRET: SECRET } });
+  world = await startWorld({ env: { ADMIN_TOKEN: TOKEN, BOUNCE_WEBHOOK_SECRET: SECRET } });
   server = http.createServer(createApp({ config: world.config, db: world.db, redis: world.redis, queues: world.queues }));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -2,7 +2,7 @@ import { findPublishedIssue } from '../../src/issues/published';
 import { cancelSend, pauseSend, resumeSend } from '../../src/sending/control';
 import { planSend } from '../../src/sending/plan';
 import { sendStore } from '../../src/sending/repository';
-import { addSubscribers, importFixture, startSend, startSendWorld, type SendWorld } from '../helpers/send-world';
+import { addSubscribers, importFixture, startSend, startWorld, type World } from '../helpers/world';
 
 /**
  * Issue 13, finding 9: a send with nothing pending is `done`, whatever path it took there.
@@ -14,10 +14,10 @@ import { addSubscribers, importFixture, startSend, startSendWorld, type SendWorl
  * finish the send for them.
  */
 
-let world: SendWorld;
+let world: World;
 
 beforeEach(async () => {
-  world = await startSendWorld({ workers: false });
+  world = await startWorld({ workers: false });
   await addSubscribers(world.db, world.list.id, 12, 'pr');
   await importFixture(world);
 });

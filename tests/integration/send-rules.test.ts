@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createThrottle } from '../../src/sending/throttle';
-import { importFixture, startSend, startSendWorld } from '../helpers/send-world';
+import { importFixture, startSend, startWorld } from '../helpers/world';
 
 jest.setTimeout(60_000);
 
@@ -28,7 +28,7 @@ test('SEND_RATE is one budget for every worker: two throttles on one Redis share
 });
 
 test('a list without a contact line cannot send, and the error names the command that sets it', async () => {
-  const world = await startSendWorld();
+  const world = await startWorld();
   try {
     await world.db.updateTable('lists').set({ contact: '' }).execute();
     world.list = { ...world.list, contact: '' };

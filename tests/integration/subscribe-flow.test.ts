@@ -3,18 +3,8 @@ import type { List } from '../../src/db/schema';
 import { parseMail } from '../../src/mail/capture';
 import { emailHash } from '../../src/subscribers/repository';
 import { signToken, verifyToken } from '../../src/subscribers/tokens';
-import {
-  address,
-  eventually,
-  linkIn,
-  mailsTo,
-  postForm,
-  postJson,
-  queueIdle,
-  startSubscriberApp,
-  waitForMail,
-  type SubscriberApp,
-} from '../helpers/subscriber-app';
+import { address, linkIn, mailsTo, postForm, postJson, queueIdle, startWorld, waitForMail, type World } from '../helpers/world';
+import { eventually } from '../helpers/eventually';
 
 /**
  * The reader's whole path against real PostgreSQL, Redis and SMTP:
@@ -22,14 +12,14 @@ import {
  * and every way a link can be wrong.
  */
 
-let app: SubscriberApp;
+let app: World;
 let news: List;
 let zh: List;
 const DAY = 24 * 60 * 60 * 1000;
 const BROWSER_UA = 'Mozilla/5.0 (integration test)';
 
 beforeAll(async () => {
-  app = await startSubscriberApp({ ratePerIp: 1000 });
+  app = await startWorld({ app: true, list: false, ratePerIp: 1000 });
   news = await app.createList('ml-news', {
     name: 'ML <News>',
     sections: [
@@ -414,7 +404,7 @@ describe('links that are wrong', () => {
 
   test('a token signed with an old key still works after a rotation', async () => {
     const oldKey = 'the-key-before-rotation-0001';
-    const rotated = await startSubscriberApp({ env: { SECRET_KEY: 'the-key-after-rotation-00002', SECRET_KEY_OLD: oldKey } });
+    const rotated = await startWorld({ app: true, list: false, env: { SECRET_KEY: 'the-key-after-rotation-00002', SECRET_KEY_OLD: oldKey } });
     try {
       await rotated.createList('rot');
       await postForm(`${rotated.baseUrl}/lists/rot/subscribe`, { email });
@@ -530,7 +520,7 @@ test('a list in Chinese gets Chinese pages and emails', async () => {
 });
 
 test('a confirmation email refused with 5xx marks the subscription bounced and is not retried', async () => {
-  const bouncing = await startSubscriberApp({ onRcpt: (a) => (a.startsWith('nobody-') ? { code: 550, message: 'no such user' } : undefined) });
+  const bouncing = await startWorld({ app: true, list: false, onRcpt: (a) => (a.startsWith('nobody-') ? { code: 550, message: 'no such user' } : undefined) });
   try {
     await bouncing.createList('b');
     const email = address('nobody');

@@ -4,7 +4,7 @@ import type { List, SubscriptionStatus } from '../../src/db/schema';
 import { markBounced } from '../../src/subscribers/bounce';
 import { importSubscribers } from '../../src/subscribers/import/pipeline';
 import { signToken } from '../../src/subscribers/tokens';
-import { address, linkIn, mailsTo, postForm, queueIdle, startSubscriberApp, waitForMail, type SubscriberApp } from '../helpers/subscriber-app';
+import { address, linkIn, mailsTo, postForm, queueIdle, startWorld, waitForMail, type World } from '../helpers/world';
 
 /**
  * Issue 13, finding 1: a suppressed subscription (complained, bounced, unsubscribed) stays
@@ -14,11 +14,11 @@ import { address, linkIn, mailsTo, postForm, queueIdle, startSubscriberApp, wait
  * gets no email from the form at all. Real PostgreSQL, Redis, SMTP and HTTP.
  */
 
-let app: SubscriberApp;
+let app: World;
 let news: List;
 
 beforeAll(async () => {
-  app = await startSubscriberApp({ ratePerIp: 1000 });
+  app = await startWorld({ app: true, list: false, ratePerIp: 1000 });
   news = await app.createList('suppress-news');
 });
 

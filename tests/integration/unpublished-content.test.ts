@@ -6,10 +6,9 @@ import { createApp } from '../../src/app';
 import { parseMail } from '../../src/mail/capture';
 import { assetDir, importIssue } from '../../src/issues/repository';
 import { sendTest } from '../../src/sending/editor';
-import { insertIssue, smallIssue } from '../helpers/archive-app';
+import { insertIssue, smallIssue, addSubscribers, importFixture, startSend, startWorld, type World } from '../helpers/world';
+import { eventually } from '../helpers/eventually';
 import { blockRemoteRequests, launchBrowser } from '../helpers/browser';
-import { addSubscribers, importFixture, startSend, startSendWorld, type SendWorld } from '../helpers/send-world';
-import { eventually } from '../helpers/subscriber-app';
 
 /**
  * Issue 13, findings 3 and 4: only sent issues' titles and assets are public. A digest's email
@@ -20,7 +19,7 @@ import { eventually } from '../helpers/subscriber-app';
  */
 jest.setTimeout(120_000);
 
-let world: SendWorld;
+let world: World;
 let baseUrl: string;
 let server: http.Server;
 /** Paths the app was asked for, to see whether a script in an SVG called home. */
@@ -30,7 +29,7 @@ beforeAll(async () => {
   server = http.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  world = await startSendWorld({ env: { PUBLIC_URL: baseUrl } });
+  world = await startWorld({ env: { PUBLIC_URL: baseUrl } });
   const app = createApp({ config: world.config, db: world.db, redis: world.redis, queues: world.queues });
   server.on('request', (req, res) => {
     asked.push(req.url ?? '');

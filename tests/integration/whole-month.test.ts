@@ -5,7 +5,7 @@ import { log } from '../../src/log';
 import { scheduleIssue } from '../../src/schedules/service';
 import { startScheduler, type Scheduler, type SchedulerDeps } from '../../src/schedules/tick';
 import { storyKey } from '../../src/schedules/digest';
-import { addSubscribers, startSendWorld, type SendWorld } from '../helpers/send-world';
+import { addSubscribers, startWorld, type World } from '../helpers/world';
 import { afterTicks, eventually } from '../helpers/eventually';
 
 /**
@@ -72,12 +72,12 @@ function weekly(w: (typeof WEEKS)[number]): Issue {
 }
 
 describe('a whole month: four weeklies, one digest, a cadence switch', () => {
-  let world: SendWorld;
+  let world: World;
   let now = new Date('2021-01-30T12:00:00Z');
   let schedulers: Scheduler[] = [];
 
   beforeAll(async () => {
-    world = await startSendWorld();
+    world = await startWorld();
     await world.db
       .updateTable('lists')
       .set({ timezone: 'Europe/Berlin', weekly_slot: 'mon 09:00', monthly_slot: '1 09:00' })
