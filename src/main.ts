@@ -1,5 +1,6 @@
 import http, { type Server } from 'node:http';
 import { connect } from './connect';
+import { recordServerDataDir } from './data-dir';
 import { AppError } from './errors';
 import { checkCanRun, type Config } from './config';
 import { migrateToLatest } from './db/database';
@@ -92,6 +93,11 @@ export async function runProcess(config: Config, roles: { http: boolean; workers
     // Unsubscribes kept on disk while PostgreSQL was down are applied by the process that took them.
     const stopKept = startKeptUnsubscribes(deps.db, config.dataDir, config.repairIntervalMs, log);
     closers.push(['kept unsubscribes', stopKept]);
+    // Where this server keeps the assets it serves, for the CLI to compare with its own
+    // (src/data-dir.ts). Only a hint: Redis refusing it stops nothing.
+    await recordServerDataDir(deps.redis, config.redisPrefix, config.dataDir).catch((err: unknown) =>
+      log.warn({ err: (err as Error).message }, 'could not record DATA_DIR in Redis'),
+    );
     log.info(`broadsheet listening on ${config.publicUrl}` + (outbox ? ` (mail is captured: ${config.publicUrl}/dev/outbox)` : ''));
   }
   if (roles.workers) {

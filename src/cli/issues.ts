@@ -1,4 +1,5 @@
 import type { Connections } from '../connect';
+import { dataDirMismatch } from '../data-dir';
 import { AppError } from '../errors';
 import { importIssue, listIssues, unsentCovers } from '../issues/repository';
 import { formatProblems, validateIssueFile } from '../issues/validate';
@@ -77,6 +78,8 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
       if (!checked.ok) throw new AppError('invalid_issue', `${file} is not a valid issue:\n${formatProblems(checked.problems)}`);
       await ctx.withConnection(async (deps) => {
         const list = await getListBySlug(deps.db, opts.list ?? checked.issue.list);
+        const mismatch = await dataDirMismatch(deps.redis, deps.config.redisPrefix, deps.config.dataDir);
+        if (mismatch) ctx.err(mismatch);
         const { issue, replaced } = await importIssue(deps.db, { list, issue: checked.issue, baseDir: checked.baseDir, dataDir: deps.config.dataDir });
         ctx.out(`${replaced ? 'replaced' : 'imported'} ${issue.kind} issue ${issue.slug} (${issue.date}) in list ${list.slug}`);
         // A cover that is not sent is left out of the digest's email: its title is not public.

@@ -9,6 +9,7 @@ import { parseMonth } from '../schedules/next-slot';
 import type { DraftImages } from '../schedules/draft-images';
 import type { ScheduleWhen } from '../schedules/service';
 import type { RegisterCommands } from './context';
+import { dataDirMismatch } from '../data-dir';
 
 // The schedule and digest services reach the sender (and with it the queue client): loaded
 // when one of these commands runs, so that `broadsheet --help` and `validate` stay quick.
@@ -94,6 +95,11 @@ export const registerScheduleCommands: RegisterCommands = (program, ctx) => {
           : draftFile
             ? { kind: 'copy', draftFile }
             : { kind: 'weekly-names' };
+        // Copied beside the draft, the weeklies' images are read from DATA_DIR: the server's?
+        if (how.kind !== 'absolute') {
+          const mismatch = await dataDirMismatch(deps.redis, config.redisPrefix, config.dataDir);
+          if (mismatch) ctx.err(mismatch);
+        }
         const { placeDraftImages, draftImageFolder } = await import('../schedules/draft-images.js');
         const copied = await placeDraftImages(digest, how, { dataDir: config.dataDir, listSlug: list.slug });
         const json = JSON.stringify(digest, null, 2);

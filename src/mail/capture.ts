@@ -23,6 +23,9 @@ export interface CaptureServer {
   close(): Promise<void>;
 }
 
+/** Messages the capture server keeps (in memory: a restart of the process empties it). */
+export const OUTBOX_KEEP = 1000;
+
 /**
  * A real SMTP server in this process that keeps what it receives in memory. It is where mail
  * goes when SMTP_URL is unset (nothing leaves the machine; /dev/outbox shows it), and the
@@ -45,7 +48,7 @@ export async function startCaptureServer(
     closeTimeoutMs?: number;
   } = {},
 ): Promise<CaptureServer> {
-  const keep = options.keep ?? 1000;
+  const keep = options.keep ?? OUTBOX_KEEP;
   const received: CapturedMail[] = [];
   const waiters = new Set<{ match: (m: CapturedMail) => boolean; resolve: (m: CapturedMail) => void }>();
   let nextId = 1;

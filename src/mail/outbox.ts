@@ -1,7 +1,7 @@
 import express from 'express';
 import { AppError } from '../errors';
 import { escapeHtml } from '../escape-html';
-import { parseMail, type CaptureServer } from './capture';
+import { OUTBOX_KEEP, parseMail, type CaptureServer } from './capture';
 
 /**
  * /dev/outbox: what the embedded capture SMTP server received, newest first. Only mounted
@@ -24,6 +24,7 @@ export function outboxRoutes(outbox: CaptureServer): express.Router {
         `<!doctype html><html lang="en"><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Outbox</title>` +
           `<style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem;color:#1f2328}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d0d7de;padding:.4rem;text-align:left}</style>` +
           `<h1>Outbox</h1><p>Mail captured by the embedded SMTP server (SMTP_URL is unset): nothing has left this machine.</p>` +
+          `<p>Kept in this server's memory: the latest ${OUTBOX_KEEP.toLocaleString('en')} messages since it started. A restart empties the outbox; the links in mail captured before still work until they expire.</p>` +
           `<table><thead><tr><th>Received</th><th>To</th><th>Subject</th></tr></thead><tbody>${rows.join('') || '<tr><td colspan="3">No mail yet.</td></tr>'}</tbody></table></html>`,
       );
   });
