@@ -12,6 +12,7 @@ import * as sendWorkersAndCircuit from './2026-12-06-20-01-send-workers-and-circ
 import * as editorsAndDeskEvents from './2026-12-06-40-01-editors-and-desk-events';
 import * as deskCounters from './2026-12-07-30-01-desk-counters';
 import * as deskImports from './2026-12-07-30-02-desk-imports';
+import * as sendSmtpAnswers from './2026-12-07-30-03-send-smtp-answers';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so that the same code
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-06-60-list-front-door': listFrontDoor,
   '2026-12-07-30-01-desk-counters': deskCounters,
   '2026-12-07-30-02-desk-imports': deskImports,
+  '2026-12-07-30-03-send-smtp-answers': sendSmtpAnswers,
 };

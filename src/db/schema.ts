@@ -23,6 +23,7 @@ export interface Database {
   subscription_counts: SubscriptionCountsTable;
   delivery_counts: DeliveryCountsTable;
   desk_imports: DeskImportsTable;
+  send_smtp_answers: SendSmtpAnswersTable;
 }
 
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -343,4 +344,11 @@ export interface DeskImportsTable {
   started_at: Timestamp;
   updated_at: Timestamp;
   finished_at: Date | null;
+}
+
+/** A finished send's most common SMTP answers, grouped once (migration 2026-12-07-30-03). */
+export interface SendSmtpAnswersTable {
+  send_id: string;
+  answers: ColumnType<{ answer: string; count: number }[], string, string>;
+  computed_at: Timestamp;
 }

@@ -6,6 +6,7 @@ import type { InboundHandler } from '../mail/inbound';
 import { markBounced } from '../subscribers/bounce';
 import { unsubscribe } from '../subscribers/preferences';
 import { verifyMailToken } from '../subscribers/tokens';
+import { forgetSmtpAnswers } from './report';
 import { countSoftBounce, markDeliveryBounced, markDeliveryComplained } from './repository';
 
 /**
@@ -129,6 +130,7 @@ export async function applyReport(db: Db, deliveryId: number, report: MailReport
   if (report.kind === 'hard') {
     const hit = await markDeliveryBounced(db, deliveryId, `${report.status} ${report.diagnostic ?? ''}`.trim());
     if (!hit) return 'nothing';
+    await forgetSmtpAnswers(db, hit.send_id);
     await markBounced(db, hit.subscription_id, 'bounced', { source: 'dsn', send: hit.send_id, status: report.status, smtp: report.diagnostic });
     return 'bounced';
   }

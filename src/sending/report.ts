@@ -59,6 +59,32 @@ async function smtpAnswers(db: Db, sendId: string, top: number): Promise<SmtpAns
     .slice(0, top);
 }
 
+/** How many of a finished send's answers are kept grouped: more than any page shows. */
+const KEPT_ANSWERS = 20;
+
+/**
+ * A finished send's answers, grouped on the first view and read from send_smtp_answers after
+ * (migration 2026-12-07-30-03 says why). A late bounce that rewrites an answer removes the row
+ * (inbound.ts); one landing while the row is being written may be missed until the next one,
+ * which changes only the list of answers, never a count of the report.
+ */
+async function finishedSendAnswers(db: Db, sendId: string, top: number): Promise<SmtpAnswer[]> {
+  const kept = await db.selectFrom('send_smtp_answers').select('answers').where('send_id', '=', sendId).executeTakeFirst();
+  if (kept) return kept.answers.slice(0, top);
+  const answers = await smtpAnswers(db, sendId, Math.max(top, KEPT_ANSWERS));
+  await db
+    .insertInto('send_smtp_answers')
+    .values({ send_id: sendId, answers: JSON.stringify(answers) })
+    .onConflict((oc) => oc.column('send_id').doNothing())
+    .execute();
+  return answers.slice(0, top);
+}
+
+/** Forgets a send's grouped answers: one of them changed (a late bounce). */
+export async function forgetSmtpAnswers(db: Db, sendId: string): Promise<void> {
+  await db.deleteFrom('send_smtp_answers').where('send_id', '=', sendId).execute();
+}
+
 export async function findSend(db: Db, sendId: string): Promise<Send | undefined> {
   // Not a UUID (a typed id, a URL): no such send, where PostgreSQL would refuse the query.
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(sendId)) return undefined;
@@ -97,7 +123,9 @@ export async function sendReport(db: Db, sendId: string, options: { topAnswers?:
     attributedEvents(db, send.id, 'unsubscribed'),
     attributedEvents(db, send.id, 'complained'),
     attributedEvents(db, send.id, 'bounced'),
-    smtpAnswers(db, send.id, options.topAnswers ?? 5),
+    send.status === 'done' || send.status === 'cancelled'
+      ? finishedSendAnswers(db, send.id, options.topAnswers ?? 5)
+      : smtpAnswers(db, send.id, options.topAnswers ?? 5),
   ]);
   const c = progress.counts;
   return {

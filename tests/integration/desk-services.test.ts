@@ -8,6 +8,7 @@ import { loadTemplates } from '../../src/issues/templates';
 import { uploadIssue } from '../../src/issues/upload';
 import { digestOfMonth, curateDraft, comingDigest } from '../../src/schedules/coming-digest';
 import { liveProgress, normalizeSmtpAnswer, sendReport } from '../../src/sending/report';
+import { applyReport } from '../../src/sending/inbound';
 import { markBounced } from '../../src/subscribers/bounce';
 import { unsubscribe } from '../../src/subscribers/preferences';
 import { searchSubscribers, subscriptionHistory } from '../../src/subscribers/search';
@@ -107,6 +108,26 @@ describe('a send, its report and its progress', () => {
     const curated = await digestOfMonth(world.db, world.list, 2021, 2);
     expect(curated).toMatchObject({ source: 'curated', state: 'draft' });
     expect(curated.issue?.title).toBe('February, chosen by hand');
+  });
+  test("a finished send's SMTP answers are grouped once, and again after a late bounce rewrites one", async () => {
+    await sendReport(world.db, sendId);
+    const kept = await world.db.selectFrom('send_smtp_answers').selectAll().where('send_id', '=', sendId).executeTakeFirstOrThrow();
+    expect(kept.answers.map((a) => a.count).sort()).toEqual([1, 5]);
+    // The kept grouping is what the page shows (a changed row alone would not show).
+    await world.db
+      .updateTable('deliveries')
+      .set({ smtp_response: '250 2.0.0 changed behind its back' })
+      .where('send_id', '=', sendId)
+      .where('status', '=', 'sent')
+      .execute();
+    expect((await sendReport(world.db, sendId)).smtpAnswers.map((a) => a.count).sort()).toEqual([1, 5]);
+    expect((await sendReport(world.db, sendId)).smtpAnswers.some((a) => a.answer.includes('changed'))).toBe(false);
+    // A DSN after the send: the delivery's answer is rewritten and the grouping made again.
+    const delivery = await world.db.selectFrom('deliveries').select('id').where('send_id', '=', sendId).where('status', '=', 'sent').executeTakeFirstOrThrow();
+    expect(await applyReport(world.db, Number(delivery.id), { kind: 'hard', status: '5.2.2', diagnostic: 'mailbox full' })).toBe('bounced');
+    const again = await sendReport(world.db, sendId);
+    expect(again.smtpAnswers.map((a) => a.answer)).toEqual(expect.arrayContaining(['5.2.2 mailbox full']));
+    expect(again.bounced + again.bouncedLater).toBeGreaterThanOrEqual(2);
   });
 });
 
