@@ -6,8 +6,7 @@ import type { InboundHandler } from '../mail/inbound';
 import { markBounced } from '../subscribers/bounce';
 import { unsubscribe } from '../subscribers/preferences';
 import { verifyMailToken } from '../subscribers/tokens';
-import { forgetSmtpAnswers } from './report';
-import { countSoftBounce, markDeliveryBounced, markDeliveryComplained } from './repository';
+import { countSoftBounce, forgetSmtpAnswers, markDeliveryBounced, markDeliveryComplained } from './repository';
 
 /**
  * What Broadsheet does with mail to BOUNCE_DOMAIN (the listener is mail/inbound.ts):

@@ -3,7 +3,7 @@ import type { Db } from '../db/database';
 import type { Send } from '../db/schema';
 import { AppError } from '../errors';
 import { sendProgress, type SendProgress } from './control';
-import { attributedEvents, findSend as findSendRow, smtpResponseCounts, summaryOfPrunedSend } from './repository';
+import { attributedEvents, findSend as findSendRow, keepSmtpAnswers, keptSmtpAnswers, smtpResponseCounts, summaryOfPrunedSend } from './repository';
 
 /**
  * What became of a send, for the editor: the delivery rows counted, plus what readers did
@@ -69,20 +69,11 @@ const KEPT_ANSWERS = 20;
  * which changes only the list of answers, never a count of the report.
  */
 async function finishedSendAnswers(db: Db, sendId: string, top: number): Promise<SmtpAnswer[]> {
-  const kept = await db.selectFrom('send_smtp_answers').select('answers').where('send_id', '=', sendId).executeTakeFirst();
-  if (kept) return kept.answers.slice(0, top);
+  const kept = await keptSmtpAnswers(db, sendId);
+  if (kept) return kept.slice(0, top);
   const answers = await smtpAnswers(db, sendId, Math.max(top, KEPT_ANSWERS));
-  await db
-    .insertInto('send_smtp_answers')
-    .values({ send_id: sendId, answers: JSON.stringify(answers) })
-    .onConflict((oc) => oc.column('send_id').doNothing())
-    .execute();
+  await keepSmtpAnswers(db, sendId, answers);
   return answers.slice(0, top);
-}
-
-/** Forgets a send's grouped answers: one of them changed (a late bounce). */
-export async function forgetSmtpAnswers(db: Db, sendId: string): Promise<void> {
-  await db.deleteFrom('send_smtp_answers').where('send_id', '=', sendId).execute();
 }
 
 export async function findSend(db: Db, sendId: string): Promise<Send | undefined> {

@@ -394,6 +394,26 @@ export function smtpResponseCounts(db: Db, sendId: string): Promise<Array<{ smtp
     .execute();
 }
 
+/** A finished send's answers as grouped on its report's first view (send_smtp_answers), if they were. */
+export async function keptSmtpAnswers(db: Db, sendId: string): Promise<Array<{ answer: string; count: number }> | undefined> {
+  const kept = await db.selectFrom('send_smtp_answers').select('answers').where('send_id', '=', sendId).executeTakeFirst();
+  return kept?.answers;
+}
+
+/** Keeps them (once: a row written meanwhile by another view stays). */
+export async function keepSmtpAnswers(db: Db, sendId: string, answers: Array<{ answer: string; count: number }>): Promise<void> {
+  await db
+    .insertInto('send_smtp_answers')
+    .values({ send_id: sendId, answers: JSON.stringify(answers) })
+    .onConflict((oc) => oc.column('send_id').doNothing())
+    .execute();
+}
+
+/** Forgets a send's grouped answers: one of them changed (a late bounce). */
+export async function forgetSmtpAnswers(db: Db, sendId: string): Promise<void> {
+  await db.deleteFrom('send_smtp_answers').where('send_id', '=', sendId).execute();
+}
+
 /**
  * Readers who did `type` (`unsubscribed`, `complained`, `bounced`) because of this send: they
  * got this send's email and did it before getting any later one, so the link or the complaint
