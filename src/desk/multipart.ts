@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import busboy from 'busboy';
+import type { Readable } from 'node:stream';
 import type { Request } from 'express';
 import { AppError } from '../errors';
 
@@ -32,12 +33,24 @@ function parser(req: Request, limits: Limits) {
 
 const tooLarge = (limits: Limits) => new AppError('payload_too_large', `a file is larger than ${Math.round(limits.fileSize / 1024 / 1024)} MB`);
 
-/** Every field and file of a form, the files in memory (issue JSON and images: small, bounded). */
-export function readMultipart(req: Request, limits: Limits): Promise<{ fields: Record<string, string>; files: UploadedFile[] }> {
+/**
+ * What both readers share: busboy over the request, the fields collected, one way to fail (stop
+ * reading, drain the rest of the request, reject once). `onFile` says what a file part becomes;
+ * `finish` gives the result once the form is read (it may throw: the form is refused).
+ */
+function readForm<T>(
+  req: Request,
+  limits: Limits,
+  options: {
+    onFile(field: string, stream: Readable, filename: string | undefined, fail: (err: Error) => void): void;
+    finish(fields: Record<string, string>): T | Promise<T>;
+    /** Refuse a form with more files than `limits.files` (else the parts past it are dropped). */
+    refuseExtraFiles: boolean;
+  },
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const bb = parser(req, limits);
     const fields: Record<string, string> = {};
-    const files: UploadedFile[] = [];
     let failed = false;
     const fail = (err: Error) => {
       if (failed) return;
@@ -49,21 +62,34 @@ export function readMultipart(req: Request, limits: Limits): Promise<{ fields: R
     bb.on('field', (name, value) => {
       fields[name] = value;
     });
-    bb.on('file', (field, stream, info) => {
+    bb.on('file', (field, stream, info) => options.onFile(field, stream, info.filename, fail));
+    if (options.refuseExtraFiles) bb.on('filesLimit', () => fail(new AppError('payload_too_large', `at most ${limits.files} files at once`)));
+    bb.on('error', (err: Error) => fail(new AppError('invalid_input', `not a readable upload: ${err.message}`)));
+    bb.on('close', () => {
+      if (failed) return;
+      Promise.resolve()
+        .then(() => options.finish(fields))
+        .then(resolve, fail);
+    });
+    req.pipe(bb);
+  });
+}
+
+/** Every field and file of a form, the files in memory (issue JSON and images: small, bounded). */
+export function readMultipart(req: Request, limits: Limits): Promise<{ fields: Record<string, string>; files: UploadedFile[] }> {
+  const files: UploadedFile[] = [];
+  return readForm(req, limits, {
+    refuseExtraFiles: true,
+    onFile(field, stream, filename, fail) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('limit', () => fail(tooLarge(limits)));
       stream.on('close', () => {
         // An empty file input still sends a part with no name: not a file.
-        if (info.filename) files.push({ field, name: info.filename, data: Buffer.concat(chunks) });
+        if (filename) files.push({ field, name: filename, data: Buffer.concat(chunks) });
       });
-    });
-    bb.on('filesLimit', () => fail(new AppError('payload_too_large', `at most ${limits.files} files at once`)));
-    bb.on('error', (err: Error) => fail(new AppError('invalid_input', `not a readable upload: ${err.message}`)));
-    bb.on('close', () => {
-      if (!failed) resolve({ fields, files });
-    });
-    req.pipe(bb);
+    },
+    finish: (fields) => ({ fields, files }),
   });
 }
 
@@ -72,40 +98,25 @@ export function readMultipart(req: Request, limits: Limits): Promise<{ fields: R
  * memory), with the fields. Rejects without a file.
  */
 export function saveMultipartFile(req: Request, path: string, limits: Limits): Promise<{ fields: Record<string, string>; bytes: number; name: string }> {
-  return new Promise((resolve, reject) => {
-    const bb = parser(req, limits);
-    const fields: Record<string, string> = {};
-    let saved: Promise<{ bytes: number; name: string }> | undefined;
-    let failed = false;
-    const fail = (err: Error) => {
-      if (failed) return;
-      failed = true;
-      req.unpipe(bb);
-      req.resume();
-      reject(err);
-    };
-    bb.on('field', (name, value) => {
-      fields[name] = value;
-    });
-    bb.on('file', (_field, stream, info) => {
-      if (saved || !info.filename) return void stream.resume();
+  let saved: Promise<{ bytes: number; name: string }> | undefined;
+  return readForm(req, limits, {
+    refuseExtraFiles: false,
+    onFile(_field, stream, filename, fail) {
+      if (saved || !filename) return void stream.resume();
       saved = new Promise((ok, ko) => {
         const out = fs.createWriteStream(path);
         let bytes = 0;
         stream.on('data', (c: Buffer) => (bytes += c.length));
         stream.on('limit', () => ko(tooLarge(limits)));
         stream.pipe(out);
-        out.on('finish', () => ok({ bytes, name: info.filename ?? 'upload.csv' }));
+        out.on('finish', () => ok({ bytes, name: filename }));
         out.on('error', ko);
       });
       saved.catch(fail);
-    });
-    bb.on('error', (err: Error) => fail(new AppError('invalid_input', `not a readable upload: ${err.message}`)));
-    bb.on('close', () => {
-      if (failed) return;
-      if (!saved) return fail(new AppError('invalid_input', 'choose a file to upload'));
-      saved.then((s) => resolve({ fields, ...s }), fail);
-    });
-    req.pipe(bb);
+    },
+    async finish(fields) {
+      if (!saved) throw new AppError('invalid_input', 'choose a file to upload');
+      return { fields, ...(await saved) };
+    },
   });
 }

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/database';
 import type { Queues } from '../queues';
 import type { SubscribeLimits } from './rate-limits';
-import { appendEvent } from './repository';
+import { appendEvent, duePendingSubscriptions } from './repository';
 
 /**
  * Subscriptions nobody confirmed. Row-driven, like every repeating job here: the rows say what
@@ -52,38 +52,14 @@ export async function queueDueReminders(
   if (settings.reminderAfterMs <= 0) return 0;
   const before = (ms: number) => new Date(now.getTime() - ms);
   return deps.db.transaction().execute(async (trx) => {
-    const due = await trx
-      .selectFrom('subscriptions as s')
-      .innerJoin('subscribers as p', 'p.id', 's.subscriber_id')
-      .select(['s.id', 'p.email'])
-      .where('s.status', '=', 'pending')
-      .where('s.consent_at', '<=', before(settings.reminderAfterMs))
-      // Past expiry it is about to go: no reminder for a request that is being forgotten.
-      .where('s.consent_at', '>', before(settings.expireAfterMs))
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('subscription_events as e')
-              .select('e.id')
-              .whereRef('e.subscription_id', '=', 's.id')
-              .where((eb) =>
-                eb.or([
-                  eb.and([eb('e.type', '=', 'reminder_sent'), eb('e.created_at', '>=', eb.ref('s.consent_at'))]),
-                  eb.and([
-                    eb('e.type', '=', 'reminder_queued'),
-                    eb('e.created_at', '>=', eb.ref('s.consent_at')),
-                    eb('e.created_at', '>', before(REQUEUE_AFTER_MS)),
-                  ]),
-                ]),
-              ),
-          ),
-        ),
-      )
-      .orderBy('s.consent_at')
-      .limit(BATCH)
-      .forUpdate('s')
-      .skipLocked()
-      .execute();
+    // Past expiry it is about to go: no reminder for a request that is being forgotten.
+    const due = await duePendingSubscriptions(trx, {
+      consentBefore: { at: before(settings.reminderAfterMs), inclusive: true },
+      consentAfter: before(settings.expireAfterMs),
+      sent: 'reminder_sent',
+      tried: { types: ['reminder_queued'], after: before(REQUEUE_AFTER_MS), sinceConsent: true },
+      limit: BATCH,
+    });
     let queued = 0;
     for (const { id, email } of due) {
       if (!(await deps.limits.takeAddress(email))) continue;

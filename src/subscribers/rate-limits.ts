@@ -4,41 +4,39 @@ import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { AppError } from '../errors';
 import { emailHash } from './repository';
 
-/**
- * Limits on what anonymous requests can make Broadsheet do. They live in Redis so that they
- * hold across every HTTP process of a deployment.
- *
- * - Per client: `subscribeRatePerIp` requests a minute to anything that can send an email
- *   (subscribe, a new confirmation link, a preferences link). Over it, the client gets 429:
- *   that says nothing about any address.
- * - Per address: at most 3 such emails an hour, whatever the clients. Over it, the request
- *   is answered exactly as usual and no email goes out, so the limit cannot be used to learn
- *   whether an address is known.
- */
-export interface SubscribeLimits {
+/** A budget per client and one per address, kept in Redis so they hold across every HTTP process. */
+export interface ClientAndAddressLimits {
   /** Takes one request from the client's budget; `retryAfterSeconds` when there is none left. */
   takeClient(ip: string | undefined): Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }>;
-  /** Takes one email from the address's budget; false when it has had its share this hour. */
+  /** Takes one from the address's budget; false when it has had its share. */
   takeAddress(email: string): Promise<boolean>;
 }
 
-export const EMAILS_PER_ADDRESS_PER_HOUR = 3;
+export interface Budget {
+  /** The Redis key part after `${keyPrefix}:rl:`. */
+  key: string;
+  points: number;
+  seconds: number;
+}
 
-export function createSubscribeLimits(redis: Redis, options: { subscribeRatePerIp: number; keyPrefix?: string }): SubscribeLimits {
-  const prefix = options.keyPrefix ?? 'broadsheet';
-  const perClient = new RateLimiterRedis({
-    storeClient: redis,
-    keyPrefix: `${prefix}:rl:client`,
-    points: options.subscribeRatePerIp,
-    duration: 60,
-  });
-  const perAddress = new RateLimiterRedis({
-    storeClient: redis,
-    keyPrefix: `${prefix}:rl:address`,
-    points: EMAILS_PER_ADDRESS_PER_HOUR,
-    duration: 60 * 60,
-  });
-
+/**
+ * The one way a limit per client and per address is set up (the subscribe form here, the desk's
+ * sign-in in desk/limits.ts). Addresses are keyed by their hash: Redis never holds the address
+ * itself. Without Redis nothing can be limited, so nothing is sent: a take then throws
+ * `unavailable` (with `unavailableMessage`) rather than let a flood through.
+ */
+export function clientAndAddressLimits(
+  redis: Redis,
+  options: { keyPrefix: string; client: Budget; address: Budget; unavailableMessage: string },
+): ClientAndAddressLimits {
+  const limiter = (b: Budget) =>
+    new RateLimiterRedis({ storeClient: redis, keyPrefix: `${options.keyPrefix}:rl:${b.key}`, points: b.points, duration: b.seconds });
+  const perClient = limiter(options.client);
+  const perAddress = limiter(options.address);
+  const unavailable = (err: unknown) => {
+    console.error(`rate limits unavailable (${options.client.key}, ${options.address.key})`, err);
+    return new AppError('unavailable', options.unavailableMessage);
+  };
   return {
     async takeClient(ip) {
       try {
@@ -51,7 +49,6 @@ export function createSubscribeLimits(redis: Redis, options: { subscribeRatePerI
     },
     async takeAddress(email) {
       try {
-        // Keyed by the address's hash: Redis never holds the address itself.
         await perAddress.consume(emailHash(email));
         return true;
       } catch (err) {
@@ -60,6 +57,29 @@ export function createSubscribeLimits(redis: Redis, options: { subscribeRatePerI
       }
     },
   };
+}
+
+/**
+ * Limits on what anonymous requests can make Broadsheet do.
+ *
+ * - Per client: `subscribeRatePerIp` requests a minute to anything that can send an email
+ *   (subscribe, a new confirmation link, a preferences link). Over it, the client gets 429:
+ *   that says nothing about any address.
+ * - Per address: at most 3 such emails an hour, whatever the clients. Over it, the request
+ *   is answered exactly as usual and no email goes out, so the limit cannot be used to learn
+ *   whether an address is known.
+ */
+export type SubscribeLimits = ClientAndAddressLimits;
+
+export const EMAILS_PER_ADDRESS_PER_HOUR = 3;
+
+export function createSubscribeLimits(redis: Redis, options: { subscribeRatePerIp: number; keyPrefix?: string }): SubscribeLimits {
+  return clientAndAddressLimits(redis, {
+    keyPrefix: options.keyPrefix ?? 'broadsheet',
+    client: { key: 'client', points: options.subscribeRatePerIp, seconds: 60 },
+    address: { key: 'address', points: EMAILS_PER_ADDRESS_PER_HOUR, seconds: 60 * 60 },
+    unavailableMessage: 'the service is briefly unavailable, try again in a moment',
+  });
 }
 
 /**
@@ -80,10 +100,4 @@ export function clientKey(ip: string | undefined): string {
     .slice(0, 4)
     .map((g) => g.replace(/^0+(?=.)/, ''))
     .join(':')}::/64`;
-}
-
-function unavailable(err: unknown): AppError {
-  // Without Redis nothing can be limited, so nothing is sent: refuse rather than let a flood through.
-  console.error('rate limits unavailable', err);
-  return new AppError('unavailable', 'the service is briefly unavailable, try again in a moment');
 }

@@ -1,6 +1,6 @@
 import type { Db } from '../db/database';
 import type { Queues } from '../queues';
-import { appendEvent } from './repository';
+import { appendEvent, duePendingSubscriptions } from './repository';
 import { enqueueConfirmation } from './system-mail';
 
 const MINUTE = 60_000;
@@ -24,34 +24,15 @@ const QUIET = 60 * MINUTE;
 export async function requeueLostConfirmations(db: Db, queues: Queues, now = new Date(), limit = 500): Promise<number> {
   const since = (ms: number) => new Date(now.getTime() - ms);
   return db.transaction().execute(async (trx) => {
-    const lost = await trx
-      .selectFrom('subscriptions as s')
-      .select('s.id')
-      .where('s.status', '=', 'pending')
-      .where('s.consent_at', '<', since(GRACE))
-      .where('s.consent_at', '>', since(CONFIRM_TTL))
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('subscription_events as e')
-              .select('e.id')
-              .whereRef('e.subscription_id', '=', 's.id')
-              .where((eb) =>
-                eb.or([
-                  // Sent for this consent already.
-                  eb.and([eb('e.type', '=', 'confirmation_sent'), eb('e.created_at', '>=', eb.ref('s.consent_at'))]),
-                  // Sent or repaired lately: the per-address limit may be what held it back.
-                  eb.and([eb('e.type', 'in', ['confirmation_sent', 'confirmation_requeued']), eb('e.created_at', '>', since(QUIET))]),
-                ]),
-              ),
-          ),
-        ),
-      )
-      .orderBy('s.consent_at')
-      .limit(limit)
-      .forUpdate('s')
-      .skipLocked()
-      .execute();
+    const lost = await duePendingSubscriptions(trx, {
+      consentBefore: { at: since(GRACE), inclusive: false },
+      consentAfter: since(CONFIRM_TTL),
+      // Sent for this consent already.
+      sent: 'confirmation_sent',
+      // Sent or repaired lately: the per-address limit may be what held it back.
+      tried: { types: ['confirmation_sent', 'confirmation_requeued'], after: since(QUIET), sinceConsent: false },
+      limit,
+    });
     for (const { id } of lost) {
       // Queued first: if Redis is down this throws and the event is not written, so the next
       // run tries again.

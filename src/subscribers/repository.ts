@@ -125,3 +125,56 @@ export function awaitsConfirmation(subscription: Pick<Subscription, 'status'>, r
   if (subscription.status === 'pending') return true;
   return request !== undefined && (subscription.status === 'unsubscribed' || subscription.status === 'bounced');
 }
+
+/** Which pending subscriptions a row-driven pass (a lost confirmation, a reminder) is due for. */
+export interface DuePendingQuery {
+  /** Consent given before this (`inclusive`: or at it) … */
+  consentBefore: { at: Date; inclusive: boolean };
+  /** … and after this. */
+  consentAfter: Date;
+  /** What the pass sends: an event of this type since the consent means it was sent. */
+  sent: SubscriptionEventType;
+  /** Tried lately: an event of one of these types after `after` (with `sinceConsent`, also since the consent). */
+  tried: { types: SubscriptionEventType[]; after: Date; sinceConsent: boolean };
+  limit: number;
+}
+
+/**
+ * The pending subscriptions a pass is due for, oldest consent first, with their address. Locked
+ * with SKIP LOCKED (call it in a transaction), so several workers running the pass at once share
+ * the rows instead of doubling the mail. The one query behind requeueLostConfirmations
+ * (repair.ts) and queueDueReminders (pending.ts).
+ */
+export function duePendingSubscriptions(db: Db, q: DuePendingQuery): Promise<Array<{ id: string; email: string }>> {
+  return db
+    .selectFrom('subscriptions as s')
+    .innerJoin('subscribers as p', 'p.id', 's.subscriber_id')
+    .select(['s.id', 'p.email'])
+    .where('s.status', '=', 'pending')
+    .where('s.consent_at', q.consentBefore.inclusive ? '<=' : '<', q.consentBefore.at)
+    .where('s.consent_at', '>', q.consentAfter)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('subscription_events as e')
+            .select('e.id')
+            .whereRef('e.subscription_id', '=', 's.id')
+            .where((eb) =>
+              eb.or([
+                eb.and([eb('e.type', '=', q.sent), eb('e.created_at', '>=', eb.ref('s.consent_at'))]),
+                eb.and([
+                  eb('e.type', 'in', q.tried.types),
+                  eb('e.created_at', '>', q.tried.after),
+                  ...(q.tried.sinceConsent ? [eb('e.created_at', '>=', eb.ref('s.consent_at'))] : []),
+                ]),
+              ]),
+            ),
+        ),
+      ),
+    )
+    .orderBy('s.consent_at')
+    .limit(q.limit)
+    .forUpdate('s')
+    .skipLocked()
+    .execute();
+}
