@@ -13,6 +13,7 @@ import * as editorsAndDeskEvents from './2026-12-06-40-01-editors-and-desk-event
 import * as deskCounters from './2026-12-07-30-01-desk-counters';
 import * as deskImports from './2026-12-07-30-02-desk-imports';
 import * as sendSmtpAnswers from './2026-12-07-30-03-send-smtp-answers';
+import * as departureEvents from './2026-12-07-30-04-departure-events';
 
 /**
  * Every migration, in order. A static list rather than a folder scan, so that the same code
@@ -33,4 +34,5 @@ export const migrations: Record<string, Migration> = {
   '2026-12-07-30-01-desk-counters': deskCounters,
   '2026-12-07-30-02-desk-imports': deskImports,
   '2026-12-07-30-03-send-smtp-answers': sendSmtpAnswers,
+  '2026-12-07-30-04-departure-events': departureEvents,
 };

@@ -5,7 +5,8 @@
  *
  * Makes its own database (on TEST_DATABASE_SERVER, default postgres://postgres@127.0.0.1:5432)
  * with one list of `--rows` subscribers (three in four weekly, one in ten not active), a sent
- * weekly issue whose send has a delivery row for every weekly reader, and a scheduled one;
+ * weekly issue whose send has a delivery row for every weekly reader, and a scheduled one; an
+ * event for every subscription and 2,000 readers who left after the send;
  * then serves the real app on a loopback port, signs an editor in by link as a browser does,
  * and times GET /admin and GET /admin/subscribers?q=… over HTTP (warm, one request at a
  * time), and the search query itself. Targets: home < 200 ms, search < 50 ms. The desk's other
@@ -130,6 +131,14 @@ async function main() {
         INSERT INTO deliveries (send_id, subscription_id, status, smtp_response, finished_at)
         SELECT ${send.id}, id, 'sent', '250 2.0.0 Ok: queued as ' || substr(md5(id::text), 1, 10), now()
         FROM subscriptions WHERE status = 'active' AND cadence = 'weekly'`.execute(db);
+    // The event log as a real list has it (one event a subscription at the least), and readers
+    // who left after the send: the send's report looks for those.
+    await sql`
+        INSERT INTO subscription_events (subscription_id, type, created_at)
+        SELECT id, 'confirmed', now() - interval '30 days' FROM subscriptions`.execute(db);
+    await sql`
+        INSERT INTO subscription_events (subscription_id, type)
+        SELECT id, 'unsubscribed' FROM subscriptions WHERE status = 'active' AND cadence = 'weekly' LIMIT 2000`.execute(db);
     await db
       .insertInto('sends')
       .values({ issue_id: next.id, list_id: list.id, cadence: 'weekly', status: 'scheduled', scheduled_at: new Date(Date.now() + 86400_000), batch_size: 500 })

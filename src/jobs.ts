@@ -13,6 +13,7 @@ import { sendStore, sendsInStatus } from './sending/repository';
 import { sendTestEmail } from './sending/test-send';
 import { createThrottle } from './sending/throttle';
 import { VariantCache } from './sending/variants';
+import { foldPiledUpCounters } from './db/counters';
 import { expirePendingSubscriptions, queueDueReminders } from './subscribers/pending';
 import { createSubscribeLimits } from './subscribers/rate-limits';
 import { requeueLostConfirmations } from './subscribers/repair';
@@ -87,6 +88,8 @@ export function jobRegistry(deps: WorkerDeps, workerId: string): JobRegistry {
         const requeued = await requeueLostConfirmations(deps.db, deps.queues, now);
         const reminded = await queueDueReminders({ db: deps.db, queues: deps.queues, limits }, settings, now);
         const expired = await expirePendingSubscriptions(deps.db, settings, now);
+        // The desk's counters (db/counters.ts): lists and sends nobody looked at are folded here.
+        await foldPiledUpCounters(deps.db);
         if (expired > 0) deps.log.info({ expired }, 'removed pending subscriptions nobody confirmed');
         return requeued + reminded;
       },

@@ -9,8 +9,8 @@ import type { Cadence, DeliveryStatus, SubscriptionStatus } from './schema';
  * why changes rather than one counter row), and these functions sum them. A million
  * subscribers or deliveries cost a few dozen rows to read instead of a million to count.
  *
- * The change rows are folded into one per key when a read finds more than FOLD_AT of them,
- * so a busy list stays a few rows however long it runs without a worker.
+ * The change rows are folded into one per key when a read finds more than FOLD_AT of them, and
+ * by each worker's repair pass (foldPiledUpCounters), so a busy list stays a few rows.
  */
 
 const FOLD_AT = 64;
@@ -103,4 +103,28 @@ export async function foldDeliveryCounts(db: Db, sendId: string): Promise<void> 
     WITH gone AS (DELETE FROM delivery_counts WHERE send_id = ${sendId} AND at <= now() - interval '60 seconds' RETURNING status, n, at)
     INSERT INTO delivery_counts (send_id, status, n, at)
     SELECT ${sendId}, status, sum(n), max(at) FROM gone GROUP BY status HAVING sum(n) <> 0`.execute(db);
+}
+
+/**
+ * Folds the change rows of every list and send that has piled up more than FOLD_AT of them,
+ * so that one nobody looks at on the desk stays small too. Run by each worker's repair pass
+ * (jobs.ts); returns how many lists and sends it folded.
+ */
+export async function foldPiledUpCounters(db: Db): Promise<number> {
+  const lists = await db
+    .selectFrom('subscription_counts')
+    .select('list_id')
+    .groupBy('list_id')
+    .having(sql`count(*)`, '>', FOLD_AT)
+    .execute();
+  for (const { list_id } of lists) await foldSubscriptionCounts(db, list_id);
+  const sends = await db
+    .selectFrom('delivery_counts')
+    .select('send_id')
+    .where(sql<boolean>`at <= now() - interval '60 seconds'`)
+    .groupBy('send_id')
+    .having(sql`count(*)`, '>', FOLD_AT)
+    .execute();
+  for (const { send_id } of sends) await foldDeliveryCounts(db, send_id);
+  return lists.length + sends.length;
 }

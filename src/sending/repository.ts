@@ -430,6 +430,9 @@ export async function attributedEvents(db: Db, sendId: string, type: 'unsubscrib
     .where('d.status', '=', 'sent')
     .where('e.type', '=', type)
     .where(sql<boolean>`e.created_at >= d.finished_at`)
+    // Implied by the line above (a delivery finishes after its send starts), and a range of the
+    // index subscription_events_departures, so only events since the send are read.
+    .where(sql<boolean>`e.created_at >= (SELECT coalesce(started_at, created_at) FROM sends WHERE id = ${sendId})`)
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
