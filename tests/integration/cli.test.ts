@@ -211,4 +211,4 @@ describe('broadsheet start', () => {
   });
 });
 
-const waitFor = (check: () => Promise<boolean>, timeoutMs = 15_000) => eventually(check, { timeoutMs, everyMs: 200 });
+const waitFor = (check: () => Promise<boolean>, timeoutMs = 15_000) => eventually(check, { timeoutMs });
