@@ -10,9 +10,10 @@ import { eventually } from '../helpers/eventually';
 
 // What is about the process runs the compiled binary, as a user would after `npm ci` (`npm
 // test` compiles first), so that paths that differ between src/ and dist/ (templates, schema)
-// are exercised too, and the exit status and stderr are the process's own: validate, render,
-// a user error and `start`. The commands' own behaviour (lists, editors, the database's list
-// in render) runs in this process through the same runCli: a process each was 0.3 to 0.8 s.
+// are exercised too, and the exit status and stderr are the process's own: an invalid file,
+// render, a user error and `start`. The commands' own behaviour (lists, editors, the
+// database's list in render) runs in this process through the same runCli: a process each
+// was 0.3 to 0.8 s.
 
 let tmp: string;
 beforeAll(async () => {
@@ -21,7 +22,8 @@ beforeAll(async () => {
 afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
 
 test('validate: the golden issue is valid', async () => {
-  const r = await broadsheetProcess(['validate', GOLDEN_FILE]);
+  // Here: the render test below is the process that reads the schema (and templates) from dist/.
+  const r = await broadsheetHere(['validate', GOLDEN_FILE]);
   expect(r).toMatchObject({ code: 0 });
   expect(r.stdout).toMatch(/valid/);
 });
