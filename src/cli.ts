@@ -34,7 +34,9 @@ export function buildProgram(ctx: CliContext): Command {
     .description('Self-hosted email newsletters: issues as JSON, responsive email, queued delivery.')
     .version(packageVersion(), '-V, --version', 'print the version of Broadsheet')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    // Before the subcommands are made: they copy it. What process.stdout/stderr were, unless a test says otherwise.
+    .configureOutput({ writeOut: (text) => void ctx.io.stdout.write(text), writeErr: (text) => void ctx.io.stderr.write(text) });
 
   program
     .command('start')
@@ -168,25 +170,32 @@ function databaseListSource(ctx: CliContext): ListSource {
   };
 }
 
+/**
+ * Runs one command (`argv` as process.argv has it) and gives its exit code: 0, or for a user
+ * error one line on stderr and 1, or for a bug 2. The binary's main() and the tests that run a
+ * command inside their own process share it.
+ */
+export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
+  try {
+    await buildProgram(ctx).parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof ExitCode) return err.code;
+    if (err instanceof CommanderError) return err.exitCode; // commander has printed the usage error already
+    if (isAppError(err)) {
+      ctx.err(`error: ${err.message}`);
+      return 1;
+    }
+    ctx.err(`error: ${(err as Error)?.message ?? String(err)} (this is a bug in Broadsheet; please report it)`);
+    if (ctx.io.env.DEBUG) ctx.io.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
+    return 2;
+  }
+}
+
 /** The entry point of the `broadsheet` binary. User errors: one line on stderr, exit 1. */
 export async function main(argv: string[]): Promise<void> {
   quietOnClosedPipe(process.stdout);
   quietOnClosedPipe(process.stderr);
-  const ctx = cliContext();
-  try {
-    await buildProgram(ctx).parseAsync(argv);
-  } catch (err) {
-    if (err instanceof ExitCode) {
-      process.exitCode = err.code;
-    } else if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode; // commander has printed the usage error already
-    } else if (isAppError(err)) {
-      ctx.err(`error: ${err.message}`);
-      process.exitCode = 1;
-    } else {
-      ctx.err(`error: ${(err as Error)?.message ?? String(err)} (this is a bug in Broadsheet; please report it)`);
-      if (process.env.DEBUG) console.error(err);
-      process.exitCode = 2;
-    }
-  }
+  const code = await runCli(argv, cliContext());
+  if (code !== 0) process.exitCode = code;
 }

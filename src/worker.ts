@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AppError } from './errors';
 import { jobRegistry, type JobDefinition, type WorkerDeps } from './jobs';
-import { JOB_KINDS, type JobKind, type Owned, type JobPayloads } from './queues';
+import { JOB_KINDS, pauseHere, type JobKind, type Owned, type JobPayloads } from './queues';
 import { RetryLater } from './sending/batch';
 import { beat, forgetWorker } from './sending/repository';
 import { startScheduler, type SchedulerOptions } from './schedules/tick';
@@ -94,15 +94,7 @@ export async function startWorkers(deps: WorkerDeps, options: { scheduler?: Sche
       // Local pause: this process stops taking jobs and waits for its active ones; others on
       // the same queues carry on. Bounded, so a stop never hangs on a Redis that is gone.
       await Promise.all(
-        JOB_KINDS.map((kind) =>
-          Promise.race([
-            deps.queues
-              .queue(kind)
-              .pause(true)
-              .catch(() => {}),
-            new Promise((r) => setTimeout(r, 5000).unref()),
-          ]),
-        ),
+        JOB_KINDS.map((kind) => Promise.race([pauseHere(deps.queues.queue(kind)).catch(() => {}), new Promise((r) => setTimeout(r, 5000).unref())])),
       );
       // Its jobs have ended and released their rows: nothing of this process is left to wait for.
       await Promise.race([forgetWorker(deps.db, workerId).catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);

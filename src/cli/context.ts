@@ -2,7 +2,22 @@ import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config';
 import type { Connections } from '../connect';
 
+/** A stream the CLI writes to: the process's stdout or stderr, or a test's capture. */
+export type CliStream = NodeJS.WritableStream & { destroyed?: boolean; isTTY?: boolean };
+
+/**
+ * What the CLI reads its settings from and writes to: the process's own, or, for a test that
+ * runs a command in its own process, an environment and two captures of its choosing.
+ */
+export interface CliIo {
+  env: NodeJS.ProcessEnv;
+  stdout: CliStream;
+  stderr: CliStream;
+}
+
 export interface CliContext {
+  /** Where the settings come from and the output goes (commander's help and usage errors too). */
+  io: CliIo;
   config(): Config;
   /** Connects to PostgreSQL (migrated) and Redis; call `close()` when done. */
   connect(): Promise<Connections>;
@@ -14,10 +29,11 @@ export interface CliContext {
   err(line: string): void;
 }
 
-export function cliContext(): CliContext {
+export function cliContext(io: CliIo = { env: process.env, stdout: process.stdout, stderr: process.stderr }): CliContext {
   let config: Config | undefined;
   const ctx: CliContext = {
-    config: () => (config ??= loadConfig()),
+    io,
+    config: () => (config ??= loadConfig(io.env)),
     async connect() {
       // Loaded on use: the database and queue clients cost a second that `validate` need not pay.
       const { connect } = await import('../connect.js');
@@ -35,8 +51,8 @@ export function cliContext(): CliContext {
       }
     },
     // A closed pipe (`| head`) destroys the stream: what is left is dropped, not written into an error.
-    out: (line) => void (process.stdout.destroyed || process.stdout.write(line + '\n')),
-    err: (line) => void (process.stderr.destroyed || process.stderr.write(line + '\n')),
+    out: (line) => void (io.stdout.destroyed || io.stdout.write(line + '\n')),
+    err: (line) => void (io.stderr.destroyed || io.stderr.write(line + '\n')),
   };
   return ctx;
 }

@@ -7,7 +7,7 @@ import { getListBySlug } from '../lists/repository';
 import type { SendProgress } from '../sending/control';
 import { findListIssue, sendAction, sendTest, type SendAction } from '../sending/editor';
 import { inZone } from '../local-time';
-import type { RegisterCommands } from './context';
+import type { CliContext, RegisterCommands } from './context';
 
 // The digest builder and its wording (some 60 ms of modules): loaded by the two commands that
 // tell the coming digest, so that `validate` and the rest do not pay for them.
@@ -44,8 +44,9 @@ const DONE_WORD: Record<Exclude<SendAction, 'status'>, string> = { send: 'sendin
 const FINAL = new Set(['done', 'cancelled', 'paused']);
 
 /** `--wait`: a progress bar with rate and ETA until the send is done (or paused, or cancelled). */
-async function waitForSend(deps: Connections, listSlug: string, issueSlug: string, err: (line: string) => void): Promise<SendProgress> {
-  const bar = progressBar('sending [{bar}] {percentage}% | {value}/{total} | {rate} msg/s | ETA {eta_formatted}');
+async function waitForSend(deps: Connections, listSlug: string, issueSlug: string, ctx: CliContext): Promise<SendProgress> {
+  const err = ctx.err;
+  const bar = progressBar('sending [{bar}] {percentage}% | {value}/{total} | {rate} msg/s | ETA {eta_formatted}', ctx.io.stderr);
   let started = false;
   for (;;) {
     const { list, issue } = await findListIssue(deps.db, listSlug, issueSlug);
@@ -148,7 +149,7 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
         const { list, issue } = await findListIssue(deps.db, opts.list, slug);
         let progress = await sendAction(deps, issue, list, action, 'cli');
         if (action !== 'status') ctx.out(`${DONE_WORD[action]}: ${issue.slug}`);
-        if (opts.wait) progress = await waitForSend(deps, opts.list, slug, ctx.err);
+        if (opts.wait) progress = await waitForSend(deps, opts.list, slug, ctx);
         for (const line of describeProgress(progress, list.timezone)) ctx.out(line);
       });
     });

@@ -73,8 +73,8 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
         const deps = await ctx.connect();
         try {
           await getListBySlug(deps.db, opts.list); // before the bar appears
-          if (process.stderr.isTTY) {
-            bar = progressBar('importing {bar} {percentage}% | {rows} rows | {eta_formatted} left');
+          if (ctx.io.stderr.isTTY) {
+            bar = progressBar('importing {bar} {percentage}% | {rows} rows | {eta_formatted} left', ctx.io.stderr);
             bar.start(size, 0, { rows: 0 });
           }
           const report = await importSubscribers(deps.db, deps.queues, opts.list, handle.createReadStream({ autoClose: false }), {
@@ -114,7 +114,7 @@ export const registerSubscriberCommands: RegisterCommands = (program, ctx) => {
         const counts = await countByStatus(deps.db, list.id);
         const total = Object.values(counts).reduce((a, b) => a + b, 0);
         ctx.err(`exporting ${plural(total, 'subscription')} of list ${list.slug}`);
-        await writeAll(exportSubscribers(deps.db, list.id), process.stdout);
+        await writeAll(exportSubscribers(deps.db, list.id), ctx.io.stdout as Writable);
       });
     });
 

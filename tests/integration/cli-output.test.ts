@@ -4,34 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { formatEta, progressBar } from '../../src/cli/progress';
 import { GOLDEN_FILE } from '../fixtures/golden';
-import { createTestDb, type TestDb } from '../helpers/db';
+import { BIN, broadsheetHere, broadsheetProcess as broadsheet, type CliResult as Result } from '../helpers/cli';
 import { eventually } from '../helpers/eventually';
+import { startWorld, type World } from '../helpers/world';
 
 /**
  * What the `broadsheet` command prints, as an editor or a script sees it: the compiled binary
- * (`npm run build` first), run by a shell where a pipe is part of the test.
+ * (`npm run build` first), run by a shell where a pipe is part of the test. What only sets a
+ * test up, or is about a command's words rather than its process, runs in this process
+ * (broadsheetHere: the same runCli).
  */
-const BIN = path.resolve(__dirname, '../../bin/broadsheet.js');
 const run = promisify(execFile);
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function broadsheet(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await run('node', [BIN, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 /**
  * `broadsheet ARGS | READER` through bash: the exit code is broadsheet's own (PIPESTATUS), the
@@ -56,10 +41,9 @@ afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
 
 test('--version prints the version of package.json', async () => {
   const { version } = JSON.parse(await fs.readFile(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string };
-  for (const flag of ['--version', '-V']) {
-    const r = await broadsheet([flag]);
-    expect(r).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
-  }
+  // The binary finds package.json from dist/; the short flag is the same option of the same parser.
+  expect(await broadsheet(['--version'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+  expect(await broadsheetHere(['-V'])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
 });
 
 test('output piped into a reader that stops early ends quietly: no EPIPE, no stack trace', async () => {
@@ -91,25 +75,23 @@ test('the progress bars never show `ETA NFs`: an unknown time left is a dash', a
 });
 
 describe('with a database', () => {
-  let t: TestDb;
+  let world: World;
+  let t: World['test'];
   let env: NodeJS.ProcessEnv;
   beforeAll(async () => {
-    t = await createTestDb();
-    // A queue prefix of this file's own: the sends and confirmations it queues are nobody else's.
-    env = { DATABASE_URL: t.url, REDIS_PREFIX: `bs-cli-output-${path.basename(tmp)}`, DATA_DIR: path.join(tmp, 'data') };
-    const created = await broadsheet(
+    // The workers run in this process (the send test's: they plan the send), and its SMTP server
+    // turns every connection away, so nothing is ever sent. The world's queue prefix is this
+    // file's own: the sends and confirmations it queues are nobody else's.
+    world = await startWorld({ list: false, onConnect: () => ({ code: 421, message: 'not today' }) });
+    t = world.test;
+    env = { DATABASE_URL: t.url, REDIS_PREFIX: world.prefix, DATA_DIR: world.dataDir };
+    const created = await broadsheetHere(
       ['lists', 'create', 'ml-news', '--name', 'ML News', '--from', 'ML News <news@example.org>', '--contact', 'Example Press · 1 Main Street'],
       env,
     );
     expect(created.code).toBe(0);
   }, 60_000);
-  afterAll(async () => {
-    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-    const keys = await redis.keys(`${env.REDIS_PREFIX}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
-    await t.drop();
-  });
+  afterAll(() => world?.close());
 
   test('subscribers import exits 1 when a line was rejected and 0 when all are good, printing the report either way', async () => {
     const good = path.join(tmp, 'good.csv');
@@ -158,14 +140,12 @@ describe('with a database', () => {
   test('send --wait on a terminal never shows `ETA NFs`; a cancelled send says "cancelled"', async () => {
     const readers = path.join(tmp, 'readers.csv');
     await fs.writeFile(readers, 'email,cadence\nw1@example.org,weekly\nw2@example.org,weekly\n');
-    expect((await broadsheet(['subscribers', 'import', readers, '--list', 'ml-news', '--confirmed'], env)).code).toBe(0);
-    expect((await broadsheet(['issues', 'import', GOLDEN_FILE, '--list', 'ml-news'], env)).code).toBe(0);
+    expect((await broadsheetHere(['subscribers', 'import', readers, '--list', 'ml-news', '--confirmed'], env)).code).toBe(0);
+    expect((await broadsheetHere(['issues', 'import', GOLDEN_FILE, '--list', 'ml-news'], env)).code).toBe(0);
     const slug = (JSON.parse(await fs.readFile(GOLDEN_FILE, 'utf8')) as { slug: string }).slug;
-    // A worker plans the send, but its SMTP server refuses every connection: nothing is sent,
-    // so on a terminal (script(1) gives --wait one) the bar has no rate to divide by and its
-    // time left is unknown until the send is cancelled.
-    const worker = spawn('node', [BIN, 'worker'], { env: { ...process.env, ...env, SMTP_URL: 'smtp://127.0.0.1:9' }, stdio: 'ignore' });
-    const workerExited = new Promise((resolve) => worker.once('exit', resolve));
+    // The world's workers plan the send, but its SMTP server turns every connection away: nothing
+    // is sent, so on a terminal (script(1) gives --wait one) the bar has no rate to divide by and
+    // its time left is unknown until the send is cancelled.
     const waiting = spawn('script', ['-qfec', `node ${JSON.stringify(BIN)} issues send ${slug} --list ml-news --wait`, '/dev/null'], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -176,7 +156,7 @@ describe('with a database', () => {
     try {
       await eventually(() => terminal.includes('ETA'), { timeoutMs: 30_000, everyMs: 100, what: 'the progress bar' });
       expect(terminal).toContain(`sending: ${slug}`);
-      const r = await broadsheet(['issues', 'cancel', slug, '--list', 'ml-news'], env);
+      const r = await broadsheetHere(['issues', 'cancel', slug, '--list', 'ml-news'], env);
       expect(await exited).toBe(0); // --wait ends when the send does, drawing the bar a last time
       expect(terminal).toMatch(/sending \[.*\] 0% \| 0\/\d+ \| 0\.0 msg\/s \| ETA –/);
       expect(terminal).not.toMatch(/NFs|LLs/);
@@ -184,8 +164,6 @@ describe('with a database', () => {
       checkCancelled(r, slug);
     } finally {
       waiting.kill('SIGKILL');
-      worker.kill('SIGTERM');
-      await workerExited;
     }
   }, 60_000);
 

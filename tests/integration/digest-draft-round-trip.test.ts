@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import express from 'express';
 import { assetRoutes } from '../../src/archive/assets';
 import type { Issue } from '../../src/issues/types';
+import { broadsheetHere } from '../helpers/cli';
 import { createTestDb, type TestDb } from '../helpers/db';
 
 /**
@@ -52,12 +53,18 @@ beforeAll(async () => {
   env = { ...process.env, DATABASE_URL: t.url, DATA_DIR: dataDir, REDIS_PREFIX: `bs-draft-${path.basename(home)}`, PUBLIC_URL: 'http://localhost:3999' };
   delete env.INIT_CWD;
 
-  const created = await broadsheet(
-    'lists create ml-news --name "ML News" --from "ML News <news@example.org>" --contact "Example Press" --timezone Europe/Berlin --weekly "mon 09:00" --monthly "1 09:00"',
+  // The setup runs the same commands in this process (a process each is what the tests below
+  // are about, not this): the list, then two weeklies written in their own folders, each with
+  // its images, imported by the CLI.
+  const created = await broadsheetHere(
+    [
+      ...['lists', 'create', 'ml-news', '--name', 'ML News', '--from', 'ML News <news@example.org>', '--contact', 'Example Press'],
+      ...['--timezone', 'Europe/Berlin', '--weekly', 'mon 09:00', '--monthly', '1 09:00'],
+    ],
+    env,
   );
   expect(created).toMatchObject({ code: 0 });
 
-  // Two weeklies written in their own folders, each with its images, imported by the CLI.
   const w1 = weekly('w1', '2021-02-01', [
     { title: 'Shared story', url: SHARED_URL, image: { src: 'images/shared.png', alt: 'the chart' }, summary: 'First telling.' },
     { title: 'Only in w1', url: 'https://example.com/one' },
@@ -75,7 +82,7 @@ beforeAll(async () => {
     await fs.mkdir(path.join(dir, path.dirname(rel)), { recursive: true });
     await fs.copyFile(image, path.join(dir, rel));
     await fs.writeFile(path.join(dir, 'issue.json'), JSON.stringify(issue));
-    expect(await broadsheet(`issues import weeklies/${issue.slug}/issue.json`)).toMatchObject({ code: 0 });
+    expect(await broadsheetHere(['issues', 'import', path.join(dir, 'issue.json')], env)).toMatchObject({ code: 0 });
   }
   // Both went out (what a finished send leaves in its row; sending them is other tests' work).
   const list = await t.db.selectFrom('lists').select('id').where('slug', '=', 'ml-news').executeTakeFirstOrThrow();

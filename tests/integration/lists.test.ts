@@ -211,6 +211,7 @@ describe("the CLI's list options, from the table of fields", () => {
   async function broadsheet(args: string[]): Promise<string[]> {
     const out: string[] = [];
     const ctx: CliContext = {
+      io: { env: {}, stdout: process.stdout, stderr: process.stderr },
       config: () => {
         throw new Error('the list commands need no configuration here');
       },

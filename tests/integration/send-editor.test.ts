@@ -1,23 +1,21 @@
-import { execFile } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import { createApp } from '../../src/app';
 import { GOLDEN_FILE } from '../fixtures/golden';
+import { broadsheetHere, broadsheetProcess, type CliResult } from '../helpers/cli';
 import { addSubscribers, deliveryCounts, receivedPerAddress, startWorld, type World } from '../helpers/world';
 import { eventually } from '../helpers/eventually';
 
 /**
- * The editor's side of sending, for real: the compiled `broadsheet` binary against the test's
- * database and Redis prefix, with the workers in this process; the admin API and the bounce
- * webhook over HTTP.
+ * The editor's side of sending, for real: the `broadsheet` command against the test's database
+ * and Redis prefix, with the workers in this process; the admin API and the bounce webhook over
+ * HTTP. The import and `send --wait` are the compiled binary in a process of its own, as an
+ * editor runs them; the other commands run in this process through the same runCli (a process
+ * each cost a Node start, and `issues test` a second load of MJML).
  */
 jest.setTimeout(120_000);
 
-const BIN = path.resolve(__dirname, '../../bin/broadsheet.js');
-const run = promisify(execFile);
 const TOKEN = 'admin-token-for-the-send-tests';
 const SECRET = 'webhook-secret-for-the-send-tests';
 
@@ -36,9 +34,9 @@ afterAll(async () => {
   await world.close();
 });
 
-async function broadsheet(args: string[]) {
+/** `broadsheet ARGS` on the world's database and queues: in a process of its own, or (`here`) in this one. */
+async function broadsheet(args: string[], where: 'process' | 'here' = 'here'): Promise<CliResult> {
   const env = {
-    ...process.env,
     NODE_ENV: 'test',
     DATABASE_URL: world.test.url,
     REDIS_PREFIX: world.prefix,
@@ -46,18 +44,12 @@ async function broadsheet(args: string[]) {
     PUBLIC_URL: world.config.publicUrl,
     SECRET_KEY: 'test-secret-key-for-links-0001',
   };
-  try {
-    const { stdout, stderr } = await run('node', [BIN, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+  return where === 'process' ? broadsheetProcess(args, env) : broadsheetHere(args, env);
 }
 
 test('CLI: import, test, send --wait, status; a sent issue is immutable and is not sent twice', async () => {
   const readers = await addSubscribers(world.db, world.list.id, 40, 'cli');
-  const imported = await broadsheet(['issues', 'import', GOLDEN_FILE, '--list', 'ml-news']);
+  const imported = await broadsheet(['issues', 'import', GOLDEN_FILE, '--list', 'ml-news'], 'process');
   expect(imported).toMatchObject({ code: 0 });
   expect(imported.stdout).toMatch(/imported weekly issue 2021-02/);
   // Its images are stored under DATA_DIR, and not public while it is a draft (issue 13).
@@ -71,7 +63,7 @@ test('CLI: import, test, send --wait, status; a sent issue is immutable and is n
   expect(testMail.subject).toMatch(/^\[TEST\] /);
   expect(testMail.text).toContain(`${world.config.publicUrl}/lists/ml-news/preferences`);
 
-  const sent = await broadsheet(['issues', 'send', '2021-02', '--list', 'ml-news', '--wait']);
+  const sent = await broadsheet(['issues', 'send', '2021-02', '--list', 'ml-news', '--wait'], 'process');
   expect(sent).toMatchObject({ code: 0 });
   expect(sent.stdout).toMatch(/status\s+done/);
   expect(sent.stdout).toMatch(/40 sent, 0 pending/);

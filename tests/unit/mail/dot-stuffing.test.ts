@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type DataStreamClass from 'nodemailer/lib/smtp-connection/data-stream';
 
 // nodemailer's DataStream as it ships, from a module registry of its own (before our patch),
@@ -15,7 +14,10 @@ async function through(Stream: typeof DataStreamClass, chunks: Buffer[]): Promis
   const parts: Buffer[] = [];
   stream.on('data', (c: Buffer) => parts.push(c));
   const done = new Promise((resolve, reject) => stream.on('end', resolve).on('error', reject));
-  Readable.from(chunks, { objectMode: false }).pipe(stream);
+  // Written as the SMTP connection's pipe hands them over, one chunk a write (an empty one is
+  // no write there either); Readable.from(…).pipe() did the same at many times the cost.
+  for (const chunk of chunks) if (chunk.length > 0) stream.write(chunk);
+  stream.end();
   await done;
   return { out: Buffer.concat(parts), inBytes: stream.inByteCount, outBytes: stream.outByteCount };
 }
@@ -40,6 +42,7 @@ test('the patch is installed on the class the SMTP connection uses', () => {
 });
 
 test('output and byte counts equal nodemailer’s own on 3,000 random messages split into random chunks', async () => {
+  const counts: Array<{ seed: number; got: number[]; want: number[] }> = [];
   for (let seed = 1; seed <= 3000; seed++) {
     const chunks = randomMessage(seed);
     const [want, got] = await Promise.all([through(Pristine, chunks), through(Patched, chunks)]);
@@ -47,8 +50,11 @@ test('output and byte counts equal nodemailer’s own on 3,000 random messages s
       throw new Error(
         `seed ${seed}: ${JSON.stringify(chunks.map((c) => c.toString('latin1')))} gave ${JSON.stringify(got.out.toString('latin1'))}, want ${JSON.stringify(want.out.toString('latin1'))}`,
       );
-    expect([got.inBytes, got.outBytes]).toEqual([want.inBytes, want.outBytes]);
+    // Compared here, one expect() at the end: 3,000 matcher calls were most of this test's time.
+    if (got.inBytes !== want.inBytes || got.outBytes !== want.outBytes)
+      counts.push({ seed, got: [got.inBytes, got.outBytes], want: [want.inBytes, want.outBytes] });
   }
+  expect(counts).toEqual([]);
 });
 
 test('known cases: a leading dot, a dot after CRLF, bare CR and LF, a dot after a bare CR', () => {

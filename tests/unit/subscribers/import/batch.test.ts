@@ -42,7 +42,9 @@ describe('stagingLine', () => {
 
   it('gives each row two new UUIDv7 ids, every one distinct and in the order they were made', () => {
     const ids = Array.from({ length: 20_000 }, () => stagingLine(row, 'active', 'h').split('\t').slice(6, 8)).flat();
-    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // Checked here and compared once: an expect() per id cost 40,000 matcher calls (seconds).
+    const uuidV7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    expect(ids.filter((id) => !uuidV7.test(id))).toEqual([]);
     expect(new Set(ids).size).toBe(ids.length);
     expect([...ids].sort()).toEqual(ids);
   });

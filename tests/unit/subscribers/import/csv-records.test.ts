@@ -79,19 +79,18 @@ describe('csvRecords', () => {
     for (const size of [1, 2, 3, 5, 64]) expect(await read(bytes(size))).toEqual(expected);
   });
 
-  it('goes through a million blank lines quickly and gives the event loop turns meanwhile', async () => {
+  // How fast (csv-parse took 45 s for these): `npm run bench:csv`, not a timed test here.
+  it('goes through a million blank lines, handing out none of them, and gives the event loop turns meanwhile', async () => {
     const blank = Buffer.from('\n'.repeat(64 * 1024));
     const chunks = [Buffer.from('email\n'), ...Array.from({ length: 16 }, () => blank), Buffer.from('a@x.org\n')];
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
-    const started = Date.now();
     const records = await read(chunks);
     clearInterval(timer);
     expect(records).toEqual([
       { line: 1, fields: ['email'] },
       { line: 2 + 16 * 64 * 1024, fields: ['a@x.org'] },
     ]);
-    expect(Date.now() - started).toBeLessThan(2000);
     expect(ticks).toBeGreaterThan(10);
   });
 
