@@ -47,6 +47,8 @@ export interface Config {
    * written when a worker is killed is a message sent again: see the README's bound.
    */
   readonly sendFlushMs: number;
+  /** How often a send's page on the desk hears its progress (Server-Sent Events). */
+  readonly progressEventsMs: number;
   /** How often a worker process says it is alive (send_workers). */
   readonly workerHeartbeatMs: number;
   /** A worker silent this long (three heartbeats) is gone: its leased rows are taken over at once. */
@@ -241,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       giveUpAfterMs: duration(env, 'SEND_GIVE_UP_AFTER', 3_600_000),
     }),
     sendFlushMs: int(env, 'SEND_FLUSH_MS', 250, 10),
+    progressEventsMs: int(env, 'PROGRESS_EVENTS_MS', 1000, 50),
     workerHeartbeatMs: heartbeat,
     workerGoneAfterMs: 3 * heartbeat,
     jobLockMs: int(env, 'JOB_LOCK_SECONDS', 15, 1) * 1000,

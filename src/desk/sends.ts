@@ -15,8 +15,6 @@ import { sendEventsOf } from '../sending/events';
  * Server-Sent Events of /events and reloads the page once the send is finished, for the report.
  */
 
-const EVENT_INTERVAL_MS = 1000;
-
 function seconds(s: number | null): string {
   if (s === null) return '—';
   return s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
@@ -97,7 +95,7 @@ ${report ? reportView(report) : html`<p class="muted" id="report-later">The repo
     });
   });
 
-  // Server-Sent Events: the progress every second until the send is finished. A closed
+  // Server-Sent Events: the progress every PROGRESS_EVENTS_MS until the send is finished. A closed
   // connection (the editor left the page) stops the loop.
   router.get('/sends/:sendId/events', async (req, res) => {
     const send = await getSend(deps.db, param(req, 'sendId'));
@@ -114,12 +112,12 @@ ${report ? reportView(report) : html`<p class="muted" id="report-later">The repo
       } catch {
         // The database away for a moment: the page keeps its last numbers and hears again later.
         res.write(': waiting\n\n');
-        await new Promise((r) => setTimeout(r, EVENT_INTERVAL_MS));
+        await new Promise((r) => setTimeout(r, deps.config.progressEventsMs));
         continue;
       }
       res.write(`event: progress\ndata: ${JSON.stringify({ ...p, eta: seconds(p.etaSeconds), circuitText: circuitText(p) })}\n\n`);
       if (p.finished) break;
-      await new Promise((r) => setTimeout(r, EVENT_INTERVAL_MS));
+      await new Promise((r) => setTimeout(r, deps.config.progressEventsMs));
     }
     res.end();
   });

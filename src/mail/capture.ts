@@ -36,7 +36,8 @@ export async function startCaptureServer(
     port?: number;
     host?: string;
     keep?: number;
-    onRcpt?: (address: string) => RcptVerdict;
+    /** The answer to a recipient; a promise holds the answer until it settles (a slow server). */
+    onRcpt?: (address: string) => RcptVerdict | Promise<RcptVerdict>;
     onConnect?: () => RcptVerdict;
     /** An older server: does not offer 8BITMIME or SMTPUTF8 (for tests of the 7-bit fallback). */
     plain?: boolean;
@@ -66,11 +67,15 @@ export async function startCaptureServer(
       callback(Object.assign(new Error(verdict.message), { responseCode: verdict.code }));
     },
     onRcptTo(address, _session, callback) {
+      const answer = (verdict: RcptVerdict) => {
+        if (!verdict) return callback();
+        const err = new Error(verdict.message) as Error & { responseCode: number };
+        err.responseCode = verdict.code;
+        callback(err);
+      };
       const verdict = options.onRcpt?.(address.address);
-      if (!verdict) return callback();
-      const err = new Error(verdict.message) as Error & { responseCode: number };
-      err.responseCode = verdict.code;
-      callback(err);
+      if (verdict instanceof Promise) verdict.then(answer, (err: Error) => callback(err));
+      else answer(verdict);
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];

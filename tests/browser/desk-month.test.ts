@@ -21,8 +21,12 @@ import { eventually } from '../helpers/eventually';
  * without a mouse.
  *
  * Time: the app and the scheduler share a clock the test moves forward, so "two minutes ahead"
- * comes in a second; the scheduler ticks every 200 ms. Nothing else is shortened: the send is
- * planned and sent by the real workers, at SEND_RATE messages a second, so it can be watched.
+ * comes in a second; the scheduler ticks every 200 ms and the send's page hears its numbers
+ * every 100 ms (PROGRESS_EVENTS_MS). The send is planned and sent by the real workers; to be
+ * watched mid-way without waiting out a slow SEND_RATE, the SMTP server holds its answer to
+ * the first reader until the page shows the send live (so it starts from 0), and to reader
+ * HOLD_AT until the page has shown a number between (so there is one to see, however slow the
+ * machine).
  *
  * With DESK_SCREENSHOTS=1 (npm run screenshots:desk) the pages are saved to docs/.
  */
@@ -31,6 +35,17 @@ const SHOTS = process.env.DESK_SCREENSHOTS ? path.join(__dirname, '../../docs') 
 const ZONE = 'Europe/Berlin';
 const READERS = 40;
 const MONTHLY = 5;
+const HOLD_AT = 21;
+
+/** A promise the test settles: the SMTP server's answer to a reader waits for it. */
+function gate(): { opened: Promise<void>; open(): void } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+const live = gate();
+const midwayShown = gate();
+let readersAsked = 0;
 
 let offsetMs = 0;
 const clock = () => new Date(Date.now() + offsetMs);
@@ -47,12 +62,23 @@ beforeAll(async () => {
     list: false,
     clock,
     scheduler: { clock, intervalMs: 200, lateAfterMs: 10_000 },
-    env: { SEND_RATE: '8', SEND_BATCH_SIZE: '10', SEND_CONCURRENCY: '1', REPAIR_INTERVAL_SECONDS: '1' },
+    env: { SEND_BATCH_SIZE: '10', SEND_CONCURRENCY: '1', REPAIR_INTERVAL_SECONDS: '1', PROGRESS_EVENTS_MS: '100' },
+    // One connection (SEND_CONCURRENCY 1): the readers are asked for one after another.
+    onRcpt: async (address) => {
+      if (!address.startsWith('reader-')) return undefined;
+      const n = ++readersAsked;
+      if (n === 1) await live.opened;
+      if (n === HOLD_AT) await midwayShown.opened;
+      return undefined;
+    },
   });
   browser = await launchBrowser();
 }, 60_000);
 
 afterAll(async () => {
+  // A test that failed half-way leaves no SMTP answer waiting.
+  live.open();
+  midwayShown.open();
   await browser?.close();
   await app?.close();
 });
@@ -82,11 +108,20 @@ async function watchCsp(context: BrowserContext): Promise<void> {
   );
 }
 
-/** Presses Tab until `target` has the focus (as a keyboard user reaches it); fails if it never does. */
+/**
+ * Presses Tab until `target` has the focus (as a keyboard user reaches it); fails if it never
+ * does. The element is found once: a role locator asked again after every key is a query of
+ * the whole page each time, most of the cost of a form filled by keyboard.
+ */
 async function tabTo(page: Page, target: Locator): Promise<void> {
-  for (let i = 0; i < 80; i++) {
-    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) return;
-    await page.keyboard.press('Tab');
+  const element = await target.elementHandle();
+  try {
+    for (let i = 0; i < 80; i++) {
+      if (await element.evaluate((el) => el === document.activeElement)) return;
+      await page.keyboard.press('Tab');
+    }
+  } finally {
+    await element.dispose();
   }
   throw new Error(`Tab never reached ${target.toString()} (focus is on ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 120))})`);
 }
@@ -247,6 +282,7 @@ test('an editor runs a month on the desk', async () => {
         .catch(() => '')) || '0',
     );
   const first = await sentNow();
+  live.open(); // the first reader's answer, held until now
   const midway = await eventually(async () => {
     const sent = await sentNow();
     const stayed = await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed === true).catch(() => false);
@@ -255,6 +291,7 @@ test('an editor runs a month on the desk', async () => {
   expect(midway).toBeGreaterThan(first);
   await visible(page.getByRole('button', { name: 'Pause', exact: true }));
   await shot(page, 'desk-send');
+  midwayShown.open(); // reader HOLD_AT's answer, and with it the rest of the send
   // When it is done the page reloads itself and shows the report.
   await visible(page.getByRole('heading', { name: 'Report' }), 30_000);
   await hasText(page.locator('tr').filter({ hasText: 'Delivered' }).locator('td'), String(READERS));

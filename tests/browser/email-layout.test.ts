@@ -9,13 +9,19 @@ const fixtures: Record<'golden' | 'digest', { issue: Issue; dir: string; html: s
 
 beforeAll(async () => {
   if (!hasChromium()) throw new Error('Chromium is missing at /usr/bin/chromium (apt-get install chromium)');
-  for (const [name, issue, dir] of [
-    ['golden', loadGolden(), GOLDEN_DIR],
-    ['digest', loadDigest(), DIGEST_DIR],
-  ] as const) {
-    fixtures[name] = { issue, dir, html: await emailHtml(issue) };
-  }
-  browser = await launchBrowser();
+  const compile = async () => {
+    for (const [name, issue, dir] of [
+      ['golden', loadGolden(), GOLDEN_DIR],
+      ['digest', loadDigest(), DIGEST_DIR],
+    ] as const) {
+      fixtures[name] = { issue, dir, html: await emailHtml(issue) };
+    }
+  };
+  // Chromium starts while the issues compile.
+  [browser] = await Promise.all([launchBrowser(), compile()]);
+  // The pages the tests read, laid out side by side (each in its own renderer process) rather
+  // than one after the other as the tests come to them.
+  await Promise.all([...[375, 700, 320].map((width) => open(width)), open(700, 'dark'), ...[320, 375, 700].map((width) => open(width, 'light', 'digest'))]);
 });
 
 afterAll(async () => {

@@ -80,7 +80,8 @@ export interface WorldOptions {
   ratePerIp?: number;
   /** The list made at the start; `false`: none (the test makes its own with createList). */
   list?: false | { slug?: string; name?: string; language?: string; timezone?: string };
-  onRcpt?: (address: string) => RcptVerdict;
+  /** The SMTP server's answer to a recipient; a promise holds it until it settles. */
+  onRcpt?: (address: string) => RcptVerdict | Promise<RcptVerdict>;
   onConnect?: () => RcptVerdict;
   smtpPort?: number;
   /** See startCaptureServer's closeTimeoutMs: an outage test cuts open connections at once. */
