@@ -26,7 +26,10 @@ describe('Redis down', () => {
   beforeAll(async () => {
     port = await freePort();
     await startPrivateRedis(port);
-    world = await startWorld({ redisUrl: `redis://127.0.0.1:${port}` });
+    // No queue workers in this process: the first test is about the app, the second runs
+    // `broadsheet worker` itself (in-process workers would only make close() wait out bull's
+    // pause on the restarted Redis).
+    world = await startWorld({ redisUrl: `redis://127.0.0.1:${port}`, workers: false });
     redis = new Redis(world.redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 2000 });
     redis.on('error', () => {});
     server = http.createServer(createApp({ config: world.config, db: world.db, redis, queues: world.queues }));
