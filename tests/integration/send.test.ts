@@ -122,8 +122,9 @@ test('messages are DKIM-signed when DKIM_* is set, and the signature verifies', 
 });
 
 test('an unsubscribe in the middle of a send stops that subscriber’s mail', async () => {
-  // 20 messages a second: the send takes ~3 s, time to leave in the middle of it.
-  const world = await startWorld({ env: { SEND_RATE: '20', SEND_BATCH_SIZE: '10' } });
+  // 40 messages a second, two batches of 10 at a time: the send takes ~1.5 s, and the last
+  // batch is claimed a second after the first message, time to leave in the middle of it.
+  const world = await startWorld({ env: { SEND_RATE: '40', SEND_BATCH_SIZE: '10' } });
   try {
     const readers = await addSubscribers(world.db, world.list.id, 60, 'mid');
     await importFixture(world);
