@@ -4,7 +4,6 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { isAppError } from './errors';
 import { cliContext, type CliContext } from './cli/context';
-import { validateIssueFile, formatProblems } from './issues/validate';
 import { registerListCommands } from './cli/lists';
 import { registerSubscriberCommands } from './cli/subscribers';
 import { registerIssueCommands } from './cli/issues';
@@ -14,6 +13,8 @@ import { registerEditorCommands } from './cli/editors';
 
 // The server and the compiler load mjml, express and the queue (about a second); commands that
 // need none of them (validate, lists, subscribers) stay quick by loading them only when used.
+// The issue validator (ajv and the schema) is loaded by the commands that read an issue file.
+const validation = () => import('./issues/validate.js');
 const runProcess: typeof import('./main.js').runProcess = async (...args) => {
   await (await import('./main.js')).runProcess(...args);
   // Stopped (SIGTERM, every step of the stop bounded in main.ts): the process ends now. A client
@@ -70,6 +71,7 @@ export function buildProgram(ctx: CliContext): Command {
     .command('validate <file>')
     .description('check an issue file; one line per problem, JSON pointer first')
     .action(async (file: string) => {
+      const { validateIssueFile, formatProblems } = await validation();
       const result = await validateIssueFile(file);
       if (!result.ok) {
         ctx.err(formatProblems(result.problems));
@@ -86,7 +88,7 @@ export function buildProgram(ctx: CliContext): Command {
       const { compileIssueFile } = await import('./issues/compile-file.js');
       const compiled = await compileIssueFile(file, { publicUrl: ctx.config().publicUrl, listSource: databaseListSource(ctx) });
       if (!compiled.ok) {
-        ctx.err(formatProblems(compiled.problems));
+        ctx.err((await validation()).formatProblems(compiled.problems));
         throw new ExitCode(1);
       }
       await fs.mkdir(opts.out, { recursive: true });

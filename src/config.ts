@@ -122,6 +122,21 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
   return n;
 }
 
+/**
+ * A timing in seconds, to the millisecond ("0.25" is 250 ms): production keeps whole seconds,
+ * and fault tests shorten the worker's own timings (heartbeat, bull's lock and stall check, the
+ * repair loop) through the same variables rather than waiting out the production ones.
+ */
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback * 1000;
+  const n = Number(raw);
+  if (!/^\d+(\.\d{1,3})?$/.test(raw.trim()) || n < min) {
+    throw new AppError('invalid_input', `${name} must be a number of seconds of at least ${min} (up to 3 decimals), got "${raw}"`);
+  }
+  return Math.round(n * 1000);
+}
+
 function duration(env: NodeJS.ProcessEnv, name: string, fallbackMs: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallbackMs;
@@ -205,7 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   const publicUrl = url(env, 'PUBLIC_URL', `http://localhost:${port}`)!.replace(/\/+$/, '');
   const smtpUrl = url(env, 'SMTP_URL', undefined);
-  const heartbeat = int(env, 'WORKER_HEARTBEAT_SECONDS', 5, 1) * 1000;
+  const heartbeat = seconds(env, 'WORKER_HEARTBEAT_SECONDS', 5, 0.05);
 
   const confirmReminderMs = int(env, 'CONFIRM_REMINDER_HOURS', 48) * HOUR_MS;
   const pendingExpiryMs = int(env, 'PENDING_EXPIRY_DAYS', 30, 1) * 24 * HOUR_MS;
@@ -246,11 +261,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     progressEventsMs: int(env, 'PROGRESS_EVENTS_MS', 1000, 50),
     workerHeartbeatMs: heartbeat,
     workerGoneAfterMs: 3 * heartbeat,
-    jobLockMs: int(env, 'JOB_LOCK_SECONDS', 15, 1) * 1000,
-    jobStallCheckMs: int(env, 'JOB_STALL_CHECK_SECONDS', 10, 1) * 1000,
+    jobLockMs: seconds(env, 'JOB_LOCK_SECONDS', 15, 0.05),
+    jobStallCheckMs: seconds(env, 'JOB_STALL_CHECK_SECONDS', 10, 0.05),
     jobRetryFirstMs: env.JOB_RETRY_FIRST_MS ? int(env, 'JOB_RETRY_FIRST_MS', 1000, 1) : undefined,
     deliveryLeaseMs: int(env, 'DELIVERY_LEASE_SECONDS', 60, 1) * 1000,
-    repairIntervalMs: int(env, 'REPAIR_INTERVAL_SECONDS', 30, 1) * 1000,
+    repairIntervalMs: seconds(env, 'REPAIR_INTERVAL_SECONDS', 30, 0.05),
     confirmReminderMs,
     pendingExpiryMs,
     bounceDomain: bounceDomain(env),

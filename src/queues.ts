@@ -111,6 +111,9 @@ export interface QueueTimings {
 
 const DEFAULT_TIMINGS: QueueTimings = { lockMs: 15_000, stalledIntervalMs: 10_000 };
 
+/** bull's own pause before a worker whose Redis call failed (a flushed or restarted Redis) looks for work again. */
+const RETRY_PROCESS_MS = 5000;
+
 /** The longest a failed job waits for its next try. */
 const MAX_RETRY_MS = 5 * 60_000;
 
@@ -146,6 +149,9 @@ export function createQueues(redisUrl: string, prefix: string, db: Db, timings: 
           stalledInterval: timings.stalledIntervalMs,
           maxStalledCount: 2,
           backoffStrategies: { retryLater },
+          // Never slower than the look for stalled jobs: with the defaults bull's own 5 s, and a
+          // fault test that shortens the stall check gets its Redis restart picked up as soon.
+          retryProcessDelay: Math.min(RETRY_PROCESS_MS, timings.stalledIntervalMs),
         },
       });
       // Without a listener a lost connection is an unhandled 'error' event; ioredis reconnects by itself.

@@ -2,7 +2,6 @@ import type { Connections } from '../connect';
 import { dataDirMismatch } from '../data-dir';
 import { AppError } from '../errors';
 import { importIssue, listIssues, unsentCovers } from '../issues/repository';
-import { formatProblems, validateIssueFile } from '../issues/validate';
 import { getListBySlug } from '../lists/repository';
 import type { SendProgress } from '../sending/control';
 import { findListIssue, sendAction, sendTest, type SendAction } from '../sending/editor';
@@ -12,6 +11,8 @@ import type { CliContext, RegisterCommands } from './context';
 // The digest builder and its wording (some 60 ms of modules): loaded by the two commands that
 // tell the coming digest, so that `validate` and the rest do not pay for them.
 const digestWords = () => import('./coming-digest.js');
+// The issue validator (ajv and the schema, some 40 ms): loaded by `issues import` alone.
+const validation = () => import('../issues/validate.js');
 import { progressBar } from './progress';
 
 /** Times in the list's zone (`timezone`), named. */
@@ -75,6 +76,7 @@ export const registerIssueCommands: RegisterCommands = (program, ctx) => {
     .description('store an issue (validated) and its images; replaces a draft, never a sent issue')
     .option('--list <slug>', 'the list (default: the issue\'s own "list" field)')
     .action(async (file: string, opts: { list?: string }) => {
+      const { validateIssueFile, formatProblems } = await validation();
       const checked = await validateIssueFile(file);
       if (!checked.ok) throw new AppError('invalid_issue', `${file} is not a valid issue:\n${formatProblems(checked.problems)}`);
       await ctx.withConnection(async (deps) => {

@@ -36,19 +36,21 @@ afterAll(() => stopPrivateRedis(redisPort));
 
 /**
  * The worker's settings. The lease is the default 60 s: a killed worker's rows must be taken
- * over once it is known gone (three missed heartbeats) and bull has seen its job's lock run
- * out, both shortened here by configuration, never by waiting less.
+ * over once it is known gone (three missed heartbeats: 750 ms here) and bull has seen its job's
+ * lock run out (500 ms, looked for every 250 ms), all shortened here by configuration, never by
+ * waiting less. Only one worker runs at a time, so a live one that misses its heartbeats on a
+ * loaded machine has nobody to lose its rows to.
  */
 const WORKER_ENV = {
   SEND_CONCURRENCY: '4',
   SEND_RATE: '150',
   SEND_BATCH_SIZE: '50',
   SEND_FLUSH_MS: '100',
-  REPAIR_INTERVAL_SECONDS: '1',
+  REPAIR_INTERVAL_SECONDS: '0.2',
   DELIVERY_LEASE_SECONDS: '60',
-  WORKER_HEARTBEAT_SECONDS: '1',
-  JOB_LOCK_SECONDS: '2',
-  JOB_STALL_CHECK_SECONDS: '1',
+  WORKER_HEARTBEAT_SECONDS: '0.25',
+  JOB_LOCK_SECONDS: '0.5',
+  JOB_STALL_CHECK_SECONDS: '0.25',
 };
 
 /** `broadsheet worker` as its own process (the compiled CLI: `npm run build` first), configured by its environment. */
@@ -107,7 +109,7 @@ function expectDeliveredOnce(world: World, readers: string[], maxDuplicates: num
 }
 
 test('kill -9 of a worker, twice mid-send: duplicates within the stated bound, rows taken over long before their lease ends, everyone at least once', async () => {
-  const world = await startWorld({ redisUrl, workers: false });
+  const world = await startWorld({ redisUrl, workers: false, env: WORKER_ENV });
   const bound = duplicatesAfterKillBound(loadConfig({ ...WORKER_ENV }));
   let worker = startWorker(world);
   try {
@@ -161,7 +163,7 @@ test('kill -9 of a worker, twice mid-send: duplicates within the stated bound, r
 });
 
 test('Redis flushed (FLUSHALL) and then restarted mid-send: the rows bring the work back, everyone once', async () => {
-  const world = await startWorld({ redisUrl, workers: false });
+  const world = await startWorld({ redisUrl, workers: false, env: WORKER_ENV });
   const worker = startWorker(world);
   const admin = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   admin.on('error', () => {});

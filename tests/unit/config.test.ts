@@ -66,6 +66,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REDIS_URL: 'not a url' })).toThrow('REDIS_URL must be a URL, got "not a url"');
   });
 
+  it('the worker timings: whole seconds by default, to the millisecond when set (fault tests)', () => {
+    const defaults = loadConfig({});
+    expect([defaults.workerHeartbeatMs, defaults.workerGoneAfterMs, defaults.jobLockMs, defaults.jobStallCheckMs, defaults.repairIntervalMs]).toEqual([
+      5000, 15_000, 15_000, 10_000, 30_000,
+    ]);
+    const set = loadConfig({ WORKER_HEARTBEAT_SECONDS: '0.2', JOB_LOCK_SECONDS: '1.5', JOB_STALL_CHECK_SECONDS: '2', REPAIR_INTERVAL_SECONDS: '0.25' });
+    expect([set.workerHeartbeatMs, set.workerGoneAfterMs, set.jobLockMs, set.jobStallCheckMs, set.repairIntervalMs]).toEqual([200, 600, 1500, 2000, 250]);
+    expect(() => loadConfig({ WORKER_HEARTBEAT_SECONDS: '0' })).toThrow(
+      'WORKER_HEARTBEAT_SECONDS must be a number of seconds of at least 0.05 (up to 3 decimals), got "0"',
+    );
+    expect(() => loadConfig({ JOB_LOCK_SECONDS: '1e3' })).toThrow(/JOB_LOCK_SECONDS must be a number of seconds/);
+    expect(() => loadConfig({ REPAIR_INTERVAL_SECONDS: '0.0001' })).toThrow(/REPAIR_INTERVAL_SECONDS/);
+  });
+
   it('the reminder and the expiry of unconfirmed subscriptions: 48 hours and 30 days, or what is set', () => {
     const defaults = loadConfig({});
     expect(defaults.confirmReminderMs).toBe(48 * 3600_000);
