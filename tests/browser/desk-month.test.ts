@@ -296,7 +296,9 @@ test('an editor runs a month on the desk', async () => {
   offsetMs += at.toMillis() - clock().getTime() + 1000;
   // The page reloads itself once the send starts (its controls change), then the numbers come
   // by Server-Sent Events into the same page: seen growing mid-way without a reload.
-  await page.locator('#live[data-status=sending]').waitFor({ timeout: 30_000 });
+  // It may reload while the send is still being planned: 'planning' shows the same controls as
+  // 'sending', so the page does not reload again when planning ends (send-progress.js).
+  await page.locator('#live[data-status=planning], #live[data-status=sending]').waitFor({ timeout: 30_000 });
   await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
   const sentNow = async () =>
     Number(
