@@ -23,7 +23,16 @@ const tier = (name, more = {}) => ({ ...shared, displayName: name, testMatch: [`
 
 /** @type {import('jest').Config} */
 module.exports = {
-  projects: [tier('unit', { setupFiles: ['<rootDir>/tests/unit/setup-no-services.ts'] }), tier('integration'), tier('browser'), tier('packaging')],
+  projects: [
+    tier('unit', { setupFiles: ['<rootDir>/tests/unit/setup-no-services.ts'] }),
+    tier('integration'),
+    tier('browser', {
+      // One Chromium for the tier, which its files connect to (tests/helpers/browser.ts).
+      globalSetup: '<rootDir>/tests/browser/global-setup.ts',
+      globalTeardown: '<rootDir>/tests/browser/global-teardown.ts',
+    }),
+    tier('packaging'),
+  ],
   // Integration and browser tests each use their own database and queue names, so files
   // can run in parallel; two workers match the two cores CI has.
   maxWorkers: 2,

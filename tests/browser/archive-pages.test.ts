@@ -9,11 +9,15 @@ import { smallIssue, startWorld, type World } from '../helpers/world';
  * The archive in real Chromium at phone width: the list of past issues, the web version of the
  * golden issue (the whole seed newsletter) and the home page, with no console errors (a CSP
  * violation or a failed image would be one) and nothing wider than the phone.
+ *
+ * One page for the file, each step a fresh navigation of it (a new page is a renderer
+ * process). Routing is on, which turns Chromium's cache off: every visit loads every byte.
  */
 describe('archive pages in Chromium at 375 px', () => {
   let app: World;
   let browser: Browser;
   let context: BrowserContext;
+  let page: Page;
   let problems: string[];
 
   beforeAll(async () => {
@@ -22,10 +26,6 @@ describe('archive pages in Chromium at 375 px', () => {
     await app.addIssue(smallIssue('w1', '2021-02-01'), 'done', new Date('2021-02-01T01:00:00Z'));
     await app.addIssue(smallIssue('draft', '2021-02-02'), 'draft');
     browser = await launchBrowser();
-  });
-
-  beforeEach(async () => {
-    problems = [];
     context = await browser.newContext({ viewport: { width: 375, height: 740 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     // The asset store is the sender's part (it serves DATA_DIR/assets); here the issue's own
     // image files stand in for it. Anything else not on this machine is refused and reported.
@@ -39,24 +39,28 @@ describe('archive pages in Chromium at 375 px', () => {
       problems.push(`remote request: ${url.href}`);
       return route.abort();
     });
+    page = await context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   });
 
-  afterEach(async () => {
-    await context.close();
+  beforeEach(() => {
+    problems = [];
+  });
+
+  afterEach(() => {
     expect(problems).toEqual([]);
   });
 
   afterAll(async () => {
+    await context?.close();
     await browser?.close();
     await app?.close();
   });
 
   async function open(url: string, status = 200): Promise<Page> {
-    const page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
     const res = await page.goto(url);
     expect(res?.status()).toBe(status);
     return page;

@@ -2,15 +2,12 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DateTime } from 'luxon';
-import { buildProgram } from '../../src/cli';
-import { cliContext, type CliContext } from '../../src/cli/context';
-import { loadConfig } from '../../src/config';
-import { connect } from '../../src/connect';
 import type { List } from '../../src/db/schema';
 import type { Issue } from '../../src/issues/types';
 import { createList } from '../../src/lists/repository';
 import { smallIssue } from '../helpers/world';
 import { createTestDb, type TestDb } from '../helpers/db';
+import { broadsheetHere } from '../helpers/cli';
 
 /**
  * The automatic digest is visible (issue 13): `issues list` shows the coming monthly digest,
@@ -26,25 +23,8 @@ let tmp: string;
 let list: List;
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, DATA_DIR: path.join(tmp, 'data') });
-  const ctx: CliContext = { ...cliContext(), config: () => config, out: (l) => out.push(l), err: (l) => err.push(l) };
-  ctx.connect = () => connect(config);
-  ctx.withConnection = async (work) => {
-    const deps = await ctx.connect();
-    try {
-      return await work(deps);
-    } finally {
-      await deps.close();
-    }
-  };
-  try {
-    await buildProgram(ctx).parseAsync(['node', 'broadsheet', ...args]);
-    return { code: 0, out: out.join('\n'), err: err.join('\n') };
-  } catch (e) {
-    return { code: 1, out: out.join('\n'), err: [...err, (e as Error).message].join('\n') };
-  }
+  const r = await broadsheetHere(args, { NODE_ENV: 'test', DATABASE_URL: db.url, DATA_DIR: path.join(tmp, 'data') });
+  return { code: r.code, out: r.stdout.trimEnd(), err: r.stderr.trimEnd() };
 }
 
 // The list's monthly slot is the 1st at 09:00 Tokyo time: the next one after now, and the month it digests.

@@ -4,10 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { buildProgram } from '../../src/cli';
-import { cliContext, type CliContext } from '../../src/cli/context';
-import { loadConfig } from '../../src/config';
-import { connect } from '../../src/connect';
 import type { List } from '../../src/db/schema';
 import { errorHandler } from '../../src/http/errors';
 import { validateIssueFile } from '../../src/issues/validate';
@@ -17,6 +13,7 @@ import { scheduleApi } from '../../src/schedules/routes';
 import { requireAdminToken } from '../../src/http/admin-auth';
 import { smallIssue } from '../helpers/world';
 import { createTestDb, type TestDb } from '../helpers/db';
+import { broadsheetHere } from '../helpers/cli';
 
 /**
  * `issues schedule | unschedule`, `digest draft` and the admin API's schedule routes, against
@@ -28,27 +25,8 @@ let tmp: string;
 let list: List;
 
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const base = cliContext();
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: test.url, DATA_DIR: path.join(tmp, 'data'), ...env });
-  const ctx: CliContext = { ...base, config: () => config, out: (l) => out.push(l), err: (l) => err.push(l) };
-  // withConnection/connect read ctx.config through the base object: rebuild them on this ctx.
-  ctx.connect = () => connect(config);
-  ctx.withConnection = async (work) => {
-    const deps = await ctx.connect();
-    try {
-      return await work(deps);
-    } finally {
-      await deps.close();
-    }
-  };
-  try {
-    await buildProgram(ctx).parseAsync(['node', 'broadsheet', ...args]);
-    return { code: 0, out: out.join('\n'), err: err.join('\n') };
-  } catch (e) {
-    return { code: 1, out: out.join('\n'), err: [...err, (e as Error).message].join('\n') };
-  }
+  const r = await broadsheetHere(args, { NODE_ENV: 'test', DATABASE_URL: test.url, DATA_DIR: path.join(tmp, 'data'), ...env });
+  return { code: r.code, out: r.stdout.trimEnd(), err: r.stderr.trimEnd() };
 }
 
 async function addIssue(issue: Issue, done?: Date) {
