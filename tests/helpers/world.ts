@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { createApp } from '../../src/app';
 import { loadConfig, type CircuitSettings, type Config } from '../../src/config';
 import type { Db } from '../../src/db/database';
 import type { Cadence, List, ListSection, SendStatus, SubscriptionStatus } from '../../src/db/schema';
@@ -151,7 +150,10 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       what: 'every queue worker named in Redis',
     });
   }
-  server?.on('request', createApp({ config, db: test.db, redis, queues, clock: options.clock }));
+  // Loaded only for a world with an app: express and every route are a third of a second of a
+  // test file's start that files without one need not pay.
+  const app = () => import('../../src/app.js').then((m) => m.createApp);
+  if (server) server.on('request', (await app())({ config, db: test.db, redis, queues, clock: options.clock }));
 
   const makeList: World['createList'] = (slug, o = {}) =>
     createList(test.db, {
@@ -207,7 +209,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       const peerRedis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
       peerRedis.on('error', () => {});
       const peerQueues = createQueues(redisUrl, prefix, test.db, timings);
-      const peer = http.createServer(createApp({ config, db: test.db, redis: peerRedis, queues: peerQueues }));
+      const peer = http.createServer((await app())({ config, db: test.db, redis: peerRedis, queues: peerQueues }));
       await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve));
       const close = async () => {
         peer.closeAllConnections();
