@@ -27,26 +27,39 @@ const FLUSH_SIZE = 200;
 export const BATCH_JOBS_PER_WORKER = 2;
 
 /**
+ * The most results a batch job keeps unwritten: before it hands SMTP another message it waits
+ * for the write once this many are (Recorder.room). With SEND_RATE, what the job sends in two
+ * flush intervals: writes that keep up never make it wait. Without SEND_RATE, no limit but the
+ * job's rows.
+ */
+export function unwrittenLimit(config: Pick<Config, 'sendRate' | 'sendFlushMs'>): number {
+  return config.sendRate > 0 ? Math.max(1, Math.ceil((config.sendRate * 2 * config.sendFlushMs) / 1000)) : Infinity;
+}
+
+/**
  * The most messages a `kill -9` of one worker process can make go out twice (README, "What a
  * crash costs"). A message goes twice when SMTP accepted it but its `sent` never reached the
- * database: it was on the wire (at most one per connection loop: jobs × SEND_CONCURRENCY), or
- * its result waited in memory for the next write (at most what the worker sends in one flush
- * interval plus one write, taken as one more interval: rate × 2 × SEND_FLUSH_MS). Never more
- * than the rows the jobs held (jobs × SEND_BATCH_SIZE). SEND_RATE is the whole deployment's cap,
- * so it bounds one worker's rate too; without it only the last term bounds.
+ * database: it was on the wire (at most one per connection loop: SEND_CONCURRENCY a job), or
+ * its result was not written yet (at most unwrittenLimit a job, held so by the job itself, not
+ * by how fast the machine is). Never more than the rows the jobs held (SEND_BATCH_SIZE a job).
  */
 export function duplicatesAfterKillBound(config: Pick<Config, 'sendConcurrency' | 'sendRate' | 'sendFlushMs' | 'sendBatchSize'>): number {
-  const held = BATCH_JOBS_PER_WORKER * config.sendBatchSize;
-  if (config.sendRate <= 0) return held;
-  const onTheWire = BATCH_JOBS_PER_WORKER * config.sendConcurrency;
-  const waitingInMemory = Math.ceil((config.sendRate * 2 * config.sendFlushMs) / 1000);
-  return Math.min(held, onTheWire + waitingInMemory);
+  return BATCH_JOBS_PER_WORKER * Math.min(config.sendBatchSize, config.sendConcurrency + unwrittenLimit(config));
 }
 
 export interface BatchDeps {
   config: Pick<
     Config,
-    'publicUrl' | 'secretKeys' | 'deliveryLeaseMs' | 'sendConcurrency' | 'sendFlushMs' | 'workerGoneAfterMs' | 'circuit' | 'bounceDomain' | 'feedbackSenderId'
+    | 'publicUrl'
+    | 'secretKeys'
+    | 'deliveryLeaseMs'
+    | 'sendConcurrency'
+    | 'sendFlushMs'
+    | 'sendRate'
+    | 'workerGoneAfterMs'
+    | 'circuit'
+    | 'bounceDomain'
+    | 'feedbackSenderId'
   >;
   store: SendStore;
   /** Where a send's batches are queued again when its circuit closes. */
@@ -168,6 +181,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
       .catch(() => {}); // the database is away for a moment: keep the last answer
   }, deps.checkEveryMs ?? CHECK_EVERY_MS);
   const flusher = setInterval(() => recorder.flush(), deps.config.sendFlushMs);
+  const unwritten = unwrittenLimit(deps.config);
 
   let temporaryInARow = 0;
   let lastError = '';
@@ -197,6 +211,7 @@ export async function sendBatch(deps: BatchDeps, job: SendBatchJob): Promise<Bat
         recorder.add({ id: row.id, status: 'suppressed', response: 'subscription changed during the send', tried: false });
         continue;
       }
+      await recorder.room(unwritten);
       await deps.throttle();
       const variant = await deps.variants.get(source, row.excluded_sections ?? []);
       const now = new Date();

@@ -35,6 +35,8 @@ export class Recorder {
   private buffer: Outcome[] = [];
   private readonly recorded = new Set<number>();
   private writing: Promise<void> | undefined;
+  /** Results in the write that is running. */
+  private inWrite = 0;
 
   constructor(
     private readonly write: (outcomes: Outcome[]) => Promise<void>,
@@ -55,6 +57,23 @@ export class Recorder {
   /** Results added but not yet written. */
   get waiting(): number {
     return this.buffer.length;
+  }
+
+  /** Results added and not yet in the database: waiting, or in the write that is running. */
+  get unwritten(): number {
+    return this.buffer.length + this.inWrite;
+  }
+
+  /**
+   * Resolves once fewer than `limit` results are unwritten, writing what waits meanwhile. A
+   * sender that waits for this before each message bounds what a crash can leave unrecorded
+   * (and so send twice) by code, however slow the database or the machine is.
+   */
+  async room(limit: number): Promise<void> {
+    while (this.unwritten >= limit) {
+      this.flush();
+      await this.writing;
+    }
   }
 
   /** Starts writing what waits, unless a write is running (it takes the rest when it ends). */
@@ -78,12 +97,15 @@ export class Recorder {
     while (this.buffer.length > 0) {
       const batch = this.buffer;
       this.buffer = [];
+      this.inWrite = batch.length;
       try {
         await this.write(batch);
+        this.inWrite = 0;
         failures = 0;
         // Small leftovers wait for the next tick of the flush timer: fewer, bigger writes.
         if (this.buffer.length < this.options.flushSize) return;
       } catch (err) {
+        this.inWrite = 0;
         this.buffer = batch.concat(this.buffer);
         this.options.onWriteFailed?.(err, batch.length);
         await sleep(Math.min(this.options.retryFirstMs * 2 ** failures, this.options.retryMaxMs));

@@ -7,7 +7,7 @@ import { loadConfig } from '../../../src/config';
 import type { IssueRow, List } from '../../../src/db/schema';
 import { log } from '../../../src/log';
 import type { Mailer } from '../../../src/mail/transport';
-import { RetryLater, sendBatch, type BatchDeps } from '../../../src/sending/batch';
+import { duplicatesAfterKillBound, RetryLater, sendBatch, unwrittenLimit, type BatchDeps } from '../../../src/sending/batch';
 import type { Variant } from '../../../src/sending/variants';
 import { MemoryStore } from './memory-store';
 
@@ -246,6 +246,29 @@ test('results the store cannot take (a database restart) are retried until writt
   const again = smtp();
   await sendBatch(deps(store, again.mailer), { sendId: 'send-1', batch: 0 });
   expect(again.asked).toEqual([]);
+});
+
+test('a slow database holds the sender back: never more than SEND_CONCURRENCY + unwrittenLimit results unwritten, so a kill -9 re-sends at most that', async () => {
+  // 1,000 a second and results every 10 ms: 20 unwritten at most, while each write takes 30 ms.
+  const rated = { ...config, sendRate: 1000, sendFlushMs: 10 };
+  const limit = unwrittenLimit(rated);
+  expect(limit).toBe(20);
+  const store = new MemoryStore(issue, list);
+  store.plan(store.subscribe(100));
+  store.writeDelayMs = 30;
+  const { mailer, sent } = smtp();
+  let most = 0;
+  const sendRaw = mailer.sendRaw.bind(mailer);
+  mailer.sendRaw = async (envelope, raw, messageId) => {
+    const answer = await sendRaw(envelope, raw, messageId);
+    most = Math.max(most, sent.length - (store.counts().sent ?? 0));
+    return answer;
+  };
+  await sendBatch(deps(store, mailer, { config: rated }), { sendId: 'send-1', batch: 0 });
+  expect(store.counts()).toEqual({ sent: 100 });
+  expect(most).toBeGreaterThan(limit / 2); // the limit was reached, not just never approached
+  expect(most).toBeLessThanOrEqual(rated.sendConcurrency + limit);
+  expect(duplicatesAfterKillBound({ ...rated, sendBatchSize: 100 })).toBe(2 * (rated.sendConcurrency + limit));
 });
 
 describe('the circuit breaker', () => {

@@ -38,6 +38,8 @@ export class MemoryStore implements SendStore {
   readonly bounced: string[] = [];
   /** Set to make the next N writes of results fail (a database restarting). */
   failWrites = 0;
+  /** Set to make each write of results take this long (a slow database). */
+  writeDelayMs = 0;
   writes = 0;
   send: Send;
 
@@ -155,6 +157,7 @@ export class MemoryStore implements SendStore {
   }
   async recordOutcomes(_sendId: string, outcomes: Outcome[]) {
     this.writes++;
+    if (this.writeDelayMs) await new Promise((r) => setTimeout(r, this.writeDelayMs));
     if (this.failWrites > 0) {
       this.failWrites--;
       throw new Error('Connection terminated unexpectedly');
