@@ -13,7 +13,7 @@ const shared = {
   // Dynamic imports in src name the compiled .js file (nodenext); map them back to .ts here.
   moduleNameMapper: {
     '^(\\.{1,2}/.*)\\.js$': '$1',
-    // MJML with its results cached across test files (see the file): loading it is 1.4 s a file.
+    // MJML with its results cached across test files (see the file): loading it costs each file that compiles.
     '^mjml$': '<rootDir>/tests/helpers/mjml-cached.js',
   },
   testTimeout: 30000,
