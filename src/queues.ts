@@ -107,12 +107,6 @@ export interface QueueTimings {
   stalledIntervalMs: number;
   /** The first wait before a failed job runs again (doubled each time); unset: each kind's own. */
   retryFirstMs?: number;
-  /**
-   * How long an idle worker's blocking wait for the next job lasts before it asks again (bull's
-   * drainDelay, 5 s unless given). A stop waits up to 500 ms for that wait to end (bull quits
-   * the blocked connection with a 500 ms limit): tests, which stop a worker per test, shorten it.
-   */
-  idleWaitMs?: number;
 }
 
 const DEFAULT_TIMINGS: QueueTimings = { lockMs: 15_000, stalledIntervalMs: 10_000 };
@@ -158,7 +152,6 @@ export function createQueues(redisUrl: string, prefix: string, db: Db, timings: 
           // Never slower than the look for stalled jobs: with the defaults bull's own 5 s, and a
           // fault test that shortens the stall check gets its Redis restart picked up as soon.
           retryProcessDelay: Math.min(RETRY_PROCESS_MS, timings.stalledIntervalMs),
-          ...(timings.idleWaitMs === undefined ? {} : { drainDelay: timings.idleWaitMs / 1000 }),
         },
       });
       // Without a listener a lost connection is an unhandled 'error' event; ioredis reconnects by itself.

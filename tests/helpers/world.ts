@@ -133,7 +133,7 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
   redis.on('error', () => {});
   // A 100 ms idle wait for jobs (bull's is 5 s): close() stops the workers at once instead of
   // waiting 500 ms for each queue's blocked connection to give up.
-  const timings = { lockMs: config.jobLockMs, stalledIntervalMs: config.jobStallCheckMs, retryFirstMs: config.jobRetryFirstMs, idleWaitMs: 100 };
+  const timings = { lockMs: config.jobLockMs, stalledIntervalMs: config.jobStallCheckMs, retryFirstMs: config.jobRetryFirstMs };
   const queues = createQueues(redisUrl, prefix, test.db, timings);
   const mailer = createSmtpMailer(smtp.url, { pool: config.sendConcurrency, dkim: config.dkim });
   let workers: Workers | undefined;
