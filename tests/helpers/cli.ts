@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -53,4 +53,12 @@ export async function broadsheetHere(args: string[], env: NodeJS.ProcessEnv = {}
   const stderr = new Capture();
   const code = await runCli(['node', 'broadsheet', ...args], cliContext({ env: { ...process.env, ...env }, stdout, stderr }));
   return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/** Stops a command started with spawn (SIGTERM) and waits until it has exited; one that already ended is left. */
+export async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }

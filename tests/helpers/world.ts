@@ -26,6 +26,7 @@ import { startWorkers, type Workers } from '../../src/worker';
 import { GOLDEN_FILE } from '../fixtures/golden';
 import { createTestDb, type TestDb } from './db';
 import { eventually } from './eventually';
+import { deleteKeys } from './redis-keys';
 
 /**
  * The one test world (kysely's TestContext): a fresh database cloned from the migrated
@@ -236,19 +237,6 @@ export async function startWorld(options: WorldOptions = {}): Promise<World> {
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-/** Every key under `prefix:` (queues, rate limits, throttle), so a run leaves Redis as it found it; bounded when Redis is away. */
-async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  const work = (async () => {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  })();
-  await Promise.race([work.catch(() => {}), new Promise((r) => setTimeout(r, 3000).unref())]);
 }
 
 /* ---- rows ---- */

@@ -9,6 +9,8 @@ import { Redis } from 'ioredis';
 import { errorHandler, type Log } from '../../src/http/errors';
 import { signToken } from '../../src/subscribers/tokens';
 import { createTestDb, type TestDb } from '../helpers/db';
+import { deleteKeys } from '../helpers/redis-keys';
+import { stopProcess } from '../helpers/cli';
 import { eventually } from '../helpers/eventually';
 
 /**
@@ -57,14 +59,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await stopProcess(server);
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const keys = await redis.keys(`${env.REDIS_PREFIX}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deleteKeys(redis, env.REDIS_PREFIX!);
   redis.disconnect();
   await fs.rm(tmp, { recursive: true, force: true });
   await t.drop();

@@ -6,8 +6,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { GOLDEN_FILE } from '../fixtures/golden';
-import { broadsheetHere } from '../helpers/cli';
+import { broadsheetHere, stopProcess } from '../helpers/cli';
 import { createTestDb, type TestDb } from '../helpers/db';
+import { deleteKeys } from '../helpers/redis-keys';
 import { eventually } from '../helpers/eventually';
 
 /**
@@ -45,14 +46,9 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await stopProcess(server);
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const keys = await redis.keys(`${env.REDIS_PREFIX}:*`);
-  if (keys.length) await redis.del(...keys);
+  await deleteKeys(redis, env.REDIS_PREFIX!);
   redis.disconnect();
   await fs.rm(tmp, { recursive: true, force: true });
   await t.drop();

@@ -10,6 +10,7 @@ import { scheduleIssue, unscheduleIssue } from '../../src/schedules/service';
 import { startScheduler, tick, type SchedulerDeps } from '../../src/schedules/tick';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { afterTicks, eventually } from '../helpers/eventually';
+import { deleteKeys } from '../helpers/redis-keys';
 import { smallIssue } from '../helpers/world';
 import type { Issue } from '../../src/issues/types';
 
@@ -234,8 +235,7 @@ describe('the scheduler tick', () => {
     // Everything this test's deployment has in Redis, gone (FLUSHALL, limited to our prefix:
     // the Redis is shared with other tests).
     const redis = await queues.queue('plan-send').client;
-    const keys = await redis.keys(`${PREFIX}:*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await deleteKeys(redis, PREFIX);
     const report = await tick(deps(test.db), new Date('2026-03-30T07:00:01Z'));
     expect(report.started).toEqual([{ sendId: send.id, late: false }]);
     // And the planning job it queued is in Redis again, for the workers.
