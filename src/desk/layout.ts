@@ -26,6 +26,7 @@ main{max-width:72rem}
 .table-wrap{overflow-x:auto;margin:0 0 1rem;position:relative}
 table{border-collapse:collapse;width:100%;font-size:.9375rem;overflow-wrap:normal}
 th{white-space:nowrap}
+th[scope=row]{white-space:normal}
 td button{width:auto;min-height:44px;padding:.25rem .875rem}
 caption{text-align:left;font-weight:600;padding:0 0 .5rem}
 th,td{text-align:left;padding:.5rem .625rem;border-bottom:1px solid var(--border);vertical-align:top}
