@@ -7,6 +7,12 @@
  * only compile the few templates and the golden issue that other files compiled already. A
  * miss, a throw and anything with an mj-include (its result depends on other files)
  * go to the real MJML; only results come from the cache, never errors that were not MJML's own.
+ *
+ * Two parts of a source differ from run to run although MJML copies them through as they are:
+ * a test app's address (PUBLIC_URL, a loopback origin with a port of the moment) and the
+ * per-subscriber markers' nonce (src/mail/personalize.ts, a hash that takes in that address).
+ * Keyed with them, every file with an app missed. Each, when a source has one value of it, is
+ * keyed as a fixed stand-in and put back into the result.
  */
 const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
@@ -20,24 +26,43 @@ const DIR = path.join(ROOT, 'node_modules/.cache/broadsheet-test-mjml', VERSION)
 
 let real;
 
-async function mjml2html(input, options = {}) {
-  if (typeof input !== 'string' || input.includes('<mj-include')) return require(REAL)(input, options);
+const VARYING = [
+  // Port 0: no server listens there, so no source has it for a real address.
+  { pattern: /http:\/\/127\.0\.0\.1:\d+/g, standIn: 'http://127.0.0.1:0' },
+  { pattern: /%%bs-[0-9a-f]{12}:/g, standIn: '%%bs-000000000000:' },
+];
+
+async function mjml2html(given, options = {}) {
+  if (typeof given !== 'string' || given.includes('<mj-include')) return require(REAL)(given, options);
+  let input = given;
+  const swapped = [];
+  for (const { pattern, standIn } of VARYING) {
+    const values = new Set(given.match(pattern));
+    // Two values would not come back apart: such a source is keyed as it is.
+    if (values.size !== 1) continue;
+    const [value] = values;
+    input = input.replaceAll(value, standIn);
+    swapped.push([standIn, value]);
+  }
+  const restore = (text) => JSON.parse(swapped.reduce((out, [standIn, value]) => out.replaceAll(standIn, value), text));
   const key = createHash('sha256')
     .update(JSON.stringify([input, options]))
     .digest('hex');
   const file = path.join(DIR, `${key}.json`);
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return restore(fs.readFileSync(file, 'utf8'));
   } catch {
     // Not there yet (or half there: written below through a rename, so it cannot be).
   }
   real ??= require(REAL);
   const result = await real(input, options);
+  const text = JSON.stringify({ html: result.html, json: result.json, errors: result.errors });
   fs.mkdirSync(DIR, { recursive: true });
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  fs.writeFileSync(tmp, JSON.stringify({ html: result.html, json: result.json, errors: result.errors }));
+  fs.writeFileSync(tmp, text);
   fs.renameSync(tmp, file);
-  return result;
+  // What a later hit returns, so a miss and a hit cannot differ.
+  return restore(text);
 }
 
 module.exports = mjml2html;
