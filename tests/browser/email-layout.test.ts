@@ -19,36 +19,37 @@ beforeAll(async () => {
   };
   // Chromium starts while the issues compile.
   [browser] = await Promise.all([launchBrowser(), compile()]);
-  // The pages the tests read, laid out side by side (each in its own renderer process) rather
-  // than one after the other as the tests come to them.
-  await Promise.all([...[375, 700, 320].map((width) => open(width)), open(700, 'dark'), ...[320, 375, 700].map((width) => open(width, 'light', 'digest'))]);
+  emailPage = await browser.newPage({ viewport: { width: 700, height: 900 } });
 });
 
 afterAll(async () => {
   await browser?.close();
 });
 
-const pages = new Map<string, Promise<Page>>();
+/**
+ * One page for the file, which the tests only read: a page is a renderer process, and the
+ * seven this file had (one a width, scheme and fixture), starting at once, took most of its
+ * time. Each fixture is loaded into it once (its tests come one after the other).
+ */
+let emailPage: Page;
+let shown: 'golden' | 'digest' | undefined;
 
 /**
- * The email in a page of this width, its images loaded from the fixture (nothing from the
- * internet). The tests only read the page, so each width, scheme and fixture is laid out once
- * and shared by the tests that look at it.
+ * The email laid out at this width and colour scheme, its images loaded from the fixture
+ * (nothing from the internet). The page is resized for the test: the new size applies the
+ * media queries as a page opened at that size does, and reading a box or a style lays it out anew.
  */
-function open(width: number, colorScheme: 'light' | 'dark' = 'light', fixture: 'golden' | 'digest' = 'golden'): Promise<Page> {
-  const key = `${fixture} ${width} ${colorScheme}`;
-  let page = pages.get(key);
-  if (!page) {
-    page = (async () => {
-      const { issue, dir, html } = fixtures[fixture];
-      const p = await browser.newPage({ viewport: { width, height: 900 }, colorScheme });
-      await serveImages(p, issue, dir);
-      await p.setContent(html, { waitUntil: 'load' });
-      return p;
-    })();
-    pages.set(key, page);
+async function open(width: number, colorScheme: 'light' | 'dark' = 'light', fixture: 'golden' | 'digest' = 'golden'): Promise<Page> {
+  if (shown !== fixture) {
+    const { issue, dir, html } = fixtures[fixture];
+    await emailPage.unrouteAll();
+    await serveImages(emailPage, issue, dir);
+    await emailPage.setContent(html, { waitUntil: 'load' });
+    shown = fixture;
   }
-  return page;
+  await emailPage.setViewportSize({ width, height: 900 });
+  await emailPage.emulateMedia({ colorScheme });
+  return emailPage;
 }
 
 type Box = { x: number; y: number; width: number; height: number };
