@@ -1,5 +1,5 @@
 import { SMTPServer } from 'smtp-server';
-import { simpleParser, type ParsedMail } from 'mailparser';
+import type { ParsedMail } from 'mailparser';
 
 /** A message as the capture server received it. */
 export interface CapturedMail {
@@ -136,6 +136,8 @@ export async function startCaptureServer(
   };
 }
 
-export function parseMail(mail: CapturedMail): Promise<ParsedMail> {
+/** mailparser is loaded on first parse: the server itself never parses, and a test world that reads no mail need not load it. */
+export async function parseMail(mail: CapturedMail): Promise<ParsedMail> {
+  const { simpleParser } = await import('mailparser');
   return simpleParser(mail.raw);
 }
