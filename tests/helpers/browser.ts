@@ -8,6 +8,37 @@ export function hasChromium(): boolean {
   return fs.existsSync(CHROMIUM_PATH);
 }
 
+/**
+ * The features playwright-core 1.65 turns off (its chromiumSwitches), then ours: Chromium 156
+ * preloads its omnibox popup, a WebUI page in a renderer process of its own, in every window
+ * (a context is one): 1-1.5 s of CPU a context, often more than the test's own page, for a
+ * popup no test opens (10-12 s of a browser tier's run, sampled from /proc). Chromium reads
+ * only the last --disable-features, so Playwright's list is repeated here; launchBrowserServer
+ * checks that it still holds all of Playwright's.
+ */
+const DISABLED_FEATURES = [
+  // playwright-core's
+  'AvoidUnnecessaryBeforeUnloadCheckSync',
+  'DestroyProfileOnBrowserClose',
+  'HttpsUpgrades',
+  'HttpsFirstBalancedModeAutoEnable',
+  'LensOverlay',
+  'MediaRouter',
+  'PaintHolding',
+  'ThirdPartyStoragePartitioning',
+  'AvoidCorsURLLoaderRestartOnRedirect',
+  'TcpPortRandomizationWin',
+  'OptimizationHints',
+  'NetworkTimeServiceQuerying',
+  'AimEnabled',
+  'PreconnectToSearch',
+  'msForceBrowserSignIn',
+  'msEdgeUpdateLaunchServicesPreferredVersion',
+  // ours
+  'WebUIOmniboxPopup',
+  'WebUIOmniboxAimPopup',
+];
+
 /** Without the network chatter of a first run (no sync, no component updates, no QUIC probes), so tests are quiet and do not hang offline. */
 const ARGS = [
   '--no-sandbox',
@@ -17,6 +48,7 @@ const ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  `--disable-features=${DISABLED_FEATURES.join(',')}`,
 ];
 
 /**
@@ -34,9 +66,29 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: ARGS });
 }
 
-/** A Chromium that test processes connect to (the browser tier's global setup). */
-export function launchBrowserServer(): Promise<BrowserServer> {
-  return chromium.launchServer({ executablePath: CHROMIUM_PATH, args: ARGS });
+/**
+ * A Chromium that test processes connect to (the browser tier's global setup). Fails if
+ * Playwright turns off a feature that DISABLED_FEATURES, which replaces its list, lacks (a
+ * newer playwright-core): read from the started browser's command line.
+ */
+export async function launchBrowserServer(): Promise<BrowserServer> {
+  const server = await chromium.launchServer({ executablePath: CHROMIUM_PATH, args: ARGS });
+  const commandLine = `/proc/${server.process().pid}/cmdline`;
+  if (fs.existsSync(commandLine)) {
+    const lists = fs
+      .readFileSync(commandLine, 'utf8')
+      .split('\0')
+      .filter((arg) => arg.startsWith('--disable-features='));
+    const missing = lists
+      .slice(0, -1)
+      .flatMap((arg) => arg.slice('--disable-features='.length).split(','))
+      .filter((feature) => feature && !DISABLED_FEATURES.includes(feature));
+    if (missing.length) {
+      await server.close();
+      throw new Error(`Playwright turns off ${missing.join(', ')}: add it to DISABLED_FEATURES (tests/helpers/browser.ts)`);
+    }
+  }
+  return server;
 }
 
 /**
