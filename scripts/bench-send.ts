@@ -54,6 +54,7 @@ import { sendStore } from '../src/sending/repository';
 import { compileVariant } from '../src/sending/variants';
 import { subscriberLink } from '../src/subscribers/tokens';
 import { GOLDEN_FILE } from '../tests/fixtures/golden';
+import { freePort } from '../tests/helpers/ports';
 
 const TARGET_RATE = 1500;
 const TARGET_RSS_MB = 120;
@@ -137,14 +138,6 @@ process.on('exit', () => {
 
 // ---------------------------------------------------------------------------------------------
 // smtp-sink
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import type { Scheduler } from '../../src/schedules/tick';
 
 /**
@@ -30,11 +31,17 @@ export async function eventually<T>(check: () => T | Promise<T>, options: number
       last = err;
     }
     if (Date.now() > deadline) {
-      const seen = last instanceof Error ? `error: ${last.message}` : `last value: ${JSON.stringify(last)}`;
+      // isNativeError, not instanceof: fetch's errors come from Node's realm, not the test's.
+      const seen = types.isNativeError(last) ? `error: ${last.message}${causeOf(last)}` : `last value: ${JSON.stringify(last)}`;
       throw new Error(`${what} not met within ${timeoutMs} ms (${seen})`);
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** fetch says "fetch failed" and keeps the reason (ECONNREFUSED, say) in `cause`. */
+function causeOf(err: Error): string {
+  return types.isNativeError(err.cause) ? ` (${err.cause.message})` : '';
 }
 
 /**

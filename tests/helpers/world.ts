@@ -419,15 +419,6 @@ export function postJson(url: string, value: unknown, headers: Record<string, st
 
 /* ---- faults ---- */
 
-/** A loopback port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
 /** A private redis-server of the test's own on `port`, so that faults touch nothing else; resolves once it answers. */
 export async function startPrivateRedis(port: number): Promise<void> {
   const r = spawnSync('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'yes']);

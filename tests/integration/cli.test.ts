@@ -7,6 +7,7 @@ import { GOLDEN_FILE } from '../fixtures/golden';
 import { BIN, broadsheetHere, broadsheetProcess } from '../helpers/cli';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { eventually } from '../helpers/eventually';
+import { freePort } from '../helpers/ports';
 
 // What is about the process runs the compiled binary, as a user would after `npm ci` (`npm
 // test` compiles first), so that paths that differ between src/ and dist/ (templates, schema)
@@ -178,7 +179,7 @@ describe('broadsheet start', () => {
   afterAll(() => t.drop());
 
   test('serves, runs the workers and captures the confirmation email in /dev/outbox', async () => {
-    const port = 40000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const env = {
       ...process.env,

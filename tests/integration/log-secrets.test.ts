@@ -12,6 +12,7 @@ import { createTestDb, type TestDb } from '../helpers/db';
 import { deleteKeys } from '../helpers/redis-keys';
 import { stopProcess } from '../helpers/cli';
 import { eventually } from '../helpers/eventually';
+import { freePort } from '../helpers/ports';
 
 /**
  * Issue 13, finding 5: no secret, token or signed link ever reaches a log line. The real
@@ -37,7 +38,7 @@ let base: string;
 beforeAll(async () => {
   t = await createTestDb();
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'broadsheet-log-secrets-'));
-  const port = 40000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   env = {
     ...process.env,

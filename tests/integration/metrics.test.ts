@@ -1,5 +1,6 @@
 import { QUEUE_READ_TIMEOUT_MS, watchQueues } from '../../src/metrics';
-import { freePort, startPrivateRedis, startWorld, stopPrivateRedis } from '../helpers/world';
+import { startPrivateRedis, startWorld, stopPrivateRedis } from '../helpers/world';
+import { freePort } from '../helpers/ports';
 
 /**
  * Issue 13, finding 7: `/metrics` needs `Authorization: Bearer METRICS_TOKEN` when the token is

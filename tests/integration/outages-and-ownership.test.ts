@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import { createApp } from '../../src/app';
 import { createQueues } from '../../src/queues';
 import { enqueueConfirmation } from '../../src/subscribers/system-mail';
-import { addSubscribers, startWorld, type World, freePort, startPrivateRedis, stopPrivateRedis } from '../helpers/world';
+import { addSubscribers, startWorld, type World, startPrivateRedis, stopPrivateRedis } from '../helpers/world';
+import { freePort } from '../helpers/ports';
 import { eventually } from '../helpers/eventually';
 
 /**

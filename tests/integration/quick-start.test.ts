@@ -10,6 +10,7 @@ import { broadsheetHere, stopProcess } from '../helpers/cli';
 import { createTestDb, type TestDb } from '../helpers/db';
 import { deleteKeys } from '../helpers/redis-keys';
 import { eventually } from '../helpers/eventually';
+import { freePort } from '../helpers/ports';
 
 /**
  * The README's quick start, run as a new user runs it, in the order written, on a database,
@@ -25,12 +26,13 @@ let t: TestDb;
 let tmp: string;
 let env: NodeJS.ProcessEnv;
 let server: ChildProcess;
+let serverStderr = '';
 let base: string;
 
 beforeAll(async () => {
   t = await createTestDb();
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'broadsheet-quick-start-'));
-  const port = 40000 + Math.floor(Math.random() * 20000);
+  const port = await freePort();
   base = `http://localhost:${port}`;
   env = {
     ...process.env,
@@ -74,8 +76,18 @@ test('the quick start runs in the order written, and opens nothing (`open` is ma
     if (command === 'npm ci && npm start') {
       // `npm ci` has run (this is its checkout); `npm start` is the compiled `broadsheet start`,
       // left running as the quick start leaves it.
-      server = spawn('node', [BIN, 'start'], { env, stdio: 'ignore' });
-      await eventually(async () => (await fetch(`${base}/healthz`)).ok, { timeoutMs: 30_000, what: 'npm start' });
+      server = spawn('node', [BIN, 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      server.stderr!.setEncoding('utf8').on('data', (chunk: string) => (serverStderr += chunk));
+      await eventually(
+        async () => {
+          // A server that exited will not answer: say why at once, with what it wrote.
+          if (server.exitCode !== null) throw new Error(`npm start exited with ${server.exitCode}: ${serverStderr}`);
+          return (await fetch(`${base}/healthz`)).ok;
+        },
+        { timeoutMs: 30_000, what: 'npm start' },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; the server wrote: ${serverStderr.slice(-2000)}`);
+      });
       continue;
     }
     const r = await sh(command.replace(/^npx broadsheet /, `node ${JSON.stringify(BIN)} `), { cwd: ROOT, env }).catch(

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config';
 import { duplicatesAfterKillBound } from '../../src/sending/batch';
+import { freePort } from '../helpers/ports';
 import { eventually } from '../helpers/eventually';
 import {
   addSubscribers,
@@ -13,7 +14,6 @@ import {
   startWorld,
   waitForSendStatus,
   type World,
-  freePort,
   startPrivateRedis,
   stopPrivateRedis,
 } from '../helpers/world';

@@ -2,17 +2,8 @@ import { startCaptureServer, type CaptureServer } from '../../src/mail/capture';
 import { resumeSend } from '../../src/sending/control';
 import { sendAction } from '../../src/sending/editor';
 import type { Db } from '../../src/db/database';
-import {
-  addSubscribers,
-  deliveryCounts,
-  importFixture,
-  receivedPerAddress,
-  startSend,
-  startWorld,
-  waitForSendStatus,
-  freePort,
-  type World,
-} from '../helpers/world';
+import { addSubscribers, deliveryCounts, importFixture, receivedPerAddress, startSend, startWorld, waitForSendStatus, type World } from '../helpers/world';
+import { freePort } from '../helpers/ports';
 import { eventually } from '../helpers/eventually';
 
 /**
