@@ -78,15 +78,10 @@ test('the quick start runs in the order written, and opens nothing (`open` is ma
       // left running as the quick start leaves it.
       server = spawn('node', [BIN, 'start'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
       server.stderr!.setEncoding('utf8').on('data', (chunk: string) => (serverStderr += chunk));
-      await eventually(
-        async () => {
-          // A server that exited will not answer: say why at once, with what it wrote.
-          if (server.exitCode !== null) throw new Error(`npm start exited with ${server.exitCode}: ${serverStderr}`);
-          return (await fetch(`${base}/healthz`)).ok;
-        },
-        { timeoutMs: 30_000, what: 'npm start' },
-      ).catch((err: Error) => {
-        throw new Error(`${err.message}; the server wrote: ${serverStderr.slice(-2000)}`);
+      // A server that does not answer says why: whether it exited, and what it wrote.
+      await eventually(async () => (await fetch(`${base}/healthz`)).ok, { timeoutMs: 30_000, what: 'npm start' }).catch((err: Error) => {
+        const exited = server.exitCode ?? server.signalCode;
+        throw new Error(`${err.message}; ${exited === null ? 'still running' : `exited (${exited})`}; it wrote: ${serverStderr.slice(-2000)}`);
       });
       continue;
     }
